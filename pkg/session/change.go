@@ -1,0 +1,121 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Change is what one request did to one session, recorded by Session and
+// applied by a Store to the latest stored record in one atomic step. Because
+// it lists keys rather than carrying a whole snapshot, two requests of one
+// session that change different keys both persist (per-key merge).
+//
+// A Change is either an insert (Create is set: the session was created in
+// this request) or an update of a stored record (Create is nil). An update of
+// a record that is missing or expired at Now fails with ErrNotFound: a
+// session ended elsewhere is never resurrected.
+type Change struct {
+	// ID is the session the change applies to: the stored ID for an update,
+	// Create.ID for an insert. Never zero.
+	ID ID
+	// Now is the committing request's clock; stores judge expiry by it.
+	Now time.Time
+
+	// Create, when non-nil, is the complete new record to insert. The other
+	// fields below are then ignored.
+	Create *Record
+
+	// Destroy deletes the stored record; the other fields are ignored.
+	Destroy bool
+	// NewID, when non-zero, moves the record to a new ID (Renew): the old ID
+	// is gone in the same atomic step.
+	NewID ID
+	// Clear removes every data key before Delete and Set are applied.
+	Clear bool
+	// Delete lists data keys to remove.
+	Delete []string
+	// Set maps data keys to their new JSON values.
+	Set map[string]json.RawMessage
+	// User, when non-nil, binds the session to *User (Login).
+	User *string
+	// LastSeen and IdleExpires, when non-zero, refresh sliding expiry.
+	LastSeen    time.Time
+	IdleExpires time.Time
+	// Deadline, when non-zero, replaces the absolute deadline (Login).
+	Deadline time.Time
+}
+
+// Validate reports a malformed change: a zero ID, an insert whose record ID
+// differs from ID, or an insert without expiry times. Stores call it before
+// touching storage.
+func (c *Change) Validate() error {
+	if c.ID.IsZero() {
+		return errors.New("session: change has a zero id")
+	}
+	if c.Create != nil {
+		if c.Create.ID != c.ID {
+			return fmt.Errorf("session: change id %s differs from created record id %s", c.ID, c.Create.ID)
+		}
+		if c.Create.IdleExpires.IsZero() || c.Create.Deadline.IsZero() {
+			return errors.New("session: created record has no expiry")
+		}
+	}
+	if c.NewID == c.ID {
+		return errors.New("session: renew to the same id")
+	}
+	return nil
+}
+
+// TargetID returns the ID the record has after the change: NewID when
+// renewing, ID otherwise.
+func (c *Change) TargetID() ID {
+	if c.Create == nil && !c.NewID.IsZero() {
+		return c.NewID
+	}
+	return c.ID
+}
+
+// ApplyTo returns the record that results from applying c to latest, the
+// record currently stored under c.ID. It does not modify latest and is a pure
+// function of its inputs, so a store may call it again when it retries a
+// transaction. For an insert it returns a copy of c.Create with Version 1.
+// It returns nil for Destroy.
+func (c *Change) ApplyTo(latest *Record) *Record {
+	if c.Destroy {
+		return nil
+	}
+	if c.Create != nil {
+		r := c.Create.Clone()
+		r.Version = 1
+		return r
+	}
+	r := latest.Clone()
+	if !c.NewID.IsZero() {
+		r.ID = c.NewID
+	}
+	if c.Clear {
+		clear(r.Data)
+	}
+	for _, k := range c.Delete {
+		delete(r.Data, k)
+	}
+	for k, v := range c.Set {
+		r.Data[k] = append(json.RawMessage(nil), v...)
+	}
+	if c.User != nil {
+		r.UserID = *c.User
+	}
+	if !c.LastSeen.IsZero() {
+		r.LastSeen = c.LastSeen
+	}
+	if !c.IdleExpires.IsZero() {
+		r.IdleExpires = c.IdleExpires
+	}
+	if !c.Deadline.IsZero() {
+		r.Deadline = c.Deadline
+	}
+	r.Version++
+	return r
+}

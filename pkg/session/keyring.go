@@ -1,0 +1,239 @@
+package session
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// MinKeySize is the shortest key a Keyring accepts, in bytes.
+const MinKeySize = 32
+
+// KeySize is the size of keys made by GenerateKey.
+const KeySize = 32
+
+// Domain-separation labels. Each purpose gets its own key derived from the
+// configured key, so a cookie tag can never be replayed as a record seal.
+const (
+	cookieKeyLabel = "sesbolt/v1/cookie-key"
+	sealKeyLabel   = "sesbolt/v1/record-seal-key"
+	cookieMsgLabel = "sesbolt/v1/cookie\x00"
+)
+
+// cookieTagSize is the HMAC-SHA256 tag length in a cookie: 128 bits.
+const cookieTagSize = 16
+
+// cookieValueLen is the length of a cookie value: base64url (no padding) of
+// the 16-byte id and the 16-byte tag.
+var cookieValueLen = base64.RawURLEncoding.EncodedLen(16 + cookieTagSize)
+
+// Keyring holds the keys that sign cookies and seal stored records. The first
+// key signs and seals; every key verifies, so keys can be rotated by putting a
+// new key first and dropping the oldest later. The configured keys are never
+// used directly: a separate key is derived for each purpose. A Keyring is
+// safe for concurrent use and never logs or prints its keys.
+type Keyring struct {
+	cookie []*macKey
+	seal   []*macKey
+}
+
+// macKey is one derived key with a pool of HMAC states, which avoids
+// allocating two SHA-256 states on every request.
+type macKey struct {
+	pool sync.Pool
+}
+
+func newMACKey(master []byte, label string) *macKey {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte(label))
+	derived := m.Sum(nil)
+	k := &macKey{}
+	k.pool.New = func() any { return hmac.New(sha256.New, derived) }
+	return k
+}
+
+// sum returns HMAC(parts...) appended to dst.
+func (k *macKey) sum(dst []byte, parts ...[]byte) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	dst = h.Sum(dst)
+	k.pool.Put(h)
+	return dst
+}
+
+// NewKeyring returns a keyring of keys, newest first. It returns ErrNoKeys
+// when keys is empty and ErrShortKey when a key has fewer than MinKeySize
+// bytes. The keys are copied.
+func NewKeyring(keys ...[]byte) (*Keyring, error) {
+	if len(keys) == 0 {
+		return nil, ErrNoKeys
+	}
+	kr := &Keyring{}
+	for i, k := range keys {
+		if len(k) < MinKeySize {
+			return nil, fmt.Errorf("%w: key %d has %d bytes, need at least %d", ErrShortKey, i+1, len(k), MinKeySize)
+		}
+		kr.cookie = append(kr.cookie, newMACKey(k, cookieKeyLabel))
+		kr.seal = append(kr.seal, newMACKey(k, sealKeyLabel))
+	}
+	return kr, nil
+}
+
+// Len returns the number of keys.
+func (k *Keyring) Len() int { return len(k.cookie) }
+
+// GenerateKey returns KeySize random bytes from crypto/rand.
+func GenerateKey() []byte {
+	b := make([]byte, KeySize)
+	rand.Read(b) // never returns an error since Go 1.24; it crashes instead.
+	return b
+}
+
+// EncodeKey returns the key file form of key: standard base64 with padding.
+func EncodeKey(key []byte) string { return base64.StdEncoding.EncodeToString(key) }
+
+// ParseKeys reads a key file: one base64 key per line, newest first. Blank
+// lines and lines starting with '#' are ignored. Errors name the line but
+// never show its content.
+func ParseKeys(r io.Reader) (*Keyring, error) {
+	var keys [][]byte
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(line)
+		if err != nil {
+			if k, err = base64.RawStdEncoding.DecodeString(line); err != nil {
+				return nil, fmt.Errorf("session: key file line %d: not base64", n)
+			}
+		}
+		if len(k) < MinKeySize {
+			return nil, fmt.Errorf("%w: key file line %d has %d bytes, need at least %d", ErrShortKey, n, len(k), MinKeySize)
+		}
+		keys = append(keys, k)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("session: reading key file: %w", err)
+	}
+	return NewKeyring(keys...)
+}
+
+// LoadKeyFile reads the key file at path (see ParseKeys).
+func LoadKeyFile(path string) (*Keyring, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("session: key file: %w", err)
+	}
+	defer f.Close()
+	kr, err := ParseKeys(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kr, nil
+}
+
+// LoadOrCreateKeyFile loads the key file at path, or, when it does not exist,
+// creates it with one new key and mode 0600 (the directory must exist). It
+// reports whether it created the file. An existing file is never rewritten.
+func LoadOrCreateKeyFile(path string) (kr *Keyring, created bool, err error) {
+	kr, err = LoadKeyFile(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return kr, false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // created concurrently: use that one
+		kr, err = LoadKeyFile(path)
+		return kr, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("session: creating key file: %w", err)
+	}
+	key := GenerateKey()
+	_, werr := fmt.Fprintf(f, "# sesbolt keys: one base64 key per line, newest first. Keep secret.\n%s\n", EncodeKey(key))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(path)
+		return nil, false, fmt.Errorf("session: writing key file %s: %w", filepath.Base(path), werr)
+	}
+	kr, err = NewKeyring(key)
+	return kr, true, err
+}
+
+// SignCookie returns the cookie value for id under cookie name: base64url of
+// the id and a 128-bit HMAC-SHA256 tag over a domain-separated message that
+// binds the name and the id, made with the newest key.
+func (k *Keyring) SignCookie(name string, id ID) string {
+	var buf [16 + 32]byte
+	copy(buf[:16], id[:])
+	k.cookie[0].sum(buf[16:16], []byte(cookieMsgLabel), []byte(name), []byte{0}, id[:]) // fills buf[16:]
+	return base64.RawURLEncoding.EncodeToString(buf[:16+cookieTagSize])
+}
+
+// VerifyCookie checks a cookie value made by SignCookie for cookie name. It
+// returns the id and the index of the key that verified it (0 is the newest;
+// a larger index means the cookie should be re-issued). A value of the wrong
+// length, not base64url, or whose tag no key verifies yields ok == false.
+// Tags are compared in constant time.
+func (k *Keyring) VerifyCookie(name, value string) (id ID, keyIndex int, ok bool) {
+	if len(value) != cookieValueLen {
+		return ID{}, 0, false
+	}
+	var raw [16 + cookieTagSize]byte
+	n, err := base64.RawURLEncoding.Decode(raw[:], []byte(value))
+	if err != nil || n != len(raw) {
+		return ID{}, 0, false
+	}
+	copy(id[:], raw[:16])
+	var want [32]byte
+	for i, key := range k.cookie {
+		tag := key.sum(want[:0], []byte(cookieMsgLabel), []byte(name), []byte{0}, id[:])
+		if hmac.Equal(tag[:cookieTagSize], raw[16:]) {
+			return id, i, true
+		}
+	}
+	return ID{}, 0, false
+}
+
+// SealSize is the length of a seal made by Seal.
+const SealSize = sha256.Size
+
+// Seal returns an HMAC-SHA256 tag over the parts with the newest key's seal
+// key (derived separately from the cookie key). Stores seal each record with
+// everything that must not be swapped (e.g. its database key and contents),
+// so corruption and offline tampering are visible.
+func (k *Keyring) Seal(parts ...[]byte) []byte {
+	return k.seal[0].sum(make([]byte, 0, SealSize), parts...)
+}
+
+// VerifySeal reports whether tag is the seal of parts under any key, in
+// constant time per key.
+func (k *Keyring) VerifySeal(tag []byte, parts ...[]byte) bool {
+	var buf [SealSize]byte
+	for _, key := range k.seal {
+		if hmac.Equal(key.sum(buf[:0], parts...), tag) {
+			return true
+		}
+	}
+	return false
+}

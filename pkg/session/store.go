@@ -1,0 +1,175 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists session records. Implementations must be safe for
+// concurrent use. The interface carries no storage concepts, so a networked
+// backend (a Redis hash per session, the change applied by a script) fits it
+// as well as the embedded bbolt store does.
+//
+// Errors: ErrNotFound, ErrExists and ErrTooLarge (possibly wrapped) describe
+// the data; any other error is a system failure (I/O, a closed store, a
+// cancelled context) and the caller may retry.
+type Store interface {
+	// Load returns a copy of the record stored under id if it is live at now.
+	// It returns ErrNotFound when id is not stored, when the record is
+	// expired at now (whether or not it was reaped yet), and when the stored
+	// record fails an integrity check.
+	Load(ctx context.Context, id ID, now time.Time) (*Record, error)
+
+	// Apply applies c atomically to the latest stored record and returns the
+	// resulting record (nil for Destroy). See Change for the semantics:
+	//   - an update (c.Create == nil) of a record that is missing or expired
+	//     at c.Now fails with ErrNotFound and writes nothing;
+	//   - an insert, or a renew, onto an ID already stored fails with
+	//     ErrExists and writes nothing;
+	//   - a result larger than the store's limit fails with ErrTooLarge and
+	//     writes nothing;
+	//   - Destroy of a missing record succeeds.
+	// When Apply returns nil the change is durable.
+	Apply(ctx context.Context, c *Change) (*Record, error)
+
+	// Delete removes the records stored under ids, live or expired, with
+	// their index entries, and returns how many existed. Missing ids are not
+	// an error.
+	Delete(ctx context.Context, ids ...ID) (int, error)
+}
+
+// UserIndex is implemented by stores that index sessions by user, so that
+// "log out everywhere" costs the number of the user's sessions, not a scan.
+type UserIndex interface {
+	// UserSessions returns the records of user's sessions live at now,
+	// oldest Created first; nil when there are none.
+	UserSessions(ctx context.Context, user string, now time.Time) ([]*Record, error)
+	// DeleteUser removes every session bound to user, live or expired, and
+	// returns how many it removed.
+	DeleteUser(ctx context.Context, user string) (int, error)
+}
+
+// Lister is implemented by stores that can page through their records in ID
+// order. Each call is a short read; a listing never holds the store.
+type Lister interface {
+	// List returns the next page of records matching q. Records stored or
+	// removed while a caller pages may or may not be seen; every record
+	// stored for the whole listing is seen exactly once.
+	List(ctx context.Context, q ListQuery) (Page, error)
+}
+
+// Filter selects records by state in a ListQuery.
+type Filter int
+
+// Filters for ListQuery.
+const (
+	// Live selects records not expired at ListQuery.Now (the default).
+	Live Filter = iota
+	// Expired selects records expired at ListQuery.Now but not yet removed.
+	Expired
+	// All selects every stored record.
+	All
+)
+
+// String returns "live", "expired" or "all".
+func (f Filter) String() string {
+	switch f {
+	case Live:
+		return "live"
+	case Expired:
+		return "expired"
+	case All:
+		return "all"
+	}
+	return "unknown"
+}
+
+// Page sizes for ListQuery.Limit.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// ListQuery selects one page of records.
+type ListQuery struct {
+	// After is the exclusive cursor: only records with an ID greater than
+	// After (byte order) are returned. Zero starts at the beginning.
+	After ID
+	// Limit caps the page: <= 0 means DefaultPageSize, larger than
+	// MaxPageSize means MaxPageSize.
+	Limit int
+	// Now is the instant Filter judges expiry by.
+	Now time.Time
+	// Filter selects live (default), expired or all records.
+	Filter Filter
+	// User, when non-empty, selects only that user's sessions.
+	User string
+}
+
+// PageLimit returns q.Limit clamped to [1, MaxPageSize] with the default
+// applied.
+func (q ListQuery) PageLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultPageSize
+	case q.Limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return q.Limit
+}
+
+// Page is one page of a listing.
+type Page struct {
+	// Records are in ascending ID order.
+	Records []*Record
+	// Next is the cursor for the following page (ListQuery.After); zero when
+	// the listing is complete.
+	Next ID
+}
+
+// StatsReporter is implemented by stores that report counters without a full
+// scan.
+type StatsReporter interface {
+	// Stats returns the store's counters, judging expiry at now.
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+}
+
+// Stats are a store's counters. Fields a store cannot know are zero.
+type Stats struct {
+	// Sessions counts stored records, live or expired.
+	Sessions int64 `json:"sessions"`
+	// Live counts records live at the time of the call.
+	Live int64 `json:"live"`
+	// Expired counts records expired but not yet removed.
+	Expired int64 `json:"expired"`
+	// Users counts distinct users with at least one stored session.
+	Users int64 `json:"users"`
+	// SealFailures counts records that failed their integrity check since
+	// the store was opened.
+	SealFailures int64 `json:"seal_failures"`
+	// LastReap describes the latest expiry pass; zero if none ran.
+	LastReap ReapStats `json:"last_reap"`
+	// SizeBytes is the storage size (a file's size); 0 when unknown.
+	SizeBytes int64 `json:"size_bytes"`
+	// FreeBytes is allocated but unused storage (free pages); 0 when unknown.
+	FreeBytes int64 `json:"free_bytes"`
+}
+
+// ReapStats describes one expiry pass.
+type ReapStats struct {
+	// At is when the pass started.
+	At time.Time `json:"at"`
+	// Removed counts the records it removed.
+	Removed int `json:"removed"`
+	// Duration is how long it took.
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Purger is implemented by stores that can remove expired records on demand
+// (the reaper does it periodically).
+type Purger interface {
+	// Purge removes every record expired at now, with its index entries,
+	// and returns how many it removed. Records refreshed concurrently
+	// survive.
+	Purge(ctx context.Context, now time.Time) (int, error)
+}
