@@ -1,0 +1,158 @@
+package session
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero Config fields. The timeouts follow the
+// OWASP Session Management Cheat Sheet.
+const (
+	DefaultIdleTimeout = 30 * time.Minute
+	DefaultLifetime    = 12 * time.Hour
+	// DefaultCookieName is used when the cookie attributes allow the
+	// __Host- prefix (Secure, Path=/, no Domain).
+	DefaultCookieName = "__Host-session"
+	// DefaultInsecureCookieName is used otherwise.
+	DefaultInsecureCookieName = "session"
+	// MaxCookieSize is the longest Cookie header value considered; a longer
+	// session cookie is ignored without being decoded.
+	MaxCookieSize = 4096
+)
+
+// Config configures a Manager. Store and Keys are required; every other zero
+// field means the documented default.
+type Config struct {
+	// Store persists sessions. Required.
+	Store Store
+	// Keys signs cookies (and, through the store, seals records). Required.
+	Keys *Keyring
+	// Cookie sets the cookie's attributes; the zero value is the safe
+	// default (see CookieOptions).
+	Cookie CookieOptions
+	// IdleTimeout ends a session after this long without a request.
+	// Default DefaultIdleTimeout (30 minutes).
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after it was created or a user logged
+	// in, however active it is. Default DefaultLifetime (12 hours); must not
+	// be shorter than IdleTimeout.
+	Lifetime time.Duration
+	// TouchInterval is how stale the stored last-seen time may get before a
+	// request that changes nothing refreshes it. Default IdleTimeout/10; must
+	// be shorter than IdleTimeout. Because of it a session may expire up to
+	// one TouchInterval early, never late.
+	TouchInterval time.Duration
+	// ErrorHandler writes the response when loading or saving a session
+	// fails (a store error). Default: log the error and reply 500.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger receives the manager's logs. It never gets cookie values or
+	// keys. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock, for tests. Default time.Now.
+	Now func() time.Time
+}
+
+// CookieOptions are the session cookie's attributes. The cookie is always
+// HttpOnly: scripts have no business reading a session id.
+type CookieOptions struct {
+	// Name is the cookie name. Default DefaultCookieName ("__Host-session")
+	// when Secure, Path "/" and no Domain allow the prefix, otherwise
+	// DefaultInsecureCookieName ("session").
+	Name string
+	// Path is the cookie path. Default "/".
+	Path string
+	// Domain is the cookie domain. Default none (host-only), which is
+	// safer: sibling subdomains cannot read or set the cookie.
+	Domain string
+	// Insecure drops the Secure attribute, for plain-HTTP development on
+	// localhost only. Default false: the cookie is sent over HTTPS only.
+	Insecure bool
+	// SameSite is the SameSite attribute. Default http.SameSiteLaxMode.
+	// http.SameSiteNoneMode requires Secure.
+	SameSite http.SameSite
+	// Persist makes the cookie outlive the browser session: it carries
+	// Expires and Max-Age matching the session's expiry. Default false: a
+	// browser-session cookie with neither.
+	Persist bool
+}
+
+// withDefaults returns c with defaults applied and validates it. Every error
+// wraps ErrConfig.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if c.Store == nil {
+		return bad("Store is required")
+	}
+	if c.Keys == nil || c.Keys.Len() == 0 {
+		return bad("Keys is required: %w", ErrNoKeys)
+	}
+	if c.IdleTimeout < 0 || c.Lifetime < 0 || c.TouchInterval < 0 {
+		return bad("negative timeout")
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.Lifetime == 0 {
+		c.Lifetime = max(DefaultLifetime, c.IdleTimeout)
+	}
+	if c.Lifetime < c.IdleTimeout {
+		return bad("Lifetime %s is shorter than IdleTimeout %s", c.Lifetime, c.IdleTimeout)
+	}
+	if c.TouchInterval == 0 {
+		c.TouchInterval = c.IdleTimeout / 10
+	}
+	if c.TouchInterval >= c.IdleTimeout {
+		return bad("TouchInterval %s must be shorter than IdleTimeout %s", c.TouchInterval, c.IdleTimeout)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	ck := &c.Cookie
+	if ck.Path == "" {
+		ck.Path = "/"
+	}
+	if ck.SameSite == 0 || ck.SameSite == http.SameSiteDefaultMode {
+		ck.SameSite = http.SameSiteLaxMode
+	}
+	if ck.SameSite == http.SameSiteNoneMode && ck.Insecure {
+		return bad("SameSite=None requires a Secure cookie")
+	}
+	hostOK := !ck.Insecure && ck.Path == "/" && ck.Domain == ""
+	if ck.Name == "" {
+		ck.Name = DefaultInsecureCookieName
+		if hostOK {
+			ck.Name = DefaultCookieName
+		}
+	}
+	if !validCookieName(ck.Name) {
+		return bad("cookie name %q is not a valid token", ck.Name)
+	}
+	if strings.HasPrefix(ck.Name, "__Host-") && !hostOK {
+		return bad("cookie name %q needs Secure, Path=/ and no Domain", ck.Name)
+	}
+	if strings.HasPrefix(ck.Name, "__Secure-") && ck.Insecure {
+		return bad("cookie name %q needs Secure", ck.Name)
+	}
+	return c, nil
+}
+
+// validCookieName reports whether name is an RFC 6265 token.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
+			return false
+		}
+	}
+	return true
+}

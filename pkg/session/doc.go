@@ -1,0 +1,49 @@
+// Package session is the core of sesbolt: server-side HTTP sessions whose
+// data lives in a Store and whose cookie carries only a signed ID.
+//
+// A Manager (built with New from a Config) turns a request's cookie into a
+// *Session with Load and writes the session's change back with Save;
+// pkg/middleware does both around a handler, which gets the session with
+// FromContext. Values are JSON, so stored records are readable by sesctl
+// without the application's Go types.
+//
+// # Cookies
+//
+// The cookie value is the 16-byte session ID and a 128-bit HMAC-SHA256 tag
+// over a domain-separated message binding the cookie name and the ID,
+// base64url-encoded. A Keyring holds several keys: the first signs, all
+// verify, and a cookie signed by an older key is re-issued under the newest.
+// The signature is checked before the store is asked about an ID, so forged
+// or truncated cookies cost no store lookup. Keys never enter the store: a
+// copy of the database alone cannot ride a session.
+//
+// # Changes, not snapshots
+//
+// A request records what it changes (keys set and deleted, clear, login,
+// renew, destroy) in a Change, and the store applies it to the latest stored
+// record atomically (Change.ApplyTo), so two requests of one session that
+// set different keys both persist. A request whose session ended elsewhere
+// meanwhile (logout, sesctl expire, the reaper) does not bring it back: its
+// change is dropped and its cookie cleared.
+//
+// # Expiry
+//
+// Every session has an idle timeout (default 30 minutes) and an absolute
+// lifetime (default 12 hours), both checked on every load. The stored
+// last-seen time is refreshed at most once per TouchInterval (default a
+// tenth of the idle timeout), so read-mostly traffic writes nothing.
+//
+// # Caveats
+//
+//   - A session that is only read is refreshed at most once per
+//     TouchInterval, so it may expire up to one TouchInterval early, never
+//     late.
+//   - A session created in a request is stored only if the request changes
+//     it (sets a value, logs in, renews); anonymous visitors who store
+//     nothing cost nothing.
+//   - Concurrent requests merge per key: when two requests set the same key,
+//     the one saved last wins.
+//   - Session is not meant to outlive its request. Keep values small: the
+//     store enforces a record size limit (64 KiB by default in bundled
+//     stores).
+package session

@@ -1,0 +1,318 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Manager loads sessions from cookies and saves them to a Store. Build it
+// with New; it is safe for concurrent use. HTTP integration lives in
+// pkg/middleware (LoadAndSave), which calls Load and Save.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Manager for cfg after applying defaults. A bad Config (no
+// store or keys, lifetime shorter than the idle timeout, a cookie name the
+// attributes do not allow, ...) is an error wrapping ErrConfig, so mistakes
+// surface at startup rather than at the first request.
+func New(cfg Config) (*Manager, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: c, log: c.Logger.With("component", "sesbolt")}, nil
+}
+
+// Store returns the manager's store.
+func (m *Manager) Store() Store { return m.cfg.Store }
+
+// CookieName returns the session cookie's name after defaults.
+func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
+
+// Config returns the manager's configuration with defaults applied.
+func (m *Manager) Config() Config { return m.cfg }
+
+func (m *Manager) now() time.Time { return m.cfg.Now().UTC() }
+
+// Load returns the session of request r. A missing, oversized, malformed or
+// wrongly signed cookie, or one whose session is not stored (expired,
+// destroyed, tampered), gives a fresh empty session with a new ID; the store
+// is never asked about an ID whose signature failed. The error is non-nil
+// only when the store fails; the session is then nil.
+func (m *Manager) Load(r *http.Request) (*Session, error) {
+	now := m.now()
+	s := &Session{m: m}
+	for _, c := range r.CookiesNamed(m.cfg.Cookie.Name) {
+		s.hadCookie = true
+		if len(c.Value) > MaxCookieSize {
+			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "oversized", "length", len(c.Value))
+			continue
+		}
+		id, keyIndex, ok := m.cfg.Keys.VerifyCookie(m.cfg.Cookie.Name, c.Value)
+		if !ok {
+			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "bad signature or format")
+			continue
+		}
+		rec, err := m.cfg.Store.Load(r.Context(), id, now)
+		if errors.Is(err, ErrNotFound) {
+			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "session not found or expired")
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("session: loading: %w", err)
+		}
+		if rec.Expired(now) { // never trust that the store or a reaper checked
+			continue
+		}
+		s.stored, s.id, s.keyIndex = rec, rec.ID, keyIndex
+		s.info = *rec
+		s.base, s.info.Data = rec.Data, nil
+		return s, nil
+	}
+	s.id = NewID()
+	s.info = Record{
+		ID:          s.id,
+		Created:     now,
+		LastSeen:    now,
+		IdleExpires: now.Add(m.cfg.IdleTimeout),
+		Deadline:    now.Add(m.cfg.Lifetime),
+		Client:      clientInfo(r),
+	}
+	return s, nil
+}
+
+// Save applies the session's change to the store and sets the response
+// headers: Set-Cookie when the cookie must change (new, renewed, re-signed
+// under a newer key, destroyed, or a persistent cookie whose expiry moved),
+// Cache-Control: no-store with it unless the handler chose a cache policy,
+// and Vary: Cookie when the handler read the session. Call it before the
+// response's header is written; pkg/middleware does. Save is idempotent:
+// later calls do nothing.
+//
+// A session loaded from the store whose record is gone by now (logout
+// elsewhere, admin expiry, reaper) is not recreated: its change is dropped,
+// the cookie is cleared and Save returns nil. A store failure is returned and
+// no cookie is set, so the browser never points at a session that was not
+// saved.
+func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.saved {
+		return nil
+	}
+	s.saved = true
+	ctx = context.WithoutCancel(ctx) // a client hanging up must not lose a write already made
+	now := m.now()
+
+	if s.read {
+		addVary(h, "Cookie")
+	}
+	switch {
+	case s.destroyed:
+		if s.stored != nil {
+			if _, err := m.cfg.Store.Apply(ctx, &Change{ID: s.stored.ID, Now: now, Destroy: true}); err != nil {
+				return fmt.Errorf("session: destroying: %w", err)
+			}
+		}
+		if s.hadCookie {
+			m.setCookie(h, "", time.Time{}, true)
+		}
+		return nil
+
+	case s.stored == nil:
+		if !s.modifiedLocked() {
+			if s.hadCookie { // an invalid or stale cookie: stop the browser sending it
+				m.setCookie(h, "", time.Time{}, true)
+			}
+			return nil
+		}
+		rec := s.info
+		rec.ID = s.id
+		rec.Data = s.dataLocked()
+		rec.Created, rec.LastSeen = now, now
+		rec.IdleExpires, rec.Deadline = now.Add(m.cfg.IdleTimeout), now.Add(m.cfg.Lifetime)
+		saved, err := m.cfg.Store.Apply(ctx, &Change{ID: s.id, Now: now, Create: &rec})
+		if err != nil {
+			return fmt.Errorf("session: creating: %w", err)
+		}
+		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
+		return nil
+	}
+
+	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared}
+	changed := s.modifiedLocked()
+	if s.id != s.stored.ID {
+		c.NewID = s.id
+	}
+	for k := range s.deleted {
+		c.Delete = append(c.Delete, k)
+	}
+	if len(s.set) > 0 {
+		c.Set = s.set
+	}
+	if s.login {
+		c.User = &s.info.UserID
+		c.Deadline = now.Add(m.cfg.Lifetime)
+	}
+	if changed || now.Sub(s.stored.LastSeen) >= m.cfg.TouchInterval {
+		c.LastSeen, c.IdleExpires = now, now.Add(m.cfg.IdleTimeout)
+	}
+	resign := s.keyIndex > 0
+	if c.LastSeen.IsZero() { // nothing to write
+		if resign {
+			m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), s.stored.Expires(), false)
+		}
+		return nil
+	}
+	saved, err := m.cfg.Store.Apply(ctx, c)
+	if errors.Is(err, ErrNotFound) {
+		m.log.InfoContext(ctx, "session ended before this request saved; change dropped")
+		m.setCookie(h, "", time.Time{}, true)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session: saving: %w", err)
+	}
+	if resign || c.NewID != (ID{}) || (m.cfg.Cookie.Persist && !saved.Expires().Equal(s.stored.Expires())) {
+		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
+	}
+	return nil
+}
+
+// setCookie adds the session cookie to h (replacing one already there) and
+// Cache-Control: no-store unless a cache policy is set. remove sets an
+// expired cookie that tells the browser to drop it.
+func (m *Manager) setCookie(h http.Header, value string, expires time.Time, remove bool) {
+	o := m.cfg.Cookie
+	c := &http.Cookie{
+		Name:     o.Name,
+		Value:    value,
+		Path:     o.Path,
+		Domain:   o.Domain,
+		Secure:   !o.Insecure,
+		HttpOnly: true,
+		SameSite: o.SameSite,
+	}
+	switch {
+	case remove:
+		c.MaxAge = -1
+		c.Expires = time.Unix(1, 0)
+	case o.Persist:
+		c.Expires = expires.UTC()
+		c.MaxAge = max(1, int(expires.Sub(m.now()).Seconds()))
+	}
+	prefix := o.Name + "="
+	cookies := h.Values("Set-Cookie")
+	kept := cookies[:0:0]
+	for _, v := range cookies {
+		if !strings.HasPrefix(v, prefix) {
+			kept = append(kept, v)
+		}
+	}
+	h.Del("Set-Cookie")
+	for _, v := range kept {
+		h.Add("Set-Cookie", v)
+	}
+	h.Add("Set-Cookie", c.String())
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
+}
+
+// addVary adds value to the Vary header unless it is already listed.
+func addVary(h http.Header, value string) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, value) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", value)
+}
+
+// clientInfo captures the client's address and User-Agent for a new session.
+func clientInfo(r *http.Request) ClientInfo {
+	ip := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	ua := r.UserAgent()
+	if len(ua) > MaxUserAgent {
+		ua = strings.ToValidUTF8(ua[:MaxUserAgent], "")
+	}
+	return ClientInfo{IP: ip, UserAgent: ua}
+}
+
+// UserSessions returns user's live sessions, oldest first, through the
+// store's per-user index. It returns ErrNotSupported when the store has no
+// such index, and nil when the user has no session.
+func (m *Manager) UserSessions(ctx context.Context, user string) ([]*Record, error) {
+	ui, ok := m.cfg.Store.(UserIndex)
+	if !ok {
+		return nil, ErrNotSupported
+	}
+	return ui.UserSessions(ctx, user, m.now())
+}
+
+// DestroyUser ends every session of user ("log out everywhere") through the
+// store's per-user index and returns how many it ended. It returns
+// ErrNotSupported when the store has no such index. The current request's
+// session, if it belongs to user, should also be destroyed (Session.Destroy)
+// so its response clears the cookie.
+func (m *Manager) DestroyUser(ctx context.Context, user string) (int, error) {
+	ui, ok := m.cfg.Store.(UserIndex)
+	if !ok {
+		return 0, ErrNotSupported
+	}
+	n, err := ui.DeleteUser(ctx, user)
+	if err != nil {
+		return n, fmt.Errorf("session: destroying sessions of a user: %w", err)
+	}
+	return n, nil
+}
+
+// DestroyUserSession ends session id only if it is live and bound to user,
+// so a user can revoke their own sessions and nobody else's. It reports
+// whether it ended one; a session that is missing, expired or someone
+// else's gives false and a nil error.
+func (m *Manager) DestroyUserSession(ctx context.Context, user string, id ID) (bool, error) {
+	if user == "" {
+		return false, nil
+	}
+	rec, err := m.cfg.Store.Load(ctx, id, m.now())
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("session: revoking: %w", err)
+	}
+	if rec.UserID != user {
+		return false, nil
+	}
+	// Binding a user always renews the ID, so this ID cannot have moved to
+	// another user since the check.
+	n, err := m.cfg.Store.Delete(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("session: revoking: %w", err)
+	}
+	return n > 0, nil
+}
+
+// HandleError runs the configured ErrorHandler (default: log and reply 500).
+func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
+	if m.cfg.ErrorHandler != nil {
+		m.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	m.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "path", r.URL.Path, "error", err)
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}

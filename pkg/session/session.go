@@ -1,0 +1,347 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is one request's view of a session. It records what the request
+// changes (keys set and deleted, clear, login, renew, destroy) and the
+// Manager applies that change to the latest stored record when the response
+// starts, so concurrent requests of one session that change different keys
+// do not overwrite each other.
+//
+// A Session is safe for concurrent use by the goroutines of its request; it
+// must not be kept after the request ends.
+type Session struct {
+	m *Manager
+
+	mu        sync.Mutex
+	id        ID      // current id; differs from stored.ID after Renew
+	stored    *Record // as loaded; nil for a session created in this request
+	info      Record  // times, user and client; Data unused
+	base      map[string]json.RawMessage
+	set       map[string]json.RawMessage
+	deleted   map[string]struct{}
+	cleared   bool
+	login     bool // Login was called: user bound and lifetime restarted
+	destroyed bool
+	keyIndex  int  // key that verified the cookie; > 0 means re-sign
+	hadCookie bool // the request carried a session cookie (valid or not)
+	read      bool // the handler looked at the session: responses vary by cookie
+	saved     bool
+}
+
+// ID returns the session's current ID. For a session created in this request
+// it is stored only if the session is changed; after Renew or Login it is
+// the new ID.
+func (s *Session) ID() ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return s.id
+}
+
+// IsNew reports whether the session was created in this request (no valid
+// session cookie came with it).
+func (s *Session) IsNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return s.stored == nil
+}
+
+// UserID returns the user bound by Login, or "" for an anonymous session.
+func (s *Session) UserID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return s.info.UserID
+}
+
+// Created returns when the session was created.
+func (s *Session) Created() time.Time { return s.infoTime(func(r *Record) time.Time { return r.Created }) }
+
+// LastSeen returns the stored last-seen time (see Config.TouchInterval).
+func (s *Session) LastSeen() time.Time { return s.infoTime(func(r *Record) time.Time { return r.LastSeen }) }
+
+// Expires returns when the session ends unless a request refreshes it, as of
+// the start of this request.
+func (s *Session) Expires() time.Time { return s.infoTime((*Record).Expires) }
+
+func (s *Session) infoTime(f func(*Record) time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return f(&s.info)
+}
+
+// Client returns the client that created the session.
+func (s *Session) Client() ClientInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return s.info.Client
+}
+
+// Get returns a copy of the JSON value stored under key, and whether there
+// is one.
+func (s *Session) Get(key string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.lookup(key)
+	if !ok {
+		return nil, false
+	}
+	return append(json.RawMessage(nil), v...), true
+}
+
+// lookup returns the current value of key without copying. s.mu is held.
+func (s *Session) lookup(key string) (json.RawMessage, bool) {
+	s.read = true
+	if v, ok := s.set[key]; ok {
+		return v, true
+	}
+	if s.cleared {
+		return nil, false
+	}
+	if _, ok := s.deleted[key]; ok {
+		return nil, false
+	}
+	v, ok := s.base[key]
+	return v, ok
+}
+
+// Decode decodes the value under key into dst (a pointer), as
+// json.Unmarshal does. It reports false with a nil error when there is no
+// value, and an error when the value does not fit dst.
+func (s *Session) Decode(key string, dst any) (bool, error) {
+	s.mu.Lock()
+	v, ok := s.lookup(key)
+	s.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return true, fmt.Errorf("session: decoding key %q: %w", key, err)
+	}
+	return true, nil
+}
+
+// GetString returns the string under key, or "" when there is none or the
+// value is not a JSON string.
+func (s *Session) GetString(key string) string { return getAs[string](s, key) }
+
+// GetInt returns the integer under key, or 0 when there is none or the value
+// is not a JSON integer that fits an int.
+func (s *Session) GetInt(key string) int { return getAs[int](s, key) }
+
+// GetBool returns the boolean under key, or false when there is none or the
+// value is not a JSON boolean.
+func (s *Session) GetBool(key string) bool { return getAs[bool](s, key) }
+
+// GetTime returns the time under key (stored by Set as an RFC 3339 string),
+// or the zero time when there is none or it does not parse.
+func (s *Session) GetTime(key string) time.Time { return getAs[time.Time](s, key) }
+
+func getAs[T any](s *Session, key string) T {
+	var v T
+	if _, err := s.Decode(key, &v); err != nil {
+		var zero T
+		return zero
+	}
+	return v
+}
+
+// Set stores v under key, encoded as JSON. It returns an error wrapping
+// ErrEncode when v cannot be encoded (the session is then unchanged),
+// ErrInvalidKey for an empty key and ErrDestroyed after Destroy.
+func (s *Session) Set(key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
+	}
+	return s.setRaw(key, b)
+}
+
+// SetRaw stores the JSON document raw under key. It returns an error
+// wrapping ErrEncode when raw is not valid JSON. raw is compacted and copied.
+func (s *Session) SetRaw(key string, raw json.RawMessage) error {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
+	}
+	return s.setRaw(key, buf.Bytes())
+}
+
+func (s *Session) setRaw(key string, v json.RawMessage) error {
+	if key == "" {
+		return ErrInvalidKey
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return ErrDestroyed
+	}
+	if s.set == nil {
+		s.set = make(map[string]json.RawMessage)
+	}
+	s.set[key] = v
+	delete(s.deleted, key)
+	return nil
+}
+
+// Delete removes key. Deleting a missing key is not an error, and is not a
+// change.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleteLocked(key)
+}
+
+func (s *Session) deleteLocked(key string) {
+	if _, ok := s.lookup(key); !ok || s.destroyed {
+		return
+	}
+	delete(s.set, key)
+	if s.deleted == nil {
+		s.deleted = make(map[string]struct{})
+	}
+	s.deleted[key] = struct{}{}
+}
+
+// Pop decodes the value under key into dst and deletes it: a flash value,
+// shown once. It reports false with a nil error when there is no value; on a
+// decode error the value is kept.
+func (s *Session) Pop(key string, dst any) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.lookup(key)
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return true, fmt.Errorf("session: decoding key %q: %w", key, err)
+	}
+	s.deleteLocked(key)
+	return true, nil
+}
+
+// PopString returns the string under key and deletes it; "" when there is
+// none or it is not a string (then the value is kept).
+func (s *Session) PopString(key string) string {
+	var v string
+	if _, err := s.Pop(key, &v); err != nil {
+		return ""
+	}
+	return v
+}
+
+// Keys returns the session's data keys in ascending order; empty, not nil,
+// when there are none.
+func (s *Session) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	keys := make([]string, 0, len(s.base)+len(s.set))
+	if !s.cleared {
+		for k := range s.base {
+			if _, del := s.deleted[k]; !del {
+				if _, dup := s.set[k]; !dup {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	keys = slices.AppendSeq(keys, maps.Keys(s.set))
+	slices.Sort(keys)
+	return keys
+}
+
+// Clear removes every data key. The user binding is kept.
+func (s *Session) Clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return
+	}
+	s.read = true
+	s.cleared = true
+	s.set = nil
+	s.deleted = nil
+}
+
+// Renew gives the session a new ID and keeps its data and deadline, to
+// prevent session fixation when privileges change. The old ID stops working
+// in the same store operation that saves the session.
+func (s *Session) Renew() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return
+	}
+	s.read = true
+	s.id = NewID()
+}
+
+// Login binds the session to user (a non-empty string), gives it a new ID
+// and restarts its absolute lifetime. Call it when a user authenticates.
+func (s *Session) Login(user string) error {
+	if user == "" {
+		return errors.New("session: Login with an empty user id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return ErrDestroyed
+	}
+	s.read = true
+	s.id = NewID()
+	s.info.UserID = user
+	s.login = true
+	return nil
+}
+
+// Destroy ends the session (logout): its stored record is deleted when the
+// response starts and the browser is told to drop the cookie. Later changes
+// in this request are rejected with ErrDestroyed.
+func (s *Session) Destroy() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	s.destroyed = true
+	s.set, s.deleted, s.cleared = nil, nil, false
+}
+
+// Modified reports whether the request changed the session's data, user or
+// ID, or destroyed it.
+func (s *Session) Modified() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modifiedLocked()
+}
+
+func (s *Session) modifiedLocked() bool {
+	return s.destroyed || s.cleared || s.login || len(s.set) > 0 || len(s.deleted) > 0 ||
+		(s.stored != nil && s.id != s.stored.ID) || (s.stored == nil && s.id != s.info.ID)
+}
+
+// dataLocked returns the session's current data as a new map. s.mu is held.
+func (s *Session) dataLocked() map[string]json.RawMessage {
+	d := make(map[string]json.RawMessage, len(s.base)+len(s.set))
+	if !s.cleared {
+		for k, v := range s.base {
+			if _, del := s.deleted[k]; !del {
+				d[k] = v
+			}
+		}
+	}
+	maps.Copy(d, s.set)
+	return d
+}
