@@ -48,10 +48,16 @@ type Keyring struct {
 	seal   []*macKey
 }
 
-// macKey is one derived key with a pool of HMAC states, which avoids
-// allocating two SHA-256 states on every request.
+// macKey is one derived key with a pool of HMAC states and scratch space,
+// which keeps signing and verifying free of allocations.
 type macKey struct {
-	pool sync.Pool
+	pool sync.Pool // of *macState
+}
+
+type macState struct {
+	h   hash.Hash
+	msg []byte // message scratch
+	buf []byte // output scratch
 }
 
 func newMACKey(master []byte, label string) *macKey {
@@ -59,20 +65,53 @@ func newMACKey(master []byte, label string) *macKey {
 	m.Write([]byte(label))
 	derived := m.Sum(nil)
 	k := &macKey{}
-	k.pool.New = func() any { return hmac.New(sha256.New, derived) }
+	k.pool.New = func() any { return &macState{h: hmac.New(sha256.New, derived), msg: make([]byte, 0, 128), buf: make([]byte, 0, 64)} }
 	return k
 }
 
 // sum returns HMAC(parts...) appended to dst.
 func (k *macKey) sum(dst []byte, parts ...[]byte) []byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
+	st := k.pool.Get().(*macState)
+	st.h.Reset()
 	for _, p := range parts {
-		h.Write(p)
+		st.h.Write(p)
 	}
-	dst = h.Sum(dst)
-	k.pool.Put(h)
+	dst = st.h.Sum(dst)
+	k.pool.Put(st)
 	return dst
+}
+
+// checkCookieTag reports, in constant time, whether tag is the (truncated)
+// cookie tag for (name, id).
+func (k *macKey) checkCookieTag(name string, id *ID, tag []byte) bool {
+	st := k.pool.Get().(*macState)
+	defer k.pool.Put(st)
+	n := len(st.buf)
+	st.buf = k.cookieTagState(st, st.buf, name, id)
+	ok := hmac.Equal(st.buf[n:n+cookieTagSize], tag)
+	st.buf = st.buf[:n]
+	return ok
+}
+
+// cookieTag appends the cookie tag for (name, id) to dst: HMAC over the
+// label, the name, a zero byte and the id, in one Write.
+func (k *macKey) cookieTag(dst []byte, name string, id *ID) []byte {
+	st := k.pool.Get().(*macState)
+	defer k.pool.Put(st)
+	return k.cookieTagState(st, dst, name, id)
+}
+
+// cookieTagState computes the cookie tag with st, using st.msg as scratch
+// for the message, and appends it to dst.
+func (k *macKey) cookieTagState(st *macState, dst []byte, name string, id *ID) []byte {
+	msg := append(st.msg[:0], cookieMsgLabel...)
+	msg = append(msg, name...)
+	msg = append(msg, 0)
+	msg = append(msg, id[:]...)
+	st.h.Reset()
+	st.h.Write(msg)
+	st.msg = msg[:0]
+	return st.h.Sum(dst)
 }
 
 // NewKeyring returns a keyring of keys, newest first. It returns ErrNoKeys
@@ -186,7 +225,7 @@ func LoadOrCreateKeyFile(path string) (kr *Keyring, created bool, err error) {
 func (k *Keyring) SignCookie(name string, id ID) string {
 	var buf [16 + 32]byte
 	copy(buf[:16], id[:])
-	k.cookie[0].sum(buf[16:16], []byte(cookieMsgLabel), []byte(name), []byte{0}, id[:]) // fills buf[16:]
+	k.cookie[0].cookieTag(buf[16:16], name, &id) // fills buf[16:]
 	return base64.RawURLEncoding.EncodeToString(buf[:16+cookieTagSize])
 }
 
@@ -200,19 +239,26 @@ func (k *Keyring) VerifyCookie(name, value string) (id ID, keyIndex int, ok bool
 		return ID{}, 0, false
 	}
 	var raw [16 + cookieTagSize]byte
-	n, err := base64.RawURLEncoding.Decode(raw[:], []byte(value))
-	if err != nil || n != len(raw) {
+	if !decodeCookie(&raw, value) {
 		return ID{}, 0, false
 	}
 	copy(id[:], raw[:16])
-	var want [32]byte
 	for i, key := range k.cookie {
-		tag := key.sum(want[:0], []byte(cookieMsgLabel), []byte(name), []byte{0}, id[:])
-		if hmac.Equal(tag[:cookieTagSize], raw[16:]) {
+		if key.checkCookieTag(name, &id, raw[16:]) {
 			return id, i, true
 		}
 	}
 	return ID{}, 0, false
+}
+
+// decodeCookie decodes a cookieValueLen-long base64url value into raw
+// without allocating; it reports false for anything that is not exactly
+// canonical unpadded base64url.
+func decodeCookie(raw *[16 + cookieTagSize]byte, value string) bool {
+	var src [64]byte // cookieValueLen (43) fits
+	n := copy(src[:], value)
+	m, err := base64.RawURLEncoding.Strict().Decode(raw[:], src[:n])
+	return err == nil && m == len(raw)
 }
 
 // SealSize is the length of a seal made by Seal.

@@ -109,12 +109,13 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		return nil
 	}
 	s.saved = true
-	ctx = context.WithoutCancel(ctx) // a client hanging up must not lose a write already made
 	now := m.now()
 
 	if s.read {
 		addVary(h, "Cookie")
 	}
+	// A client hanging up must not abort a write the handler already made.
+	ctx = context.WithoutCancel(ctx)
 	switch {
 	case s.destroyed:
 		if s.stored != nil {

@@ -75,8 +75,15 @@ func (r *Record) Clone() *Record {
 	}
 	c := *r
 	c.Data = make(map[string]json.RawMessage, len(r.Data))
+	size := 0
+	for _, v := range r.Data {
+		size += len(v)
+	}
+	arena := make([]byte, 0, size) // one allocation for every value
 	for k, v := range r.Data {
-		c.Data[k] = append(json.RawMessage(nil), v...)
+		start := len(arena)
+		arena = append(arena, v...)
+		c.Data[k] = arena[start:len(arena):len(arena)]
 	}
 	return &c
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is one request's view of a session. It records what the request
@@ -136,7 +137,17 @@ func (s *Session) Decode(key string, dst any) (bool, error) {
 
 // GetString returns the string under key, or "" when there is none or the
 // value is not a JSON string.
-func (s *Session) GetString(key string) string { return getAs[string](s, key) }
+func (s *Session) GetString(key string) string {
+	s.mu.Lock()
+	v, ok := s.lookup(key)
+	s.mu.Unlock()
+	// Fast path for the common case: a quoted string without escapes.
+	if n := len(v); ok && n >= 2 && v[0] == '"' && v[n-1] == '"' &&
+		bytes.IndexByte(v[1:n-1], '\\') < 0 && bytes.IndexByte(v[1:n-1], '"') < 0 && utf8.Valid(v) {
+		return string(v[1 : n-1])
+	}
+	return getAs[string](s, key)
+}
 
 // GetInt returns the integer under key, or 0 when there is none or the value
 // is not a JSON integer that fits an int.
