@@ -65,7 +65,9 @@ func newMACKey(master []byte, label string) *macKey {
 	m.Write([]byte(label))
 	derived := m.Sum(nil)
 	k := &macKey{}
-	k.pool.New = func() any { return &macState{h: hmac.New(sha256.New, derived), msg: make([]byte, 0, 128), buf: make([]byte, 0, 64)} }
+	k.pool.New = func() any {
+		return &macState{h: hmac.New(sha256.New, derived), msg: make([]byte, 0, 128), buf: make([]byte, 0, 64)}
+	}
 	return k
 }
 

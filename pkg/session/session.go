@@ -67,10 +67,14 @@ func (s *Session) UserID() string {
 }
 
 // Created returns when the session was created.
-func (s *Session) Created() time.Time { return s.infoTime(func(r *Record) time.Time { return r.Created }) }
+func (s *Session) Created() time.Time {
+	return s.infoTime(func(r *Record) time.Time { return r.Created })
+}
 
 // LastSeen returns the stored last-seen time (see Config.TouchInterval).
-func (s *Session) LastSeen() time.Time { return s.infoTime(func(r *Record) time.Time { return r.LastSeen }) }
+func (s *Session) LastSeen() time.Time {
+	return s.infoTime(func(r *Record) time.Time { return r.LastSeen })
+}
 
 // Expires returns when the session ends unless a request refreshes it, as of
 // the start of this request.

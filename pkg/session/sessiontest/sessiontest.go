@@ -1,0 +1,183 @@
+// Package sessiontest is the conformance suite for session.Store
+// implementations, plus helpers for writing store tests.
+//
+// A store package runs the whole suite with one call from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		sessiontest.Run(t, func(t *testing.T) session.Store {
+//			s := mystore.New(...)
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// The suite checks the contract written in package session: the semantics
+// of Load, Apply (insert, per-key merge, renew, destroy, no resurrection,
+// expiry judged at Change.Now) and Delete, and, when the store implements
+// them, the optional interfaces session.UserIndex, session.Lister,
+// session.StatsReporter and session.Purger (their subtests are skipped
+// otherwise). A seeded random sequence of operations is checked against a
+// simple model after every step.
+//
+// # Time
+//
+// Stores judge expiry by the time they are given, so the suite never sleeps:
+// every instant is Base plus an offset. Base lies far in the future, so a
+// store's own reaper running on the real clock never removes the suite's
+// records while a subtest runs. The suite expects an expired record to stay
+// stored (visible to List with session.Expired or session.All, counted by
+// Stats and Delete) until Delete, DeleteUser or Purge removes it; Load must
+// not remove it.
+//
+// # Assumptions beyond the written contract
+//
+//   - Anonymous sessions (empty UserID) belong to no user: they are not
+//     listed by UserSessions("") and not counted in Stats.Users.
+//   - Stats.Users counts distinct users with at least one stored record,
+//     live or expired.
+//   - A listing may end with one empty page (a store that sets Page.Next on
+//     a full last page), but no more.
+//
+// Size limits are store-specific and not tested here.
+package sessiontest
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// Expiry durations used by NewRecord.
+const (
+	// IdleTimeout is the idle expiry of a record made by NewRecord:
+	// IdleExpires is its creation time plus IdleTimeout.
+	IdleTimeout = 30 * time.Minute
+	// Lifetime is the absolute lifetime of a record made by NewRecord:
+	// Deadline is its creation time plus Lifetime.
+	Lifetime = 12 * time.Hour
+)
+
+// Base returns the fixed instant the suite's times are offsets from:
+// 2099-06-01 12:00:00 UTC. It lies in the future so that a store's reaper
+// running on the real clock leaves records created near Base alone.
+func Base() time.Time { return time.Date(2099, time.June, 1, 12, 0, 0, 0, time.UTC) }
+
+// Run runs the conformance suite against the stores newStore makes, one
+// subtest per behaviour, grouped by area ("Contract/InsertLoad",
+// "UserIndex/Renew", "Random", ...). newStore is called once per subtest,
+// must return a fresh, empty store, and registers with t.Cleanup whatever
+// closes or removes it. Subtests run one after another, never in parallel.
+func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
+	t.Helper()
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) {
+					s := newStore(t)
+					if s == nil {
+						t.Fatal("newStore returned a nil store")
+					}
+					c.run(t, s)
+				})
+			}
+		})
+	}
+}
+
+// testCase is one leaf subtest of the suite.
+type testCase struct {
+	name string
+	run  func(t *testing.T, s session.Store)
+}
+
+// group is a named set of test cases, run as one subtest.
+type group struct {
+	name  string
+	cases []testCase
+}
+
+// groups is the whole suite, in the order Run runs it.
+var groups = []group{
+	{"Contract", contractCases},
+	{"Merge", mergeCases},
+	{"NoResurrection", noResurrectionCases},
+	{"Expiry", expiryCases},
+	{"Renew", renewCases},
+	{"UserIndex", userIndexCases},
+	{"List", listCases},
+	{"Stats", statsCases},
+	{"Purge", purgeCases},
+	{"Random", randomCases},
+}
+
+// NewRecord returns a complete record ready to insert: it has the given id
+// and user (empty for an anonymous session), Created and LastSeen at now,
+// IdleExpires at now+IdleTimeout, Deadline at now+Lifetime, a fixed
+// ClientInfo, and one data key "seed" holding the id as a JSON string (so
+// Data is never empty and records differ). Version is zero: stores set it to
+// 1 on insert. Each call returns a new record the caller may change.
+func NewRecord(id session.ID, user string, now time.Time) *session.Record {
+	return &session.Record{
+		ID:          id,
+		UserID:      user,
+		Created:     now,
+		LastSeen:    now,
+		IdleExpires: now.Add(IdleTimeout),
+		Deadline:    now.Add(Lifetime),
+		Client:      session.ClientInfo{IP: "192.0.2.1", UserAgent: "sessiontest/1"},
+		Data:        map[string]json.RawMessage{"seed": jsonValue(id.String())},
+	}
+}
+
+// CreateChange returns the change that inserts r, with Now at r.Created.
+// The change refers to r; it does not copy it.
+func CreateChange(r *session.Record) *session.Change {
+	return &session.Change{ID: r.ID, Now: r.Created, Create: r}
+}
+
+// Insert inserts each record into s with CreateChange and returns what Apply
+// returned for each, in order. It fails the test at the first error. The
+// context is t.Context().
+func Insert(t testing.TB, s session.Store, recs ...*session.Record) []*session.Record {
+	t.Helper()
+	out := make([]*session.Record, 0, len(recs))
+	for _, r := range recs {
+		got, err := s.Apply(t.Context(), CreateChange(r))
+		if err != nil {
+			t.Fatalf("inserting %s: %v", r.ID, err)
+		}
+		out = append(out, got)
+	}
+	return out
+}
+
+// SeqID returns a deterministic, valid (version 4, RFC 4122 variant) session
+// ID for n. IDs sort by n: SeqID(a) < SeqID(b) in byte order when a < b,
+// for n below 2^48. Useful for tests that need known ids or a known listing
+// order; real sessions use session.NewID.
+func SeqID(n uint64) session.ID {
+	var id session.ID
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	copy(id[0:6], b[2:8]) // the low 48 bits, big-endian
+	id[6] = 0x40          // version 4
+	id[8] = 0x80          // RFC 4122 variant
+	return id
+}
+
+// jsonValue returns v encoded as compact JSON. It is for the suite's own
+// values, which always encode.
+func jsonValue(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}
+
+// ctx returns the context the suite passes to stores.
+func ctx(t testing.TB) context.Context { return t.Context() }
