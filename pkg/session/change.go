@@ -2,7 +2,6 @@ package session
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -15,7 +14,9 @@ import (
 // A Change is either an insert (Create is set: the session was created in
 // this request) or an update of a stored record (Create is nil). An update of
 // a record that is missing or expired at Now fails with ErrNotFound: a
-// session ended elsewhere is never resurrected.
+// session ended elsewhere is never resurrected. An ID held by a stored
+// record counts as taken until the record is removed, even if it expired:
+// an insert or a renew onto it fails with ErrExists.
 type Change struct {
 	// ID is the session the change applies to: the stored ID for an update,
 	// Create.ID for an insert. Never zero.
@@ -47,23 +48,30 @@ type Change struct {
 	Deadline time.Time
 }
 
-// Validate reports a malformed change: a zero ID, an insert whose record ID
-// differs from ID, or an insert without expiry times. Stores call it before
-// touching storage.
+// Validate reports a malformed change, with an error wrapping ErrInvalid: a
+// zero ID, an insert that also destroys, an insert whose record ID differs
+// from ID, an insert without expiry times, or a renew to the same ID. Stores
+// call it before touching storage.
 func (c *Change) Validate() error {
+	bad := func(msg string, args ...any) error {
+		return fmt.Errorf("%w: change: "+msg, append([]any{ErrInvalid}, args...)...)
+	}
 	if c.ID.IsZero() {
-		return errors.New("session: change has a zero id")
+		return bad("zero id")
 	}
 	if c.Create != nil {
+		if c.Destroy {
+			return bad("both creates and destroys")
+		}
 		if c.Create.ID != c.ID {
-			return fmt.Errorf("session: change id %s differs from created record id %s", c.ID, c.Create.ID)
+			return bad("id %s differs from the created record's id %s", c.ID, c.Create.ID)
 		}
 		if c.Create.IdleExpires.IsZero() || c.Create.Deadline.IsZero() {
-			return errors.New("session: created record has no expiry")
+			return bad("created record has no expiry")
 		}
 	}
 	if c.NewID == c.ID {
-		return errors.New("session: renew to the same id")
+		return bad("renew to the same id")
 	}
 	return nil
 }

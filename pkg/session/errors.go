@@ -24,6 +24,11 @@ var (
 
 	// ErrClosed is returned by a store used after Close.
 	ErrClosed = errors.New("session: store closed")
+
+	// ErrInvalid is returned for a malformed Change, ListQuery or record
+	// (a zero id, invalid JSON data, an unknown filter). Retrying the same
+	// input fails the same way.
+	ErrInvalid = errors.New("session: invalid input")
 )
 
 // Errors about identifiers and values.

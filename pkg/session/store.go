@@ -11,8 +11,12 @@ import (
 // as well as the embedded bbolt store does.
 //
 // Errors: ErrNotFound, ErrExists and ErrTooLarge (possibly wrapped) describe
-// the data; any other error is a system failure (I/O, a closed store, a
-// cancelled context) and the caller may retry.
+// the data and ErrInvalid a malformed input; any other error is a system
+// failure (I/O, a closed store, a cancelled context) and the caller may retry.
+//
+// Reads never write: an expired record stays stored (invisible to Load and
+// to live listings) until Delete, DeleteUser, Purge or the store's reaper
+// removes it. Anonymous sessions (UserID "") belong to no user.
 type Store interface {
 	// Load returns a copy of the record stored under id if it is live at now.
 	// It returns ErrNotFound when id is not stored, when the record is
@@ -33,8 +37,8 @@ type Store interface {
 	Apply(ctx context.Context, c *Change) (*Record, error)
 
 	// Delete removes the records stored under ids, live or expired, with
-	// their index entries, and returns how many existed. Missing ids are not
-	// an error.
+	// their index entries, and returns how many distinct ids existed.
+	// Missing ids are not an error.
 	Delete(ctx context.Context, ids ...ID) (int, error)
 }
 
@@ -42,10 +46,11 @@ type Store interface {
 // "log out everywhere" costs the number of the user's sessions, not a scan.
 type UserIndex interface {
 	// UserSessions returns the records of user's sessions live at now,
-	// oldest Created first; nil when there are none.
+	// oldest Created first (ties by ID); nil when there are none or user is
+	// "".
 	UserSessions(ctx context.Context, user string, now time.Time) ([]*Record, error)
 	// DeleteUser removes every session bound to user, live or expired, and
-	// returns how many it removed.
+	// returns how many it removed; 0 for user "".
 	DeleteUser(ctx context.Context, user string) (int, error)
 }
 
@@ -54,7 +59,8 @@ type UserIndex interface {
 type Lister interface {
 	// List returns the next page of records matching q. Records stored or
 	// removed while a caller pages may or may not be seen; every record
-	// stored for the whole listing is seen exactly once.
+	// stored for the whole listing is seen exactly once. A Filter outside
+	// Live, Expired and All is an error wrapping ErrInvalid.
 	List(ctx context.Context, q ListQuery) (Page, error)
 }
 
@@ -123,12 +129,14 @@ type Page struct {
 	// Records are in ascending ID order.
 	Records []*Record
 	// Next is the cursor for the following page (ListQuery.After); zero when
-	// the listing is complete.
+	// the listing is complete. A store may return a non-zero Next with a
+	// full last page; the page after it is then empty with a zero Next.
 	Next ID
 }
 
-// StatsReporter is implemented by stores that report counters without a full
-// scan.
+// StatsReporter is implemented by stores that report their counters. Its
+// cost is documented by each store (bbolt: proportional to the number of
+// expired records, not to the total).
 type StatsReporter interface {
 	// Stats returns the store's counters, judging expiry at now.
 	Stats(ctx context.Context, now time.Time) (Stats, error)
@@ -142,7 +150,8 @@ type Stats struct {
 	Live int64 `json:"live"`
 	// Expired counts records expired but not yet removed.
 	Expired int64 `json:"expired"`
-	// Users counts distinct users with at least one stored session.
+	// Users counts distinct users with at least one stored session, live or
+	// expired.
 	Users int64 `json:"users"`
 	// SealFailures counts records that failed their integrity check since
 	// the store was opened.

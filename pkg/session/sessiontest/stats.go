@@ -81,14 +81,16 @@ func testPurgeRemovesExpired(t *testing.T, s session.Store) {
 	long.IdleExpires = now.Add(2 * time.Hour)
 	refreshed := NewRecord(session.NewID(), "", now)
 	anon := NewRecord(session.NewID(), "", now)
-	Insert(t, s, idle, deadline, long, refreshed, anon)
+	purgeAt := now.Add(IdleTimeout) // idle, deadline and anon expired; exactly at expiry for two of them
+	barely := NewRecord(session.NewID(), "bob", now)
+	barely.IdleExpires = purgeAt.Add(time.Nanosecond) // live at purgeAt
+	Insert(t, s, idle, deadline, long, refreshed, anon, barely)
 
 	// refreshed is touched (and logged in) before it would expire.
 	at := now.Add(25 * time.Minute)
 	refreshedNow := apply(t, s, &session.Change{ID: refreshed.ID, Now: at, User: str("carol"),
 		LastSeen: at, IdleExpires: at.Add(IdleTimeout)})
 
-	purgeAt := now.Add(IdleTimeout) // idle, deadline and anon expired; exactly at expiry for two of them
 	n, err := p.Purge(ctx(t), purgeAt)
 	if err != nil || n != 3 {
 		t.Fatalf("Purge(%s) = %d, %v; want 3, <nil>", stamp(purgeAt), n, err)
@@ -101,26 +103,27 @@ func testPurgeRemovesExpired(t *testing.T, s session.Store) {
 	}
 	wantLoad(t, s, long.ID, purgeAt, stored(long))
 	wantLoad(t, s, refreshed.ID, purgeAt, refreshedNow)
+	wantLoad(t, s, barely.ID, purgeAt, stored(barely))
 
 	if l, ok := s.(session.Lister); ok {
 		got := listAll(t, l, session.ListQuery{Now: now, Filter: session.All}, 0)
-		wantIDs(t, "List(all) after Purge", got, sortedIDs(long.ID, refreshed.ID)...)
+		wantIDs(t, "List(all) after Purge", got, sortedIDs(long.ID, refreshed.ID, barely.ID)...)
 	}
 	if ui, ok := s.(session.UserIndex); ok {
 		wantUserIDs(t, ui, "alice", now.Add(time.Second), long.ID)
-		wantUserIDs(t, ui, "bob", now)
+		wantUserIDs(t, ui, "bob", now, barely.ID)
 		wantUserIDs(t, ui, "carol", purgeAt, refreshed.ID)
 	}
 	if sr, ok := s.(session.StatsReporter); ok {
-		wantCounts(t, sr, purgeAt, counts{Sessions: 2, Live: 2, Expired: 0, Users: 2})
+		wantCounts(t, sr, purgeAt, counts{Sessions: 3, Live: 3, Expired: 0, Users: 3})
 	}
 
 	if n, err := p.Purge(ctx(t), purgeAt); err != nil || n != 0 {
 		t.Fatalf("second Purge(%s) = %d, %v; want 0, <nil>", stamp(purgeAt), n, err)
 	}
 	// Much later everything goes.
-	if n, err := p.Purge(ctx(t), now.Add(Lifetime)); err != nil || n != 2 {
-		t.Fatalf("Purge(%s) = %d, %v; want 2, <nil>", stamp(now.Add(Lifetime)), n, err)
+	if n, err := p.Purge(ctx(t), now.Add(Lifetime)); err != nil || n != 3 {
+		t.Fatalf("Purge(%s) = %d, %v; want 3, <nil>", stamp(now.Add(Lifetime)), n, err)
 	}
 	if sr, ok := s.(session.StatsReporter); ok {
 		wantCounts(t, sr, now, counts{})

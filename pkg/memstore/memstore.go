@@ -1,0 +1,472 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// Defaults applied by New for zero Options fields.
+const (
+	// DefaultCleanupInterval is how often expired records are removed when
+	// Options.CleanupInterval is zero.
+	DefaultCleanupInterval = time.Minute
+
+	// DefaultMaxRecordSize is the largest record, in bytes of its JSON
+	// encoding, that Apply stores when Options.MaxRecordSize is zero: 64 KiB.
+	DefaultMaxRecordSize = 64 << 10
+)
+
+// Options configures a Store. The zero value (or a nil *Options passed to New)
+// means defaults for every field.
+type Options struct {
+	// CleanupInterval is how often a background goroutine removes the
+	// records expired at Now(). Zero means DefaultCleanupInterval (one
+	// minute); a negative value disables the goroutine, so expired records
+	// stay stored (but are never returned as live) until Purge, Delete or
+	// DeleteUser removes them.
+	CleanupInterval time.Duration
+
+	// Now is the clock the cleanup goroutine judges expiry by; nil means
+	// time.Now. It is called without the Store's lock held. The Store's
+	// methods never call it: they judge expiry by the time they are given.
+	Now func() time.Time
+
+	// MaxRecordSize caps the size of a record in bytes of its JSON encoding
+	// (Data values included). Apply fails with an error wrapping
+	// session.ErrTooLarge, and stores nothing, for a larger result. Zero
+	// means DefaultMaxRecordSize (64 KiB); a negative value means no limit.
+	MaxRecordSize int
+}
+
+// Store is an in-memory session store. It implements session.Store,
+// session.UserIndex, session.Lister, session.StatsReporter and
+// session.Purger, and is safe for concurrent use. Create one with New and
+// release it with Close; after Close every method returns session.ErrClosed.
+type Store struct {
+	now     func() time.Time
+	maxSize int // 0: no limit
+
+	mu       sync.RWMutex
+	closed   bool
+	recs     map[session.ID]*session.Record     // the records; never shared with callers
+	users    map[string]map[session.ID]struct{} // user → ids bound to it; no empty sets, no "" user
+	lastReap session.ReapStats
+
+	closeOnce sync.Once
+	stop      chan struct{} // closed by Close; nil without cleanup goroutine
+	done      chan struct{} // closed by the cleanup goroutine when it returns
+}
+
+// Compile-time checks that Store implements every store interface.
+var (
+	_ session.Store         = (*Store)(nil)
+	_ session.UserIndex     = (*Store)(nil)
+	_ session.Lister        = (*Store)(nil)
+	_ session.StatsReporter = (*Store)(nil)
+	_ session.Purger        = (*Store)(nil)
+)
+
+// New returns an empty Store configured by opts; nil opts means defaults
+// (see Options). Unless opts.CleanupInterval is negative, New starts a
+// cleanup goroutine that runs until Close.
+func New(opts *Options) *Store {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Store{
+		now:   o.Now,
+		recs:  make(map[session.ID]*session.Record),
+		users: make(map[string]map[session.ID]struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch {
+	case o.MaxRecordSize == 0:
+		s.maxSize = DefaultMaxRecordSize
+	case o.MaxRecordSize > 0:
+		s.maxSize = o.MaxRecordSize
+	}
+	interval := o.CleanupInterval
+	if interval == 0 {
+		interval = DefaultCleanupInterval
+	}
+	if interval > 0 {
+		s.stop = make(chan struct{})
+		s.done = make(chan struct{})
+		go s.cleanup(interval)
+	}
+	return s
+}
+
+// Close stops the cleanup goroutine, waits for it to return, and releases
+// the stored records. It always returns nil; calling it again (also
+// concurrently) is safe and waits for the first call to finish. Every other
+// method returns session.ErrClosed after Close.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+			<-s.done
+		}
+		s.mu.Lock()
+		s.closed = true
+		s.recs = nil
+		s.users = nil
+		s.mu.Unlock()
+	})
+	return nil
+}
+
+// Load returns a copy of the record stored under id if it is live at now.
+// It returns session.ErrNotFound when id is not stored or the record is
+// expired at now, and session.ErrClosed after Close.
+func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, session.ErrClosed
+	}
+	r, ok := s.recs[id]
+	if !ok || r.Expired(now) {
+		return nil, session.ErrNotFound
+	}
+	return r.Clone(), nil
+}
+
+// Apply applies c atomically to the latest stored record, as session.Store
+// specifies, and returns a copy of the result (nil for Destroy). It
+// validates c first (session.Change.Validate) and computes the result with
+// session.Change.ApplyTo. In particular:
+//   - an update of a record that is missing, or expired at c.Now, fails with
+//     session.ErrNotFound;
+//   - an insert, or a renew, onto an ID that is stored (live or expired but
+//     not yet removed) fails with session.ErrExists;
+//   - a result whose JSON encoding is larger than Options.MaxRecordSize
+//     fails with an error wrapping session.ErrTooLarge, and one whose Data
+//     holds a value that is not valid JSON fails with an encoding error;
+//   - Destroy of a missing record succeeds;
+//   - a change that both creates and destroys is rejected as malformed.
+//
+// On any error nothing is written. c is not retained: changing it, or the
+// record it creates, after Apply returns does not affect the Store.
+func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, error) {
+	if c == nil {
+		return nil, fmt.Errorf("memstore: nil change: %w", session.ErrInvalid)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, session.ErrClosed
+	}
+	if c.Create != nil {
+		if _, ok := s.recs[c.ID]; ok {
+			return nil, session.ErrExists
+		}
+		next := c.ApplyTo(nil)
+		if err := s.checkSize(next); err != nil {
+			return nil, err
+		}
+		s.put(next)
+		return next.Clone(), nil
+	}
+
+	latest, ok := s.recs[c.ID]
+	if c.Destroy {
+		if ok {
+			s.remove(latest)
+		}
+		return nil, nil
+	}
+	if !ok || latest.Expired(c.Now) {
+		return nil, session.ErrNotFound
+	}
+	if target := c.TargetID(); target != c.ID {
+		if _, ok := s.recs[target]; ok {
+			return nil, session.ErrExists
+		}
+	}
+	next := c.ApplyTo(latest)
+	if err := s.checkSize(next); err != nil {
+		return nil, err
+	}
+	s.remove(latest)
+	s.put(next)
+	return next.Clone(), nil
+}
+
+// Delete removes the records stored under ids, live or expired, with their
+// index entries, and returns how many existed. Missing ids are not an error.
+func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, session.ErrClosed
+	}
+	n := 0
+	for _, id := range ids {
+		if r, ok := s.recs[id]; ok {
+			s.remove(r)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// UserSessions returns copies of the records of user's sessions live at
+// now, oldest Created first (ties in ID order); nil when there are none.
+// Anonymous sessions are not indexed, so an empty user yields nil. It costs
+// the number of the user's sessions, not a scan.
+func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]*session.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, session.ErrClosed
+	}
+	var out []*session.Record
+	for id := range s.users[user] {
+		if r := s.recs[id]; !r.Expired(now) {
+			out = append(out, r.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b *session.Record) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return compareID(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// DeleteUser removes every session bound to user, live or expired, and
+// returns how many it removed. An empty user (anonymous sessions) removes
+// nothing and returns 0.
+func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, session.ErrClosed
+	}
+	set := s.users[user]
+	n := len(set)
+	for id := range set {
+		delete(s.recs, id)
+	}
+	delete(s.users, user)
+	return n, nil
+}
+
+// List returns the next page of copies of the records matching q, in
+// ascending ID (byte) order; Page.Next is zero on the last page. It
+// returns an error for a Filter other than session.Live, session.Expired
+// and session.All.
+//
+// Each call collects the matching ids after q.After (with q.User set, only
+// among that user's sessions) and sorts them: O(n log n) in the number of
+// matching records, which is fine for the sizes an in-memory store holds.
+func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, error) {
+	switch q.Filter {
+	case session.Live, session.Expired, session.All:
+	default:
+		return session.Page{}, fmt.Errorf("memstore: unknown list filter %d", q.Filter)
+	}
+	if err := ctx.Err(); err != nil {
+		return session.Page{}, fmt.Errorf("memstore: %w", err)
+	}
+	limit := q.PageLimit()
+
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return session.Page{}, session.ErrClosed
+	}
+	var ids []session.ID
+	consider := func(r *session.Record) {
+		if compareID(r.ID, q.After) <= 0 {
+			return
+		}
+		switch q.Filter {
+		case session.Live:
+			if r.Expired(q.Now) {
+				return
+			}
+		case session.Expired:
+			if !r.Expired(q.Now) {
+				return
+			}
+		}
+		ids = append(ids, r.ID)
+	}
+	if q.User != "" {
+		for id := range s.users[q.User] {
+			consider(s.recs[id])
+		}
+	} else {
+		for _, r := range s.recs {
+			consider(r)
+		}
+	}
+	slices.SortFunc(ids, compareID)
+
+	var page session.Page
+	if len(ids) > limit {
+		ids = ids[:limit]
+		page.Next = ids[limit-1]
+	}
+	page.Records = make([]*session.Record, 0, len(ids))
+	for _, id := range ids {
+		page.Records = append(page.Records, s.recs[id].Clone())
+	}
+	return page, nil
+}
+
+// Stats returns the Store's counters judged at now: Sessions, Live, Expired,
+// Users (distinct non-empty users with at least one stored session) and
+// LastReap (the latest Purge or cleanup pass). SealFailures, SizeBytes and
+// FreeBytes are always zero. It scans every record: O(n).
+func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Stats{}, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return session.Stats{}, session.ErrClosed
+	}
+	st := session.Stats{
+		Sessions: int64(len(s.recs)),
+		Users:    int64(len(s.users)),
+		LastReap: s.lastReap,
+	}
+	for _, r := range s.recs {
+		if r.Expired(now) {
+			st.Expired++
+		}
+	}
+	st.Live = st.Sessions - st.Expired
+	return st, nil
+}
+
+// Purge removes every record expired at now, with its index entries, and
+// returns how many it removed. It holds the write lock for one scan of all
+// records (O(n)), so a record refreshed before Purge takes the lock
+// survives. It updates Stats.LastReap.
+func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, session.ErrClosed
+	}
+	return s.purgeLocked(now), nil
+}
+
+// cleanup runs Purge every interval until Close.
+func (s *Store) cleanup(interval time.Duration) {
+	defer close(s.done)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			now := s.now() // outside the lock: the clock is the caller's code
+			s.mu.Lock()
+			if !s.closed {
+				s.purgeLocked(now)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// purgeLocked removes the records expired at now and records the pass in
+// lastReap. s.mu must be held for writing.
+func (s *Store) purgeLocked(now time.Time) int {
+	start := time.Now()
+	n := 0
+	for _, r := range s.recs {
+		if r.Expired(now) {
+			s.remove(r) // deleting during range is safe for Go maps
+			n++
+		}
+	}
+	s.lastReap = session.ReapStats{At: now, Removed: n, Duration: time.Since(start)}
+	return n
+}
+
+// checkSize returns an error when r cannot be encoded as JSON or its
+// encoding exceeds the size limit.
+func (s *Store) checkSize(r *session.Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("memstore: encoding record %s: %w", r.ID, err)
+	}
+	if s.maxSize > 0 && len(b) > s.maxSize {
+		return fmt.Errorf("memstore: record %s encodes to %d bytes, more than the limit of %d: %w",
+			r.ID, len(b), s.maxSize, session.ErrTooLarge)
+	}
+	return nil
+}
+
+// put stores r, which the Store then owns, and indexes it by user.
+// s.mu must be held for writing.
+func (s *Store) put(r *session.Record) {
+	s.recs[r.ID] = r
+	if r.UserID == "" {
+		return
+	}
+	set := s.users[r.UserID]
+	if set == nil {
+		set = make(map[session.ID]struct{})
+		s.users[r.UserID] = set
+	}
+	set[r.ID] = struct{}{}
+}
+
+// remove deletes the stored record r and its index entry.
+// s.mu must be held for writing.
+func (s *Store) remove(r *session.Record) {
+	delete(s.recs, r.ID)
+	if r.UserID == "" {
+		return
+	}
+	set := s.users[r.UserID]
+	delete(set, r.ID)
+	if len(set) == 0 {
+		delete(s.users, r.UserID)
+	}
+}
+
+// compareID orders ids by their bytes, the order of a listing.
+func compareID(a, b session.ID) int { return bytes.Compare(a[:], b[:]) }

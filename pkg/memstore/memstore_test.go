@@ -1,0 +1,317 @@
+package memstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/memstore"
+	"github.com/sesbolt/sesbolt/pkg/session"
+	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
+)
+
+// newStore returns a Store that the test closes when it ends.
+func newStore(t *testing.T, opts *memstore.Options) *memstore.Store {
+	t.Helper()
+	s := memstore.New(opts)
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("Defaults", func(t *testing.T) {
+		sessiontest.Run(t, func(t *testing.T) session.Store { return newStore(t, nil) })
+	})
+	// A cleanup goroutine that runs all the time, on the real clock, must
+	// neither race with the operations nor remove the suite's records
+	// (they expire in the future).
+	t.Run("BusyCleanup", func(t *testing.T) {
+		sessiontest.Run(t, func(t *testing.T) session.Store {
+			return newStore(t, &memstore.Options{CleanupInterval: time.Millisecond})
+		})
+	})
+}
+
+// fakeClock is a settable clock that counts its readings.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	reads atomic.Int64
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.reads.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// waitFor polls cond until it holds, failing the test after a few seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCleanupRemovesExpired(t *testing.T) {
+	ctx := t.Context()
+	base := sessiontest.Base()
+	clock := &fakeClock{now: base}
+	s := newStore(t, &memstore.Options{CleanupInterval: time.Millisecond, Now: clock.Now})
+
+	short := sessiontest.NewRecord(sessiontest.SeqID(1), "alice", base) // expires at base+30m
+	long := sessiontest.NewRecord(sessiontest.SeqID(2), "alice", base)
+	long.IdleExpires = base.Add(2 * time.Hour)
+	sessiontest.Insert(t, s, short, long)
+
+	// Cleanup passes at base remove nothing.
+	reads := clock.reads.Load()
+	waitFor(t, "two cleanup passes", func() bool { return clock.reads.Load() >= reads+2 })
+	if st, err := s.Stats(ctx, base); err != nil || st.Sessions != 2 {
+		t.Fatalf("Stats before expiry = %+v, %v; want 2 sessions", st, err)
+	}
+
+	clock.Set(base.Add(time.Hour))
+	waitFor(t, "the expired record to be removed", func() bool {
+		st, err := s.Stats(ctx, base)
+		return err == nil && st.Sessions == 1
+	})
+	// Removed, not just expired: gone even as of base.
+	if _, err := s.Load(ctx, short.ID, base); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load of the removed record: %v, want ErrNotFound", err)
+	}
+	if got, err := s.Load(ctx, long.ID, base.Add(time.Hour)); err != nil || got.ID != long.ID {
+		t.Fatalf("Load of the live record = %v, %v", got, err)
+	}
+	if recs, err := s.UserSessions(ctx, "alice", base); err != nil || len(recs) != 1 || recs[0].ID != long.ID {
+		t.Fatalf("UserSessions after cleanup = %d records, %v; want only %s", len(recs), err, long.ID)
+	}
+	st, err := s.Stats(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.LastReap.At.Equal(base.Add(time.Hour)) {
+		t.Fatalf("Stats.LastReap.At = %v, want the fake clock's %v", st.LastReap.At, base.Add(time.Hour))
+	}
+}
+
+func TestCloseStopsCleanup(t *testing.T) {
+	clock := &fakeClock{now: sessiontest.Base()}
+	s := memstore.New(&memstore.Options{CleanupInterval: time.Millisecond, Now: clock.Now})
+	waitFor(t, "the cleanup goroutine to run", func() bool { return clock.reads.Load() >= 2 })
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// Close waited for the goroutine: it never reads the clock again.
+	reads := clock.reads.Load()
+	time.Sleep(20 * time.Millisecond)
+	if got := clock.reads.Load(); got != reads {
+		t.Fatalf("the cleanup goroutine ran after Close: clock read %d times, then %d", reads, got)
+	}
+	// Close is idempotent, also concurrently.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close again: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestCleanupDisabled(t *testing.T) {
+	clock := &fakeClock{now: sessiontest.Base()}
+	s := newStore(t, &memstore.Options{CleanupInterval: -1, Now: clock.Now})
+	sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", sessiontest.Base()))
+	clock.Set(sessiontest.Base().Add(24 * time.Hour))
+	time.Sleep(10 * time.Millisecond)
+	if n := clock.reads.Load(); n != 0 {
+		t.Fatalf("clock read %d times with cleanup disabled", n)
+	}
+	st, err := s.Stats(t.Context(), sessiontest.Base())
+	if err != nil || st.Sessions != 1 {
+		t.Fatalf("Stats = %+v, %v; want the record still stored", st, err)
+	}
+}
+
+func TestErrClosed(t *testing.T) {
+	ctx := t.Context()
+	now := sessiontest.Base()
+	s := memstore.New(nil)
+	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "alice", now))[0]
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	calls := map[string]func() error{
+		"Load": func() error { _, err := s.Load(ctx, r.ID, now); return err },
+		"Apply(insert)": func() error {
+			_, err := s.Apply(ctx, sessiontest.CreateChange(sessiontest.NewRecord(sessiontest.SeqID(2), "", now)))
+			return err
+		},
+		"Apply(update)":  func() error { _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now}); return err },
+		"Apply(destroy)": func() error { _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Destroy: true}); return err },
+		"Delete":         func() error { _, err := s.Delete(ctx, r.ID); return err },
+		"UserSessions":   func() error { _, err := s.UserSessions(ctx, "alice", now); return err },
+		"DeleteUser":     func() error { _, err := s.DeleteUser(ctx, "alice"); return err },
+		"List":           func() error { _, err := s.List(ctx, session.ListQuery{Now: now}); return err },
+		"Stats":          func() error { _, err := s.Stats(ctx, now); return err },
+		"Purge":          func() error { _, err := s.Purge(ctx, now); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, session.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	ctx := t.Context()
+	now := sessiontest.Base()
+	s := newStore(t, &memstore.Options{MaxRecordSize: 1024})
+	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "alice", now))[0]
+	big := json.RawMessage(`"` + strings.Repeat("x", 1024) + `"`)
+
+	// An update that would grow the record too much writes nothing.
+	_, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{"big": big}})
+	if !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Apply(set a large value) = %v, want ErrTooLarge", err)
+	}
+	if got, err := s.Load(ctx, r.ID, now); err != nil || !got.Equal(r) {
+		t.Fatalf("record after a rejected update = %+v, %v; want it unchanged", got, err)
+	}
+
+	// So does a renew: the old id stays, the new one is not created.
+	newID := sessiontest.SeqID(2)
+	_, err = s.Apply(ctx, &session.Change{ID: r.ID, Now: now, NewID: newID, Set: map[string]json.RawMessage{"big": big}})
+	if !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Apply(renew with a large value) = %v, want ErrTooLarge", err)
+	}
+	if got, err := s.Load(ctx, r.ID, now); err != nil || !got.Equal(r) {
+		t.Fatalf("record after a rejected renew = %+v, %v; want it unchanged", got, err)
+	}
+	if _, err := s.Load(ctx, newID, now); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load(new id) after a rejected renew: %v, want ErrNotFound", err)
+	}
+
+	// And an insert.
+	rec := sessiontest.NewRecord(sessiontest.SeqID(3), "bob", now)
+	rec.Data["big"] = big
+	if _, err := s.Apply(ctx, sessiontest.CreateChange(rec)); !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Apply(insert a large record) = %v, want ErrTooLarge", err)
+	}
+	if _, err := s.Load(ctx, rec.ID, now); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load after a rejected insert: %v, want ErrNotFound", err)
+	}
+	if recs, err := s.UserSessions(ctx, "bob", now); err != nil || len(recs) != 0 {
+		t.Fatalf("UserSessions(bob) after a rejected insert = %d records, %v; want none", len(recs), err)
+	}
+}
+
+func TestDefaultMaxRecordSize(t *testing.T) {
+	ctx := t.Context()
+	now := sessiontest.Base()
+	s := newStore(t, nil)
+	value := func(n int) json.RawMessage { return json.RawMessage(`"` + strings.Repeat("x", n) + `"`) }
+
+	fits := sessiontest.NewRecord(sessiontest.SeqID(1), "", now)
+	fits.Data["v"] = value(memstore.DefaultMaxRecordSize - 1024)
+	if _, err := s.Apply(ctx, sessiontest.CreateChange(fits)); err != nil {
+		t.Fatalf("Apply(insert a record just under 64 KiB): %v", err)
+	}
+	tooBig := sessiontest.NewRecord(sessiontest.SeqID(2), "", now)
+	tooBig.Data["v"] = value(memstore.DefaultMaxRecordSize)
+	if _, err := s.Apply(ctx, sessiontest.CreateChange(tooBig)); !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Apply(insert a record over 64 KiB) = %v, want ErrTooLarge", err)
+	}
+
+	unlimited := newStore(t, &memstore.Options{MaxRecordSize: -1})
+	if _, err := unlimited.Apply(ctx, sessiontest.CreateChange(tooBig)); err != nil {
+		t.Fatalf("Apply(insert a large record) without a limit: %v", err)
+	}
+}
+
+func TestInvalidJSONValue(t *testing.T) {
+	ctx := t.Context()
+	now := sessiontest.Base()
+	s := newStore(t, nil)
+	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", now))[0]
+	_, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{"bad": json.RawMessage(`{not json`)}})
+	if err == nil || errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Apply(set an invalid JSON value) = %v, want an encoding error", err)
+	}
+	if got, err := s.Load(ctx, r.ID, now); err != nil || !got.Equal(r) {
+		t.Fatalf("record after a rejected update = %+v, %v; want it unchanged", got, err)
+	}
+}
+
+func TestMalformedChange(t *testing.T) {
+	ctx := t.Context()
+	now := sessiontest.Base()
+	s := newStore(t, nil)
+	id := sessiontest.SeqID(1)
+	noExpiry := sessiontest.NewRecord(id, "", now)
+	noExpiry.Deadline = time.Time{}
+	changes := map[string]*session.Change{
+		"nil":                nil,
+		"zero id":            {Now: now},
+		"renew to same id":   {ID: id, Now: now, NewID: id},
+		"insert without exp": {ID: id, Now: now, Create: noExpiry},
+		"insert id mismatch": {ID: sessiontest.SeqID(2), Now: now, Create: sessiontest.NewRecord(id, "", now)},
+		"create and destroy": {ID: id, Now: now, Create: sessiontest.NewRecord(id, "", now), Destroy: true},
+	}
+	for name, c := range changes {
+		if got, err := s.Apply(ctx, c); err == nil {
+			t.Errorf("Apply(%s) = %+v, <nil>; want an error", name, got)
+		}
+	}
+	if st, err := s.Stats(ctx, now); err != nil || st.Sessions != 0 {
+		t.Fatalf("Stats after malformed changes = %+v, %v; want nothing stored", st, err)
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	now := sessiontest.Base()
+	s := newStore(t, nil)
+	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", now))[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Destroy: true}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply with a cancelled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.Load(ctx, r.ID, now); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load with a cancelled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.Load(t.Context(), r.ID, now); err != nil {
+		t.Fatalf("record after a cancelled destroy: %v", err)
+	}
+}
+
+func TestListUnknownFilter(t *testing.T) {
+	s := newStore(t, nil)
+	if _, err := s.List(t.Context(), session.ListQuery{Filter: session.Filter(42)}); err == nil {
+		t.Fatal("List with an unknown filter succeeded")
+	}
+}
