@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"time"
 )
@@ -99,4 +100,35 @@ func (r *Record) Equal(o *Record) bool {
 		r.IdleExpires.Equal(o.IdleExpires) && r.Deadline.Equal(o.Deadline) &&
 		r.Client == o.Client && r.Version == o.Version &&
 		maps.EqualFunc(r.Data, o.Data, func(a, b json.RawMessage) bool { return string(a) == string(b) })
+}
+
+// Validate reports, with an error wrapping ErrInvalid, a record that no
+// store should hold: a zero ID, zero Created, IdleExpires or Deadline, a nil
+// Data map, an empty data key, or a data value that is not valid JSON. Use it
+// on records from outside (imports).
+func (r *Record) Validate() error {
+	bad := func(msg string, args ...any) error {
+		return fmt.Errorf("%w: record: "+msg, append([]any{ErrInvalid}, args...)...)
+	}
+	switch {
+	case r == nil:
+		return bad("nil")
+	case r.ID.IsZero():
+		return bad("zero id")
+	case r.Created.IsZero():
+		return bad("%s: no created time", r.ID)
+	case r.IdleExpires.IsZero() || r.Deadline.IsZero():
+		return bad("%s: no expiry", r.ID)
+	case r.Data == nil:
+		return bad("%s: no data object", r.ID)
+	}
+	for k, v := range r.Data {
+		if k == "" {
+			return bad("%s: empty data key", r.ID)
+		}
+		if !json.Valid(v) {
+			return bad("%s: data %q is not valid JSON", r.ID, k)
+		}
+	}
+	return nil
 }

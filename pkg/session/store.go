@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -181,4 +182,48 @@ type Purger interface {
 	// and returns how many it removed. Records refreshed concurrently
 	// survive.
 	Purge(ctx context.Context, now time.Time) (int, error)
+}
+
+// Importer is implemented by stores that insert a batch of records in one
+// atomic step (sesctl import, migrations).
+type Importer interface {
+	// Import inserts recs atomically: either every record that is inserted
+	// is stored, or, on error, none is. Records whose ID is already stored
+	// and records expired at now are skipped, so re-running an import is
+	// harmless. It returns how many it inserted. Each record's Version is
+	// kept (0 becomes 1).
+	Import(ctx context.Context, recs []*Record, now time.Time) (int, error)
+}
+
+// Checker is implemented by stores that can verify their own consistency.
+type Checker interface {
+	// Check verifies the storage structure and that records and indexes
+	// match, and, when the store has keys, every record's seal. Problems
+	// found are returned in the report with a nil error; the error is for
+	// failures to run the check at all.
+	Check(ctx context.Context) (CheckReport, error)
+}
+
+// CheckReport is the result of Checker.Check.
+type CheckReport struct {
+	// Records counts the records examined.
+	Records int64 `json:"records"`
+	// SealsVerified reports whether record seals were checked (the store was
+	// opened with keys).
+	SealsVerified bool `json:"seals_verified"`
+	// Problems lists what is wrong, one human-readable line each; empty
+	// when the store is consistent. It may be capped by the store.
+	Problems []string `json:"problems"`
+}
+
+// OK reports whether the check found no problem.
+func (r CheckReport) OK() bool { return len(r.Problems) == 0 }
+
+// Backuper is implemented by stores that can write a consistent copy of
+// themselves while serving.
+type Backuper interface {
+	// Backup writes a consistent snapshot of the whole store to w and
+	// returns the number of bytes written. For the bbolt store the copy is a
+	// database file that boltstore.Open accepts.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
