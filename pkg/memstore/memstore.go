@@ -213,6 +213,41 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	return next.Clone(), nil
 }
 
+// Import inserts recs atomically, as session.Importer specifies: records
+// whose ID is stored and records expired at now are skipped; an invalid or
+// too large record fails the whole batch with nothing written.
+func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
+	}
+	prepared := make([]*session.Record, 0, len(recs))
+	for _, r := range recs {
+		if err := r.Validate(); err != nil {
+			return 0, fmt.Errorf("memstore: import: %w", err)
+		}
+		c := r.Clone()
+		c.Version = max(c.Version, 1)
+		if err := s.checkSize(c); err != nil {
+			return 0, err
+		}
+		prepared = append(prepared, c)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, session.ErrClosed
+	}
+	n := 0
+	for _, r := range prepared {
+		if _, taken := s.recs[r.ID]; taken || r.Expired(now) {
+			continue
+		}
+		s.put(r)
+		n++
+	}
+	return n, nil
+}
+
 // Delete removes the records stored under ids, live or expired, with their
 // index entries, and returns how many existed. Missing ids are not an error.
 func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {

@@ -15,7 +15,7 @@
 // of Load, Apply (insert, per-key merge, renew, destroy, no resurrection,
 // expiry judged at Change.Now) and Delete, and, when the store implements
 // them, the optional interfaces session.UserIndex, session.Lister,
-// session.StatsReporter and session.Purger (their subtests are skipped
+// session.StatsReporter, session.Purger and session.Importer (their subtests are skipped
 // otherwise). A seeded random sequence of operations is checked against a
 // simple model after every step.
 //
@@ -111,6 +111,7 @@ var groups = []group{
 	{"List", listCases},
 	{"Stats", statsCases},
 	{"Purge", purgeCases},
+	{"Import", importCases},
 	{"Random", randomCases},
 }
 
