@@ -1,0 +1,180 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// ShutdownTimeout is how long SocketServer.Close waits for requests in
+// flight to finish before it cuts their connections and cancels their
+// contexts, and then again for their handlers to return.
+const ShutdownTimeout = 2 * time.Second
+
+// SocketServer serves an admin handler on a listener, normally the admin
+// socket from ListenSocket, and admits only peers of the server's own uid or
+// root. Create it with Serve and stop it with Close.
+type SocketServer struct {
+	srv    *http.Server
+	l      net.Listener
+	log    *slog.Logger
+	uid    int
+	cancel context.CancelFunc // cancels every request's context
+	done   chan struct{}      // closed when srv.Serve returns
+
+	mu       sync.Mutex
+	closing  bool
+	inflight sync.WaitGroup // handlers running; Add only under mu while !closing
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// peer is the identity of a connection's other end.
+type peer struct {
+	uid, pid int
+	known    bool  // credentials were read
+	err      error // why they could not be
+}
+
+type peerKey struct{}
+
+// Serve serves h on l in a new goroutine and returns at once. Each
+// connection's peer credentials are read when it is accepted (SO_PEERCRED
+// on Linux): a peer whose uid is the server's effective uid, or root, is
+// served; any other peer, or one whose credentials cannot be read (every
+// peer on systems other than Linux, and connections that are not Unix
+// sockets), is refused: each of its requests is answered 403 with code
+// "forbidden" and no handler runs, the connection is closed, and the
+// refusal is logged with the peer's uid and pid. A nil logger means
+// slog.Default().
+//
+// The server has no write timeout (a backup streams for as long as it
+// takes), a 10 s header timeout and a 64 KiB header limit. Serve errors
+// other than a clean Close are logged.
+func Serve(l net.Listener, h http.Handler, logger *slog.Logger) *SocketServer {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	base, cancel := context.WithCancel(context.Background())
+	s := &SocketServer{l: l, log: logger, uid: os.Geteuid(), cancel: cancel, done: make(chan struct{})}
+	s.srv = &http.Server{
+		Handler:           s.guard(h),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ConnContext:       s.connContext,
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin socket: serving stopped", "addr", l.Addr().String(), "error", err.Error())
+		}
+	}()
+	return s
+}
+
+// Addr returns the listener's address (the socket path).
+func (s *SocketServer) Addr() net.Addr { return s.l.Addr() }
+
+// Close stops accepting connections and waits up to ShutdownTimeout for
+// requests in flight; then it cancels their contexts, closes their
+// connections (a client sees a backup cut short as ErrTruncated), and
+// waits up to ShutdownTimeout more for their handlers to return, so that
+// the store can be closed after it. Closing the listener removes the socket
+// file (see ListenSocket). Close returns an error if a handler was still
+// running at the end; calling it again returns the same result.
+func (s *SocketServer) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *SocketServer) close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	s.cancel()
+	if err != nil {
+		_ = s.srv.Close() // cut what is still open
+		s.log.Warn("admin socket: requests still running at shutdown were cut off", "addr", s.l.Addr().String())
+	}
+	<-s.done
+
+	idle := make(chan struct{})
+	go func() { s.inflight.Wait(); close(idle) }()
+	select {
+	case <-idle:
+		return nil
+	case <-time.After(ShutdownTimeout):
+		return fmt.Errorf("admin: socket server: handlers still running %v after shutdown: %w", ShutdownTimeout, context.DeadlineExceeded)
+	}
+}
+
+// connContext reads the peer's credentials once per connection, logs a
+// refusal, and keeps the verdict in the connection's context.
+func (s *SocketServer) connContext(ctx context.Context, c net.Conn) context.Context {
+	p, err := peerCred(c)
+	if err != nil {
+		p.err = err
+	}
+	if !s.allowed(p) {
+		attrs := []any{"addr", s.l.Addr().String()}
+		if p.known {
+			attrs = append(attrs, "uid", p.uid, "pid", p.pid)
+		} else {
+			attrs = append(attrs, "error", p.err.Error())
+		}
+		s.log.Warn("admin socket: refused peer", attrs...)
+	}
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// allowed reports whether p may use the admin API: the server's uid or root.
+func (s *SocketServer) allowed(p peer) bool {
+	return p.known && (p.uid == s.uid || p.uid == 0)
+}
+
+// guard answers refused peers with 403 and counts the handlers in flight.
+func (s *SocketServer) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := r.Context().Value(peerKey{}).(peer)
+		if !s.allowed(p) {
+			w.Header().Set("Connection", "close")
+			msg := "admin: this admin socket serves only its owner's uid and root"
+			if p.known {
+				msg = fmt.Sprintf("admin: peer uid %d is not allowed on this admin socket: run as the application's user or root", p.uid)
+			}
+			writeJSON(&responseWriter{ResponseWriter: w}, http.StatusForbidden,
+				struct {
+					Error Error `json:"error"`
+				}{Error{Code: codeForbidden, Message: msg}})
+			return
+		}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			w.Header().Set("Connection", "close")
+			writeJSON(&responseWriter{ResponseWriter: w}, http.StatusServiceUnavailable,
+				struct {
+					Error Error `json:"error"`
+				}{Error{Code: codeClosed, Message: "admin: the admin socket is shutting down"}})
+			return
+		}
+		s.inflight.Add(1)
+		s.mu.Unlock()
+		defer s.inflight.Done()
+		h.ServeHTTP(w, r)
+	})
+}
