@@ -48,6 +48,7 @@ type countingStore struct {
 	session.Store
 	loads, applies atomic.Int64
 	failApply      atomic.Bool
+	failWith       error // returned instead of errDiskFull when set
 }
 
 var errDiskFull = errors.New("disk full (injected)")
@@ -59,6 +60,9 @@ func (s *countingStore) Load(ctx context.Context, id session.ID, now time.Time) 
 
 func (s *countingStore) Apply(ctx context.Context, c *session.Change) (*session.Record, error) {
 	if s.failApply.Load() {
+		if s.failWith != nil {
+			return nil, s.failWith
+		}
 		return nil, errDiskFull
 	}
 	s.applies.Add(1)

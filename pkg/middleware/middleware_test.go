@@ -451,3 +451,16 @@ func TestLogsNeverContainCookieValue(t *testing.T) {
 		t.Errorf("logs contain a cookie value:\n%s", logs)
 	}
 }
+
+func TestTooLargeGives413(t *testing.T) {
+	h := newHarness(t, nil)
+	h.store.failWith = fmt.Errorf("store: %w", session.ErrTooLarge)
+	h.store.failApply.Store(true)
+	resp, _ := h.do(h.client(), "POST", "/set?key=a&val=1", nil)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", resp.StatusCode)
+	}
+	if v := resp.Header.Values("Set-Cookie"); len(v) != 0 {
+		t.Errorf("Set-Cookie %q for a session that was never saved", v)
+	}
+}

@@ -46,7 +46,8 @@ type Config struct {
 	// one TouchInterval early, never late.
 	TouchInterval time.Duration
 	// ErrorHandler writes the response when loading or saving a session
-	// fails (a store error). Default: log the error and reply 500.
+	// fails (a store error). Default: log the error and reply 500, or 413
+	// when the session grew past the store's size limit (ErrTooLarge).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives the manager's logs. It never gets cookie values or
 	// keys. Default slog.Default().

@@ -308,12 +308,19 @@ func (m *Manager) DestroyUserSession(ctx context.Context, user string, id ID) (b
 	return n > 0, nil
 }
 
-// HandleError runs the configured ErrorHandler (default: log and reply 500).
+// HandleError runs the configured ErrorHandler (default: log, then reply
+// 413 for ErrTooLarge and 500 otherwise, without the error's text).
 func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
 		return
 	}
-	m.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "path", r.URL.Path, "error", err)
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	code := http.StatusInternalServerError
+	if errors.Is(err, ErrTooLarge) {
+		code = http.StatusRequestEntityTooLarge
+		m.log.WarnContext(r.Context(), "session too large to save", "method", r.Method, "path", r.URL.Path, "error", err)
+	} else {
+		m.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	http.Error(w, http.StatusText(code), code)
 }

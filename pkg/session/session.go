@@ -258,6 +258,19 @@ func (s *Session) PopString(key string) string {
 	return v
 }
 
+// Data returns a copy of every data key and its JSON value; an empty map,
+// not nil, when there are none.
+func (s *Session) Data() map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	d := s.dataLocked()
+	for k, v := range d {
+		d[k] = append(json.RawMessage(nil), v...)
+	}
+	return d
+}
+
 // Keys returns the session's data keys in ascending order; empty, not nil,
 // when there are none.
 func (s *Session) Keys() []string {
@@ -307,6 +320,9 @@ func (s *Session) Renew() {
 
 // Login binds the session to user (a non-empty string), gives it a new ID
 // and restarts its absolute lifetime. Call it when a user authenticates.
+// Data is kept when an anonymous session logs in (a cart survives sign-in)
+// and cleared when the session was bound to a different user, so nothing
+// one user stored reaches another.
 func (s *Session) Login(user string) error {
 	if user == "" {
 		return errors.New("session: Login with an empty user id")
@@ -317,6 +333,9 @@ func (s *Session) Login(user string) error {
 		return ErrDestroyed
 	}
 	s.read = true
+	if s.info.UserID != "" && s.info.UserID != user {
+		s.cleared, s.set, s.deleted = true, nil, nil
+	}
 	s.id = NewID()
 	s.info.UserID = user
 	s.login = true

@@ -288,3 +288,49 @@ func (minimalStore) Apply(context.Context, *session.Change) (*session.Record, er
 	return nil, session.ErrNotFound
 }
 func (minimalStore) Delete(context.Context, ...session.ID) (int, error) { return 0, nil }
+
+func TestLoginAsAnotherUserClearsData(t *testing.T) {
+	e := newEnv(t)
+	cookie, _ := e.request("", func(s *session.Session) {
+		s.Set("cart", "book")
+		s.Login("alice")
+	})
+	cookie, _ = e.request(cookie, func(s *session.Session) {
+		if s.GetString("cart") != "book" {
+			t.Error("anonymous data lost at login")
+		}
+		s.Set("alice-secret", "x")
+		s.Login("alice") // same user again: data kept
+	})
+	cookie, _ = e.request(cookie, func(s *session.Session) {
+		if s.GetString("alice-secret") != "x" {
+			t.Error("re-login of the same user lost data")
+		}
+		s.Login("bob")
+	})
+	e.request(cookie, func(s *session.Session) {
+		if d := s.Data(); len(d) != 0 || s.UserID() != "bob" {
+			t.Errorf("bob sees %v (user %q); want alice's data gone", d, s.UserID())
+		}
+	})
+}
+
+func TestData(t *testing.T) {
+	e := newEnv(t)
+	cookie, _ := e.request("", func(s *session.Session) {
+		s.Set("a", 1)
+		s.Set("b", "x")
+	})
+	e.request(cookie, func(s *session.Session) {
+		s.Delete("a")
+		s.Set("c", true)
+		d := s.Data()
+		if len(d) != 2 || string(d["b"]) != `"x"` || string(d["c"]) != `true` {
+			t.Errorf("Data = %v", d)
+		}
+		d["b"][1] = 'y' // a copy: the session is unchanged
+		if s.GetString("b") != "x" {
+			t.Error("Data shares memory with the session")
+		}
+	})
+}
