@@ -1,0 +1,105 @@
+// Package boltstore is the bbolt-backed session.Store: every session of an
+// application in one embedded file, durable across restarts, with no server
+// to run.
+//
+//	keys, _, err := session.LoadOrCreateKeyFile("sessions.keys")
+//	...
+//	store, err := boltstore.Open("sessions.db", &boltstore.Options{Keys: keys})
+//	...
+//	defer store.Close()
+//
+// A *Store implements session.Store and the optional session.UserIndex,
+// session.Lister, session.StatsReporter, session.Purger, session.Importer,
+// session.Checker and session.Backuper, plus what the admin tools need:
+// Diagnose (Check's detailed report: page structure, bbolt's check, index
+// consistency both ways, seals), Path and ReadOnly.
+//
+// # File layout
+//
+// The file (schema version SchemaVersion) has four top-level buckets:
+//
+//	sessions  16-byte session id → sealed envelope (JSON, below)
+//	expiry    8-byte big-endian unix nanoseconds of Record.Expires() + id → empty
+//	users     2-byte big-endian length + user id + session id → empty
+//	meta      "format" = "sesbolt", "schema", and the counters "sessions"
+//	          and "users" (8-byte big-endian), kept by every write transaction
+//
+// A session's value is readable with any JSON tool, without the
+// application's Go types:
+//
+//	{"v":1,"seal":"<base64>","record":{"id":"…","user":"…","created":"…",…}}
+//
+// "record" is session.Record's JSON encoding. "seal" is an HMAC-SHA256 over
+// a format label, the 16-byte id and the record JSON, made with the seal key
+// the keyring derives (separate from the cookie key; the keys never enter
+// the file). bbolt has no page checksums, so the seal is what makes a
+// damaged or edited record visible: such a record loads as absent
+// (session.ErrNotFound), is counted in Stats.SealFailures and logged once
+// with its id. A store opened read-only without keys does not check seals.
+//
+// The expiry index is ordered by time, so the reaper and Stats walk it from
+// its start and stop at the first entry in the future: their cost tracks the
+// number of expired sessions, not the total. It is filled to 95% (its keys
+// arrive roughly in time order); the sessions bucket, keyed by random ids,
+// keeps bbolt's default. The user index makes UserSessions and DeleteUser
+// cost the user's sessions; its length prefix keeps any user id, including
+// ones with NUL bytes, unambiguous.
+//
+// # Writes
+//
+// Apply applies a session.Change to the latest stored record inside a write
+// transaction, so two requests changing different keys of one session both
+// persist, and an update of a session that ended meanwhile fails with
+// session.ErrNotFound instead of resurrecting it. Concurrent changes are
+// group-committed by leader election: a request that finds no commit running
+// commits every change waiting at that moment in one transaction (one
+// fsync), with no timer and no hand-off, so a lone change commits at once in
+// its own goroutine. Each change gets its own result: one that fails (not
+// found, exists, too large, invalid) leaves no trace in the shared
+// transaction; if the commit itself fails (disk full, I/O error), every
+// change in it gets that error. When Apply returns nil the change is on
+// disk.
+//
+// The reaper (every Options.ReapInterval) and Purge delete expired records
+// in rounds of at most Options.ReapBatch, re-checking each record inside the
+// deleting transaction, so a session refreshed meanwhile survives.
+//
+// # Damaged files
+//
+// Open refuses files that are not bbolt (ErrNotBolt), visibly damaged ones
+// (ErrCorrupt: bad meta pages, truncation, a broken freelist — checked with
+// ordinary reads before bbolt maps the file), other applications' bbolt
+// files and newer schemas (ErrSchema). bbolt itself trusts the file and
+// panics or faults on a damaged page; the store runs every bbolt call with
+// faults turned into panics and recovers them into ErrCorrupt, so a damaged
+// file fails calls instead of crashing the process. Options.Verify makes
+// Open walk every page first; Diagnose and Check do so before they run
+// bbolt's own check.
+//
+// # Caveats
+//
+//   - One process holds the file. bbolt locks it exclusively, so while the
+//     application runs no other process can open it, not even read-only:
+//     Open then fails with ErrLocked after Options.LockTimeout (it never
+//     hangs). Administer a running application through its admin socket
+//     (sesctl --socket, by default the database path plus ".sock").
+//   - Files never shrink. Deleted sessions leave free pages that bbolt
+//     reuses, but the file keeps its largest size; write a compacted copy
+//     offline (sesctl compact) to give the space back. Stats.FreeBytes shows
+//     how much a compaction would gain.
+//   - Every commit is fsynced (bbolt's NoSync is never set), twice per
+//     transaction (data, then meta page). Group commit shares that cost among
+//     concurrent requests, but a lone request still pays it: write latency is
+//     the disk's sync latency. Sliding expiry refreshes at most once per touch
+//     interval (package session), which keeps read-mostly traffic write-free.
+//   - Long reads (Backup, Check) hold a read transaction; a write that must
+//     grow bbolt's memory map waits for them. Options.InitialMmapSize avoids
+//     remapping on busy stores.
+//   - A reaper round holds the write lock for up to Options.ReapBatch
+//     deletions; request writes wait at most that long.
+//   - Recovery has limits. Without Options.Verify, a damaged file whose
+//     pages form a cycle makes bbolt recurse without end, a stack overflow
+//     Go cannot recover from, and a damaged length can make a write allocate
+//     far too much memory. Open files of doubtful origin with Verify (or run
+//     sesctl check first).
+package boltstore

@@ -1,0 +1,137 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// SchemaVersion is the layout version this package writes into the meta
+// bucket. Open refuses files with a newer version (ErrSchema).
+const SchemaVersion = 1
+
+// formatName identifies a sesbolt file in the meta bucket.
+const formatName = "sesbolt"
+
+// Top-level buckets. The names are plain words so `bbolt buckets FILE` shows
+// what the file holds.
+var (
+	// bucketSessions maps the 16-byte session id to the sealed envelope.
+	bucketSessions = []byte("sessions")
+	// bucketExpiry holds one empty-valued key per record: expiryKey, the
+	// 8-byte big-endian unix nanoseconds of Record.Expires() followed by
+	// the 16-byte id, so a cursor from the start visits the records that
+	// expire first.
+	bucketExpiry = []byte("expiry")
+	// bucketUsers holds one empty-valued key per record bound to a user:
+	// userKey, a 2-byte big-endian length, the user id, the 16-byte
+	// session id. The length prefix makes the key unambiguous for any user
+	// id (including ones containing NUL) and keeps a user's sessions
+	// contiguous.
+	bucketUsers = []byte("users")
+	// bucketMeta holds the format name, the schema version and the
+	// transactional counters.
+	bucketMeta = []byte("meta")
+)
+
+// Keys of the meta bucket. Numbers are 8-byte big-endian.
+var (
+	metaFormat   = []byte("format")
+	metaSchema   = []byte("schema")
+	metaSessions = []byte("sessions") // stored records
+	metaUsers    = []byte("users")    // distinct users with a stored record
+)
+
+// expiryFillPercent is the fill percent of the expiry index: its keys are
+// appended in (roughly) increasing time order, so full pages are best. bbolt
+// keeps FillPercent per Bucket handle and transaction, so every write
+// transaction sets it again (see txn).
+const expiryFillPercent = 0.95
+
+const (
+	idSize        = len(session.ID{})
+	expiryKeySize = 8 + idSize
+)
+
+// expiryNanos returns t as unix nanoseconds clamped to [0, MaxInt64], so
+// the big-endian encoding sorts like the times do: instants before 1970 are
+// long expired anyway, instants after 2262 are "never".
+func expiryNanos(t time.Time) uint64 {
+	if t.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	if t.After(time.Unix(0, math.MaxInt64)) {
+		return math.MaxInt64
+	}
+	return uint64(t.UnixNano())
+}
+
+// expiryKey returns the expiry-index key of a record.
+func expiryKey(r *session.Record) []byte {
+	return expiryKeyAt(expiryNanos(r.Expires()), r.ID)
+}
+
+func expiryKeyAt(nanos uint64, id session.ID) []byte {
+	k := make([]byte, expiryKeySize)
+	binary.BigEndian.PutUint64(k, nanos)
+	copy(k[8:], id[:])
+	return k
+}
+
+// parseExpiryKey splits an expiry-index key; ok is false for a malformed key.
+func parseExpiryKey(k []byte) (nanos uint64, id session.ID, ok bool) {
+	if len(k) != expiryKeySize {
+		return 0, id, false
+	}
+	copy(id[:], k[8:])
+	return binary.BigEndian.Uint64(k), id, true
+}
+
+// userPrefix returns the user-index prefix shared by user's keys.
+func userPrefix(user string) []byte {
+	p := make([]byte, 2+len(user), 2+len(user)+idSize)
+	binary.BigEndian.PutUint16(p, uint16(len(user)))
+	copy(p[2:], user)
+	return p
+}
+
+// userKey returns the user-index key of session id bound to user.
+func userKey(user string, id session.ID) []byte {
+	return append(userPrefix(user), id[:]...)
+}
+
+// parseUserKey splits a user-index key; ok is false for a malformed key.
+func parseUserKey(k []byte) (user string, id session.ID, ok bool) {
+	if len(k) < 2 {
+		return "", id, false
+	}
+	n := int(binary.BigEndian.Uint16(k))
+	if len(k) != 2+n+idSize {
+		return "", id, false
+	}
+	copy(id[:], k[2+n:])
+	return string(k[2 : 2+n]), id, true
+}
+
+// hasUserPrefix reports whether k is a user-index key of the user whose
+// prefix is p (the length prefix makes a plain prefix test exact).
+func hasUserPrefix(k, p []byte) bool {
+	return len(k) == len(p)+idSize && bytes.HasPrefix(k, p)
+}
+
+func putUint64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// getUint64 decodes an 8-byte big-endian number; ok is false otherwise.
+func getUint64(b []byte) (uint64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}

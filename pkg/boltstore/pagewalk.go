@@ -1,0 +1,180 @@
+package boltstore
+
+import (
+	"fmt"
+	"io"
+)
+
+// pageWalker checks the page structure of one consistent snapshot of a
+// bbolt file through ordinary reads (io.ReaderAt), never through bbolt's
+// memory map: every page reachable from the root bucket must lie below the
+// high-water mark, say who it is, be a branch or leaf page, be referenced
+// once (so there are no cycles), and hold elements whose keys and values
+// fit inside it. Only when this walk is clean is it safe to let bbolt (its
+// cursors, and tx.Check, which runs on a goroutine of its own) loose on the
+// snapshot: bbolt reads pages through unchecked pointers and recurses
+// through branch pages, so a damaged page can fault or loop forever.
+type pageWalker struct {
+	r        io.ReaderAt
+	pageSize int64
+	hwm      uint64
+	seen     []uint64 // bitset of visited pages
+	problems []string
+	max      int // stop collecting after max problems
+	pages    int // pages visited
+}
+
+// maxTreeDepth bounds branch-page recursion; bbolt trees are a handful of
+// levels deep, so anything deeper is damage.
+const maxTreeDepth = 64
+
+// maxBucketDepth bounds nested buckets (sesbolt uses top-level ones only).
+const maxBucketDepth = 16
+
+// walkFile walks the snapshot described by m. The walker's problems (at
+// most max; nil when the structure is sound) and pages tell the outcome; the
+// error is an I/O error.
+func walkFile(r io.ReaderAt, m boltMeta, max int) (*pageWalker, error) {
+	w := &pageWalker{
+		r:        r,
+		pageSize: int64(m.pageSize),
+		hwm:      m.hwm,
+		seen:     make([]uint64, (m.hwm+63)/64),
+		max:      max,
+	}
+	return w, w.tree(m.root, 0, 0, "root bucket")
+}
+
+func (w *pageWalker) problem(format string, args ...any) {
+	if len(w.problems) < w.max {
+		w.problems = append(w.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (w *pageWalker) full() bool { return len(w.problems) >= w.max }
+
+// mark records pages id..id+overflow as visited; false if one already was.
+func (w *pageWalker) mark(id, overflow uint64) bool {
+	ok := true
+	for p := id; p <= id+overflow; p++ {
+		word, bit := p/64, uint64(1)<<(p%64)
+		if w.seen[word]&bit != 0 {
+			ok = false
+		}
+		w.seen[word] |= bit
+	}
+	return ok
+}
+
+// tree walks the b-tree rooted at page id.
+func (w *pageWalker) tree(id uint64, depth, bucketDepth int, where string) error {
+	if w.full() {
+		return nil
+	}
+	if depth > maxTreeDepth {
+		w.problem("%s: page %d: tree deeper than %d levels", where, id, maxTreeDepth)
+		return nil
+	}
+	if id < 2 || id >= w.hwm {
+		w.problem("%s: page %d: out of bounds (high-water mark %d)", where, id, w.hwm)
+		return nil
+	}
+	hdr := make([]byte, pageHeaderSize)
+	if _, err := w.r.ReadAt(hdr, int64(id)*w.pageSize); err != nil {
+		return fmt.Errorf("boltstore: reading page %d: %w", id, err)
+	}
+	hid, flags, overflow := ne.Uint64(hdr), ne.Uint16(hdr[8:]), uint64(ne.Uint32(hdr[12:]))
+	if hid != id {
+		w.problem("%s: page %d: header names page %d", where, id, hid)
+		return nil
+	}
+	if flags != branchFlag && flags != leafFlag {
+		w.problem("%s: page %d: not a branch or leaf page (flags %#x)", where, id, flags)
+		return nil
+	}
+	if id+overflow >= w.hwm {
+		w.problem("%s: page %d: overflow of %d pages runs past the high-water mark %d", where, id, overflow, w.hwm)
+		return nil
+	}
+	if !w.mark(id, overflow) {
+		w.problem("%s: page %d: referenced more than once", where, id)
+		return nil
+	}
+	w.pages++
+	page := make([]byte, int64(overflow+1)*w.pageSize)
+	if _, err := w.r.ReadAt(page, int64(id)*w.pageSize); err != nil {
+		return fmt.Errorf("boltstore: reading page %d: %w", id, err)
+	}
+	if flags == leafFlag {
+		return w.leaf(page, depth, bucketDepth, fmt.Sprintf("%s: page %d", where, id))
+	}
+	count := int(ne.Uint16(page[10:]))
+	if pageHeaderSize+count*elementSize > len(page) {
+		w.problem("%s: page %d: %d elements do not fit", where, id, count)
+		return nil
+	}
+	for i := range count {
+		off := pageHeaderSize + i*elementSize
+		pos, ksize, child := int(ne.Uint32(page[off:])), int(ne.Uint32(page[off+4:])), ne.Uint64(page[off+8:])
+		if off+pos+ksize > len(page) {
+			w.problem("%s: page %d: branch element %d lies outside the page", where, id, i)
+			return nil
+		}
+		if err := w.tree(child, depth+1, bucketDepth, where); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaf checks the elements of a leaf page (a whole page, or an inline
+// bucket's page inside a value) and walks the buckets it holds.
+func (w *pageWalker) leaf(page []byte, depth, bucketDepth int, where string) error {
+	if len(page) < pageHeaderSize {
+		w.problem("%s: inline page too short", where)
+		return nil
+	}
+	if flags := ne.Uint16(page[8:]); flags != leafFlag {
+		w.problem("%s: inline page is not a leaf page (flags %#x)", where, flags)
+		return nil
+	}
+	count := int(ne.Uint16(page[10:]))
+	if pageHeaderSize+count*elementSize > len(page) {
+		w.problem("%s: %d elements do not fit", where, count)
+		return nil
+	}
+	for i := range count {
+		off := pageHeaderSize + i*elementSize
+		flags := ne.Uint32(page[off:])
+		pos, ksize, vsize := int(ne.Uint32(page[off+4:])), int(ne.Uint32(page[off+8:])), int(ne.Uint32(page[off+12:]))
+		start := off + pos
+		if pos < 0 || start+ksize+vsize > len(page) || start+ksize+vsize < start {
+			w.problem("%s: element %d lies outside the page", where, i)
+			return nil
+		}
+		if flags&bucketLeafFlag == 0 {
+			continue
+		}
+		name := page[start : start+ksize]
+		value := page[start+ksize : start+ksize+vsize]
+		sub := fmt.Sprintf("bucket %q", name)
+		if bucketDepth >= maxBucketDepth {
+			w.problem("%s: buckets nested deeper than %d", sub, maxBucketDepth)
+			return nil
+		}
+		if len(value) < 16 {
+			w.problem("%s: bucket header too short", sub)
+			continue
+		}
+		if root := ne.Uint64(value); root != 0 {
+			if err := w.tree(root, 0, bucketDepth+1, sub); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.leaf(value[16:], 0, bucketDepth+1, sub+" (inline)"); err != nil {
+			return err
+		}
+	}
+	return nil
+}

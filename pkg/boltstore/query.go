@@ -1,0 +1,301 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// UserSessions returns the records of user's sessions live at now, oldest
+// Created first (ties by id), found through the user index; nil when there
+// are none. An empty user (anonymous sessions) has none. Records that fail
+// their seal are left out (and counted).
+func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]*session.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if user == "" {
+		return nil, nil
+	}
+	if !s.enter() {
+		return nil, session.ErrClosed
+	}
+	defer s.leave()
+	type stored struct {
+		id  session.ID
+		val []byte
+	}
+	var found []stored
+	err := s.view("user sessions", func(tx *bolt.Tx) error {
+		users, err := bucket(tx, bucketUsers)
+		if err != nil {
+			return err
+		}
+		sessions, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		prefix := userPrefix(user)
+		c := users.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && hasUserPrefix(k, prefix); k, _ = c.Next() {
+			var id session.ID
+			copy(id[:], k[len(prefix):])
+			if v := sessions.Get(id[:]); v != nil {
+				found = append(found, stored{id, bytes.Clone(v)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*session.Record
+	for _, f := range found {
+		r, err := s.codec.decode(f.id, f.val)
+		if err != nil {
+			s.sealFailed(f.id, err)
+			continue
+		}
+		if r.UserID != user || r.Expired(now) {
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *session.Record) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return out, nil
+}
+
+// List returns the next page of records matching q, in ascending id order,
+// from one read transaction. An unknown q.Filter is an error wrapping
+// session.ErrInvalid. Records failing their seal are left out (and
+// counted). With q.User it walks that user's index entries; with the
+// Expired filter it walks the expiry index (cost: the expired records);
+// otherwise it walks the sessions in id order from q.After. Page.Next is
+// zero when the listing is complete; a page may be followed by one empty
+// page when the store cannot tell cheaply that nothing follows.
+func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Page{}, err
+	}
+	switch q.Filter {
+	case session.Live, session.Expired, session.All:
+	default:
+		return session.Page{}, fmt.Errorf("boltstore: list: %w: unknown filter %d", session.ErrInvalid, q.Filter)
+	}
+	if !s.enter() {
+		return session.Page{}, session.ErrClosed
+	}
+	defer s.leave()
+	var page session.Page
+	err := s.view("list", func(tx *bolt.Tx) error {
+		l := lister{s: s, q: q, limit: q.PageLimit()}
+		var err error
+		if l.sessions, err = bucket(tx, bucketSessions); err != nil {
+			return err
+		}
+		switch {
+		case q.User != "":
+			b, err := bucket(tx, bucketUsers)
+			if err != nil {
+				return err
+			}
+			page = l.byUser(b)
+		case q.Filter == session.Expired:
+			b, err := bucket(tx, bucketExpiry)
+			if err != nil {
+				return err
+			}
+			page = l.expired(b)
+		default:
+			page = l.byID()
+		}
+		return nil
+	})
+	return page, err
+}
+
+// lister builds one page inside a read transaction.
+type lister struct {
+	s        *Store
+	q        session.ListQuery
+	limit    int
+	sessions *bolt.Bucket
+}
+
+// match decodes the record stored under id (v is its value) and reports
+// whether it passes the filter. The record shares no memory with v.
+func (l *lister) match(id session.ID, v []byte) (*session.Record, bool) {
+	r, err := l.s.codec.decode(id, v)
+	if err != nil {
+		l.s.sealFailed(id, err)
+		return nil, false
+	}
+	if l.q.User != "" && r.UserID != l.q.User {
+		return nil, false
+	}
+	switch l.q.Filter {
+	case session.Live:
+		return r, !r.Expired(l.q.Now)
+	case session.Expired:
+		return r, r.Expired(l.q.Now)
+	}
+	return r, true
+}
+
+// byID walks the sessions bucket from q.After.
+func (l *lister) byID() session.Page {
+	var p session.Page
+	c := l.sessions.Cursor()
+	k, v := c.Seek(l.q.After[:])
+	if bytes.Equal(k, l.q.After[:]) {
+		k, v = c.Next()
+	}
+	for ; k != nil; k, v = c.Next() {
+		if len(k) != idSize {
+			continue
+		}
+		id := session.ID(k)
+		if r, ok := l.match(id, v); ok {
+			p.Records = append(p.Records, r)
+			if len(p.Records) == l.limit {
+				if k, _ := c.Next(); k != nil {
+					p.Next = id
+				}
+				break
+			}
+		}
+	}
+	return p
+}
+
+// byUser walks q.User's index entries from q.After.
+func (l *lister) byUser(users *bolt.Bucket) session.Page {
+	var p session.Page
+	prefix := userPrefix(l.q.User)
+	start := userKey(l.q.User, l.q.After)
+	c := users.Cursor()
+	k, _ := c.Seek(start)
+	if bytes.Equal(k, start) {
+		k, _ = c.Next()
+	}
+	for ; k != nil && hasUserPrefix(k, prefix); k, _ = c.Next() {
+		id := session.ID(k[len(prefix):])
+		v := l.sessions.Get(id[:])
+		if v == nil {
+			continue
+		}
+		if r, ok := l.match(id, v); ok {
+			p.Records = append(p.Records, r)
+			if len(p.Records) == l.limit {
+				if k, _ := c.Next(); k != nil && hasUserPrefix(k, prefix) {
+					p.Next = id
+				}
+				break
+			}
+		}
+	}
+	return p
+}
+
+// expired collects the ids due at q.Now from the expiry index, then returns
+// the first page of them after q.After in id order.
+func (l *lister) expired(expiry *bolt.Bucket) session.Page {
+	var p session.Page
+	limit := expiryNanos(l.q.Now)
+	var ids []session.ID
+	c := expiry.Cursor()
+	for k, _ := c.First(); k != nil && due(k, limit); k, _ = c.Next() {
+		if _, id, ok := parseExpiryKey(k); ok && bytes.Compare(id[:], l.q.After[:]) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b session.ID) int { return bytes.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
+	for i, id := range ids {
+		v := l.sessions.Get(id[:])
+		if v == nil {
+			continue
+		}
+		if r, ok := l.match(id, v); ok {
+			p.Records = append(p.Records, r)
+			if len(p.Records) == l.limit {
+				if i < len(ids)-1 {
+					p.Next = id
+				}
+				break
+			}
+		}
+	}
+	return p
+}
+
+// Stats returns the store's counters without a full scan: Sessions and
+// Users from counters kept in the meta bucket by every write transaction,
+// Expired by walking the expiry index up to now (cost: the expired
+// records), Live as their difference, SizeBytes the file's size, FreeBytes
+// the free and pending pages plus the file's unused tail, and the seal
+// failures and latest expiry pass since Open.
+func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Stats{}, err
+	}
+	if !s.enter() {
+		return session.Stats{}, session.ErrClosed
+	}
+	defer s.leave()
+	var st session.Stats
+	var dataSize int64
+	err := s.view("stats", func(tx *bolt.Tx) error {
+		meta, err := bucket(tx, bucketMeta)
+		if err != nil {
+			return err
+		}
+		expiry, err := bucket(tx, bucketExpiry)
+		if err != nil {
+			return err
+		}
+		n, _ := getUint64(meta.Get(metaSessions))
+		u, _ := getUint64(meta.Get(metaUsers))
+		st.Sessions, st.Users = int64(n), int64(u)
+		limit := expiryNanos(now)
+		c := expiry.Cursor()
+		for k, _ := c.First(); k != nil && due(k, limit); k, _ = c.Next() {
+			st.Expired++
+			if st.Expired%4096 == 0 {
+				if err := s.stopping(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		dataSize = tx.Size()
+		return nil
+	})
+	if err != nil {
+		return session.Stats{}, err
+	}
+	st.Expired = min(st.Expired, st.Sessions)
+	st.Live = st.Sessions - st.Expired
+	st.SealFailures = s.sealFailures.Load()
+	if r := s.lastReap.Load(); r != nil {
+		st.LastReap = *r
+	}
+	bs := s.db.Stats()
+	st.FreeBytes = int64(bs.FreePageN+bs.PendingPageN) * int64(s.db.Info().PageSize)
+	if fi, err := os.Stat(s.path); err == nil {
+		st.SizeBytes = fi.Size()
+		st.FreeBytes += max(0, st.SizeBytes-dataSize)
+	}
+	return st, nil
+}

@@ -1,0 +1,188 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// An expiry pass walks the expiry index from its start, where the records
+// that expire first are, and stops at the first entry after now, so its cost
+// tracks the number of expired records, not the total. It works in rounds:
+// a read transaction collects up to ReapBatch entries due at now, then a
+// write transaction re-checks each one against the record as it is then
+// and deletes:
+//   - the record and its index entries, when the entry is the record's
+//     current one (so the record is expired at now);
+//   - only the entry, when it is stale: the record was refreshed in
+//     between (it now expires later and has another entry), deleted, or
+//     never existed;
+//   - the record, when it fails its seal (counted and logged) and the index
+//     says it is due.
+// Rounds repeat until a round finds fewer than ReapBatch entries. Each
+// round's write transaction is bounded, so requests waiting for the
+// committer are delayed by at most one round.
+
+// Purge removes every record expired at now, with its index entries, and
+// returns how many records it removed. Records refreshed concurrently
+// survive. It runs the reaper's pass on demand (one pass at a time; a
+// concurrent pass waits) and records it in Stats.LastReap. It returns
+// ErrReadOnly on a read-only store and stops early with ctx's error or
+// session.ErrClosed; the count then covers the rounds that committed.
+func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
+	if s.readOnly {
+		return 0, ErrReadOnly
+	}
+	if !s.enter() {
+		return 0, session.ErrClosed
+	}
+	defer s.leave()
+	return s.purge(ctx, now)
+}
+
+// reapLoop is the reaper goroutine: a pass every interval until Close.
+func (s *Store) reapLoop(interval time.Duration) {
+	defer close(s.reaperDone)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !s.enter() {
+			return
+		}
+		n, err := s.purge(s.ctx, s.opts.Now())
+		s.leave()
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.log.Error("boltstore: reaper pass failed", "removed", n, "err", err)
+		case n > 0:
+			s.log.Debug("boltstore: reaper removed expired sessions", "removed", n)
+		}
+	}
+}
+
+// purge runs one expiry pass at now.
+func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	start := time.Now()
+	limit := expiryNanos(now)
+	total := 0
+	var err error
+	for {
+		if err = s.stopping(ctx); err != nil {
+			break
+		}
+		var keys [][]byte
+		if keys, err = s.reapScan(limit); err != nil || len(keys) == 0 {
+			break
+		}
+		if s.reapHook != nil {
+			s.reapHook(keys)
+		}
+		var n int
+		n, err = s.reapRound(keys, limit)
+		total += n
+		if err != nil || len(keys) < s.opts.ReapBatch {
+			break
+		}
+	}
+	s.lastReap.Store(&session.ReapStats{At: now, Removed: total, Duration: time.Since(start)})
+	return total, err
+}
+
+// reapScan returns copies of up to ReapBatch expiry-index keys due at limit
+// (unix nanoseconds), from the start of the index.
+func (s *Store) reapScan(limit uint64) ([][]byte, error) {
+	var keys [][]byte
+	err := s.view("reap scan", func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketExpiry)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < s.opts.ReapBatch; k, _ = c.Next() {
+			if due(k, limit) {
+				keys = append(keys, bytes.Clone(k))
+				continue
+			}
+			break
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// due reports whether expiry-index key k is due at limit. Malformed keys
+// (shorter than 8 bytes) are due, so the reaper removes them.
+func due(k []byte, limit uint64) bool {
+	if len(k) < 8 {
+		return true
+	}
+	nanos, _ := getUint64(k[:8])
+	return nanos <= limit
+}
+
+// reapRound re-checks and deletes keys in one write transaction and returns
+// the records removed.
+func (s *Store) reapRound(keys [][]byte, limit uint64) (int, error) {
+	removed := 0
+	err := s.update("reap", func(tx *bolt.Tx) error {
+		removed = 0
+		t, err := s.newTxn(tx)
+		if err != nil {
+			return err
+		}
+		c := t.expiry.Cursor()
+		for _, k := range keys {
+			if got, _ := c.Seek(k); !bytes.Equal(got, k) {
+				continue // gone since the scan: the record was refreshed or deleted
+			}
+			n, err := t.reapEntry(k, limit)
+			if err != nil {
+				return err
+			}
+			removed += n
+		}
+		return t.flush()
+	})
+	s.reapTxs.Add(1)
+	if err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// reapEntry handles one due expiry-index entry and returns 1 if it removed
+// a record.
+func (t *txn) reapEntry(k []byte, limit uint64) (int, error) {
+	nanos, id, ok := parseExpiryKey(k)
+	if !ok || nanos > limit {
+		return 0, t.expiry.Delete(k) // malformed
+	}
+	cur := t.sessions.Get(id[:])
+	if cur == nil {
+		return 0, t.expiry.Delete(k) // orphan
+	}
+	rec, err := t.s.codec.decode(id, cur)
+	if err != nil {
+		t.s.sealFailed(id, err)
+		old, _ := decodeUnverified(id, cur)
+		if err := t.remove(id, old); err != nil {
+			return 0, err
+		}
+		return 1, t.expiry.Delete(k)
+	}
+	if !bytes.Equal(expiryKey(rec), k) {
+		return 0, t.expiry.Delete(k) // stale: the record expires at another time now
+	}
+	return 1, t.remove(id, rec)
+}

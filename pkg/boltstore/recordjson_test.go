@@ -1,0 +1,166 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// randomRecord returns a record with awkward contents: escapes, control
+// characters, invalid UTF-8, empty and missing fields, nested data.
+func randomRecord(rng *rand.Rand) *session.Record {
+	strs := []string{"", "alice", `quo"te`, `back\\slash`, "tab\tnew\nline", "\x00\x1f", "ünïcödé ✓", "bad\xffutf8",
+		"<script>&amp;", "\u2028\u2029", strings.Repeat("long", 100)}
+	s := func() string { return strs[rng.IntN(len(strs))] }
+	vals := []string{`1`, `-2.5e10`, `"str"`, `"with \"escape\" and \\u00e9 \u00e9"`, `true`, `null`, `[]`, `{}`,
+		`[1,{"a":[2,"}"]},"]"]`, `{"nested":{"deep":[null,false,"x,y"]}}`, `"{not an object}"`, ` { "spaced" : [ 1 , 2 ] } `}
+	t := func() time.Time {
+		return time.Unix(rng.Int64N(1<<34), rng.Int64N(1e9)).In(time.FixedZone("x", 3600*rng.IntN(5)))
+	}
+	r := &session.Record{
+		ID: session.NewID(), UserID: s(), Created: t(), LastSeen: t(), IdleExpires: t(), Deadline: t(),
+		Client:  session.ClientInfo{IP: s(), UserAgent: s()},
+		Version: rng.Uint64N(1 << 40),
+	}
+	if rng.IntN(4) > 0 {
+		r.Data = map[string]json.RawMessage{}
+		for range rng.IntN(6) {
+			r.Data[s()] = json.RawMessage(vals[rng.IntN(len(vals))])
+		}
+	}
+	return r
+}
+
+// TestRecordJSON checks the hand-written codec against encoding/json in
+// both directions.
+func TestRecordJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 5000 {
+		r := randomRecord(rng)
+		u := *r
+		u.Created, u.LastSeen, u.IdleExpires, u.Deadline = r.Created.UTC(), r.LastSeen.UTC(), r.IdleExpires.UTC(), r.Deadline.UTC()
+		mine, err := appendRecord(nil, &u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// encoding/json reads ours as the same record.
+		var std session.Record
+		if err := json.Unmarshal(mine, &std); err != nil {
+			t.Fatalf("%d: encoding/json rejects %s: %v", i, mine, err)
+		}
+		if std.Data == nil {
+			std.Data = map[string]json.RawMessage{}
+		}
+		fast, err := parseRecord(mine)
+		if err != nil {
+			t.Fatalf("%d: parseRecord(%s): %v", i, mine, err)
+		}
+		if !fast.Equal(&std) {
+			t.Fatalf("%d: parseRecord and encoding/json disagree on %s:\n%+v\n%+v", i, mine, fast, &std)
+		}
+		// And ours reads encoding/json's spelling as it does.
+		theirs, err := json.Marshal(&u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var std2 session.Record
+		json.Unmarshal(theirs, &std2)
+		if std2.Data == nil {
+			std2.Data = map[string]json.RawMessage{}
+		}
+		got, err := parseRecord(theirs)
+		if err != nil || !got.Equal(&std2) {
+			t.Fatalf("%d: parseRecord(%s) = %+v, %v; want %+v", i, theirs, got, err, &std2)
+		}
+		// The round trip keeps the record, up to what JSON cannot carry:
+		// invalid UTF-8 becomes U+FFFD and values are compacted.
+		want := u
+		valid := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+		want.UserID, want.Client.IP, want.Client.UserAgent = valid(u.UserID), valid(u.Client.IP), valid(u.Client.UserAgent)
+		want.Data = map[string]json.RawMessage{}
+		for k, v := range u.Data {
+			var c bytes.Buffer
+			json.Compact(&c, v)
+			want.Data[valid(k)] = c.Bytes()
+		}
+		if !fast.Equal(&want) {
+			t.Fatalf("%d: round trip changed the record:\n%+v\n%+v", i, fast, &want)
+		}
+	}
+}
+
+func TestRecordJSONFastPathTaken(t *testing.T) {
+	r := &session.Record{ID: session.NewID(), UserID: "alice", Created: time.Unix(1, 5).UTC(),
+		LastSeen: time.Unix(2, 0).UTC(), IdleExpires: time.Unix(3, 0).UTC(), Deadline: time.Unix(4, 0).UTC(),
+		Client: session.ClientInfo{IP: "192.0.2.1"}, Version: 7,
+		Data: map[string]json.RawMessage{"a": json.RawMessage(`{"x":[1,"]"]}`), "b": json.RawMessage(`"s"`)}}
+	b, err := appendRecord(nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseFast(b)
+	if err != nil || !got.Equal(r) {
+		t.Fatalf("parseFast(%s) = %+v, %v", b, got, err)
+	}
+}
+
+func FuzzParseRecord(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		u := randomRecord(rng)
+		u.Created, u.LastSeen, u.IdleExpires, u.Deadline = u.Created.UTC(), u.LastSeen.UTC(), u.IdleExpires.UTC(), u.Deadline.UTC()
+		b, _ := appendRecord(nil, u)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ferr := parseFast(b)
+		if ferr != nil {
+			return
+		}
+		var std session.Record
+		if err := json.Unmarshal(b, &std); err != nil {
+			t.Fatalf("fast path accepted what encoding/json rejects: %q: %v", b, err)
+		}
+		if std.Data == nil {
+			std.Data = map[string]json.RawMessage{}
+		}
+		if !fast.Equal(&std) {
+			t.Fatalf("fast path and encoding/json disagree on %q", b)
+		}
+	})
+}
+
+func BenchmarkRecordCodec(b *testing.B) {
+	r := &session.Record{ID: session.NewID(), UserID: "user42", Created: time.Now().UTC(), LastSeen: time.Now().UTC(),
+		IdleExpires: time.Now().UTC(), Deadline: time.Now().UTC(),
+		Client: session.ClientInfo{IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+		Data: map[string]json.RawMessage{"csrf": json.RawMessage(`"b3f1c2d4e5f60718293a4b5c6d7e8f90"`),
+			"flash": json.RawMessage(`"Your changes were saved."`), "cart": json.RawMessage(`[{"qty":2,"sku":"A-1001"},{"qty":1,"sku":"B-2002"}]`)}}
+	enc, _ := appendRecord(nil, r)
+	b.Run("encode/fast", func(b *testing.B) {
+		for range b.N {
+			appendRecord(nil, r)
+		}
+	})
+	b.Run("encode/encoding-json", func(b *testing.B) {
+		for range b.N {
+			json.Marshal(r)
+		}
+	})
+	b.Run("decode/fast", func(b *testing.B) {
+		for range b.N {
+			parseRecord(enc)
+		}
+	})
+	b.Run("decode/encoding-json", func(b *testing.B) {
+		for range b.N {
+			var x session.Record
+			json.Unmarshal(enc, &x)
+		}
+	})
+}

@@ -1,0 +1,329 @@
+package boltstore
+
+import (
+	"bytes"
+	"fmt"
+	"runtime/debug"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// txn is a write transaction seen through the store's layout: the bucket
+// handles (with the expiry index's fill percent set, which bbolt keeps per
+// handle and transaction) and the changes to the meta counters, written once
+// by flush.
+type txn struct {
+	s                             *Store
+	sessions, expiry, users, meta *bolt.Bucket
+	deltaSessions, deltaUsers     int64
+}
+
+// newTxn wraps a write transaction.
+func (s *Store) newTxn(tx *bolt.Tx) (*txn, error) {
+	t := &txn{s: s}
+	for _, b := range []struct {
+		name []byte
+		dst  **bolt.Bucket
+	}{{bucketSessions, &t.sessions}, {bucketExpiry, &t.expiry}, {bucketUsers, &t.users}, {bucketMeta, &t.meta}} {
+		var err error
+		if *b.dst, err = bucket(tx, b.name); err != nil {
+			return nil, err
+		}
+	}
+	t.expiry.FillPercent = expiryFillPercent
+	return t, nil
+}
+
+// flush adds the counter changes to the meta bucket.
+func (t *txn) flush() error {
+	for _, c := range []struct {
+		key   []byte
+		delta int64
+	}{{metaSessions, t.deltaSessions}, {metaUsers, t.deltaUsers}} {
+		if c.delta == 0 {
+			continue
+		}
+		v, _ := getUint64(t.meta.Get(c.key))
+		n := int64(v) + c.delta
+		if n < 0 {
+			n = 0 // a counter damaged earlier; Check reports the mismatch
+		}
+		if err := t.meta.Put(c.key, putUint64(uint64(n))); err != nil {
+			return err
+		}
+	}
+	t.deltaSessions, t.deltaUsers = 0, 0
+	return nil
+}
+
+// run applies o. Its data errors (not found, exists, too large) go into
+// o.err and leave the transaction untouched; a non-nil return means o failed
+// halfway through its writes and the transaction must be rolled back.
+func (t *txn) run(o *op) (err error) {
+	o.reset()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+			t.s.log.Error("boltstore: recovered from a panic applying a change; the file may be damaged",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	switch o.kind {
+	case opApply:
+		return t.apply(o)
+	case opDelete:
+		return t.delete(o)
+	case opDeleteUser:
+		return t.deleteUser(o)
+	case opImport:
+		return t.importRecords(o)
+	}
+	return fmt.Errorf("boltstore: unknown op %d", o.kind)
+}
+
+// apply applies o.change (see Store.Apply).
+func (t *txn) apply(o *op) error {
+	c := o.change
+	id := c.ID
+	cur := t.sessions.Get(id[:])
+
+	switch {
+	case c.Create != nil:
+		if cur != nil {
+			o.err = fmt.Errorf("%w: %s", session.ErrExists, id)
+			return nil
+		}
+		next := c.ApplyTo(nil)
+		enc, err := t.s.codec.encode(next)
+		if err != nil {
+			o.err = err
+			return nil
+		}
+		o.result, o.record, o.exact = next, enc.record, enc.exact
+		return t.put(next, enc)
+
+	case c.Destroy:
+		if cur == nil {
+			return nil
+		}
+		old, _ := decodeUnverified(id, cur)
+		return t.remove(id, old)
+	}
+
+	if cur == nil {
+		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
+		return nil
+	}
+	latest, err := t.s.codec.decode(id, cur)
+	if err != nil {
+		t.s.sealFailed(id, err)
+		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
+		return nil
+	}
+	if latest.Expired(c.Now) {
+		o.err = fmt.Errorf("%w: %s expired", session.ErrNotFound, id)
+		return nil
+	}
+	next := c.ApplyTo(latest)
+	target := c.TargetID()
+	if target != id && t.sessions.Get(target[:]) != nil {
+		o.err = fmt.Errorf("%w: renew onto %s", session.ErrExists, target)
+		return nil
+	}
+	enc, err := t.s.codec.encode(next)
+	if err != nil {
+		o.err = err
+		return nil
+	}
+	o.result, o.record, o.exact = next, enc.record, enc.exact
+	if target != id {
+		if err := t.remove(id, latest); err != nil {
+			return err
+		}
+		return t.put(next, enc)
+	}
+	return t.replace(latest, next, enc)
+}
+
+// delete removes the records of o.ids.
+func (t *txn) delete(o *op) error {
+	for _, id := range o.ids {
+		cur := t.sessions.Get(id[:])
+		if cur == nil {
+			continue
+		}
+		old, _ := decodeUnverified(id, cur)
+		if err := t.remove(id, old); err != nil {
+			return err
+		}
+		o.n++
+	}
+	return nil
+}
+
+// deleteUser removes up to o.limit records bound to o.user, and user-index
+// entries of the user that point nowhere.
+func (t *txn) deleteUser(o *op) error {
+	prefix := userPrefix(o.user)
+	var ids []session.ID
+	c := t.users.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && hasUserPrefix(k, prefix) && len(ids) < o.limit; k, _ = c.Next() {
+		var id session.ID
+		copy(id[:], k[len(prefix):])
+		ids = append(ids, id)
+	}
+	o.more = len(ids) == o.limit
+	for _, id := range ids {
+		cur := t.sessions.Get(id[:])
+		var old *session.Record
+		if cur != nil {
+			old, _ = decodeUnverified(id, cur)
+		}
+		if old != nil && old.UserID == o.user {
+			if err := t.remove(id, old); err != nil {
+				return err
+			}
+			o.n++
+			continue
+		}
+		// A stale entry: the record is gone, undecodable or someone else's.
+		if err := t.removeUserEntry(o.user, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importRecords inserts o.recs that are neither stored nor expired at o.now,
+// all or none: every record is encoded before the first is written.
+func (t *txn) importRecords(o *op) error {
+	type prepared struct {
+		rec *session.Record
+		enc encoded
+	}
+	var todo []prepared
+	seen := make(map[session.ID]bool, len(o.recs))
+	for _, r := range o.recs {
+		if seen[r.ID] || r.Expired(o.now) || t.sessions.Get(r.ID[:]) != nil {
+			continue
+		}
+		seen[r.ID] = true
+		enc, err := t.s.codec.encode(r)
+		if err != nil {
+			o.err = fmt.Errorf("boltstore: import: %w", err)
+			return nil
+		}
+		todo = append(todo, prepared{r, enc})
+	}
+	for _, p := range todo {
+		if err := t.put(p.rec, p.enc); err != nil {
+			return err
+		}
+	}
+	o.n = len(todo)
+	return nil
+}
+
+// put stores a new record (its id is not stored) with its index entries.
+func (t *txn) put(r *session.Record, enc encoded) error {
+	if err := t.sessions.Put(r.ID[:], enc.value); err != nil {
+		return err
+	}
+	if err := t.expiry.Put(expiryKey(r), []byte{}); err != nil {
+		return err
+	}
+	if r.UserID != "" {
+		if err := t.addUserEntry(r.UserID, r.ID); err != nil {
+			return err
+		}
+	}
+	t.deltaSessions++
+	return nil
+}
+
+// replace overwrites the stored record old with next (same id) and moves
+// the index entries that changed.
+func (t *txn) replace(old, next *session.Record, enc encoded) error {
+	if err := t.sessions.Put(next.ID[:], enc.value); err != nil {
+		return err
+	}
+	if oldKey, nextKey := expiryKey(old), expiryKey(next); !bytes.Equal(oldKey, nextKey) {
+		if err := t.expiry.Delete(oldKey); err != nil {
+			return err
+		}
+		if err := t.expiry.Put(nextKey, []byte{}); err != nil {
+			return err
+		}
+	}
+	if old.UserID != next.UserID {
+		if old.UserID != "" {
+			if err := t.removeUserEntry(old.UserID, old.ID); err != nil {
+				return err
+			}
+		}
+		if next.UserID != "" {
+			if err := t.addUserEntry(next.UserID, next.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// remove deletes the record stored under id and the index entries of old,
+// its decoded content (nil when it could not be decoded: its entries stay
+// behind until the reaper, DeleteUser or Check meets them).
+func (t *txn) remove(id session.ID, old *session.Record) error {
+	if err := t.sessions.Delete(id[:]); err != nil {
+		return err
+	}
+	t.deltaSessions--
+	if old == nil {
+		t.s.log.Warn("boltstore: deleted an undecodable record; its index entries may remain", "id", id.String())
+		return nil
+	}
+	if err := t.expiry.Delete(expiryKey(old)); err != nil {
+		return err
+	}
+	if old.UserID != "" {
+		return t.removeUserEntry(old.UserID, id)
+	}
+	return nil
+}
+
+// addUserEntry adds the user-index entry (user, id), counting a new user.
+func (t *txn) addUserEntry(user string, id session.ID) error {
+	prefix := userPrefix(user)
+	first := !t.userHasEntries(prefix)
+	if err := t.users.Put(userKey(user, id), []byte{}); err != nil {
+		return err
+	}
+	if first {
+		t.deltaUsers++
+	}
+	return nil
+}
+
+// removeUserEntry removes the user-index entry (user, id) if present,
+// counting a user who has no entries left.
+func (t *txn) removeUserEntry(user string, id session.ID) error {
+	key := userKey(user, id)
+	if k, _ := t.users.Cursor().Seek(key); !bytes.Equal(k, key) {
+		return nil
+	}
+	if err := t.users.Delete(key); err != nil {
+		return err
+	}
+	if !t.userHasEntries(key[:len(key)-idSize]) {
+		t.deltaUsers--
+	}
+	return nil
+}
+
+// userHasEntries reports whether the user with this prefix has an entry.
+func (t *txn) userHasEntries(prefix []byte) bool {
+	k, _ := t.users.Cursor().Seek(prefix)
+	return k != nil && hasUserPrefix(k, prefix)
+}
