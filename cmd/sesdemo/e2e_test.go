@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests build the real binary and drive it over HTTP, with
+// sessions in a real bbolt file.
+
+// demoBin is the binary the end-to-end tests share, built once.
+var demoBin struct {
+	once sync.Once
+	dir  string // removed by TestMain
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if demoBin.dir != "" {
+		os.RemoveAll(demoBin.dir)
+	}
+	os.Exit(code)
+}
+
+// buildDemo builds sesdemo (once per test run) and returns its path. With
+// -short it skips the test.
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	demoBin.once.Do(func() {
+		demoBin.dir, demoBin.err = os.MkdirTemp("", "sesdemo-e2e-")
+		if demoBin.err != nil {
+			return
+		}
+		demoBin.path = filepath.Join(demoBin.dir, "sesdemo")
+		out, err := exec.Command("go", "build", "-o", demoBin.path, ".").CombinedOutput()
+		if err != nil {
+			demoBin.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if demoBin.err != nil {
+		t.Fatal(demoBin.err)
+	}
+	return demoBin.path
+}
+
+// demoProcess is a running sesdemo.
+type demoProcess struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:PORT
+	stderr *stderrWatcher
+	done   chan struct{} // closed when the process has exited
+}
+
+// startDemo starts bin on a free port with args and waits until it listens.
+// The test's cleanup kills it if it is still running.
+func startDemo(t *testing.T, bin string, args ...string) *demoProcess {
+	t.Helper()
+	w := &stderrWatcher{addr: make(chan string, 1)}
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting sesdemo: %v", err)
+	}
+	p := &demoProcess{t: t, cmd: cmd, stderr: w, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("sesdemo (pid %d) stderr:\n%s", cmd.Process.Pid, w)
+		}
+	})
+	select {
+	case addr := <-w.addr:
+		p.base = "http://" + addr
+	case <-p.done:
+		t.Fatalf("sesdemo exited before listening (%v):\n%s", cmd.ProcessState, w)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sesdemo did not report its address:\n%s", w)
+	}
+	return p
+}
+
+// stop sends SIGTERM and requires a clean exit with status 0.
+func (p *demoProcess) stop() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.t.Fatal("sesdemo did not stop within 20s of SIGTERM")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Fatalf("sesdemo exited with %d after SIGTERM, want 0:\n%s", code, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "stopped; database closed") {
+		p.t.Errorf("no clean-stop log line:\n%s", p.stderr)
+	}
+}
+
+// listenLine matches the startup log line that names the bound address.
+var listenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// stderrWatcher collects a process's stderr and reports the address from
+// its "listening" log line.
+type stderrWatcher struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int
+	addr    chan string
+	found   bool
+}
+
+func (w *stderrWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for !w.found {
+		rest := w.buf.Bytes()[w.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		if m := listenLine.FindSubmatch(rest[:i]); m != nil {
+			w.found = true
+			w.addr <- string(m[1])
+		}
+		w.scanned += i + 1
+	}
+	return len(p), nil
+}
+
+func (w *stderrWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	bin := buildDemo(t)
+	dir := t.TempDir()
+	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
+	args := []string{"-db", db, "-keys", keys}
+
+	p := startDemo(t, bin, args...)
+	keyFile := wantKeyFile(t, keys)
+	if !strings.Contains(p.stderr.String(), `msg="created key file"`) {
+		t.Errorf("first run did not say it created the key file:\n%s", p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "cookie Secure flag and __Host- prefix are off") {
+		t.Errorf("no log line about the insecure cookie:\n%s", p.stderr)
+	}
+
+	firefox := "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	alice := newBrowser(t, p.base, firefox)
+	wantStatus(t, alice.do("GET", "/", nil), http.StatusOK)
+	alice.login("alice")
+	wantStatus(t, alice.put("/api/session/color", `"blue"`), http.StatusNoContent)
+	s := alice.session()
+	if s.User != "alice" || string(s.Data["color"]) != `"blue"` {
+		t.Fatalf("after login and PUT: %+v", s)
+	}
+
+	// 50 concurrent PUTs of distinct keys with one cookie all persist.
+	const n = 50
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := alice.send("PUT", fmt.Sprintf("/api/session/k%02d", i), strings.NewReader(fmt.Sprint(i)))
+			if err == nil && r.StatusCode != http.StatusNoContent {
+				err = fmt.Errorf("PUT k%02d: status %d: %s", i, r.StatusCode, r.body)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	s = alice.session()
+	if len(s.Data) != n+1 {
+		t.Errorf("after %d concurrent PUTs the session has %d keys, want %d", n, len(s.Data), n+1)
+	}
+	for i := range n {
+		if got, want := string(s.Data[fmt.Sprintf("k%02d", i)]), fmt.Sprint(i); got != want {
+			t.Errorf("k%02d = %q, want %q", i, got, want)
+		}
+	}
+
+	// Restart: the session survives, under the same id; the key file is
+	// reused, not rewritten.
+	p.stop()
+	p = startDemo(t, bin, args...)
+	if again := wantKeyFile(t, keys); again != keyFile {
+		t.Error("the second run rewrote the key file")
+	}
+	if strings.Contains(p.stderr.String(), "created key file") {
+		t.Error("the second run created a key file")
+	}
+	alice.base = p.base // a new port; cookies do not depend on it
+	after := alice.session()
+	if after.ID != s.ID || after.User != "alice" || len(after.Data) != n+1 || !after.Created.Equal(s.Created) {
+		t.Fatalf("after restart: id %s user %q %d keys, want id %s user alice %d keys", after.ID, after.User, len(after.Data), s.ID, n+1)
+	}
+
+	// A second device of Alice's, and Bob.
+	phone := newBrowser(t, p.base, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
+	phone.login("alice")
+	bob := newBrowser(t, p.base, "curl/8.5.0")
+	bob.login("bob")
+	list := alice.sessions()
+	if len(list) != 2 {
+		t.Fatalf("alice has %d sessions, want 2: %+v", len(list), list)
+	}
+	phoneID := phone.session().ID
+	devices := map[string]string{}
+	for _, it := range list {
+		devices[it.ID] = it.Device
+		if it.Current != (it.ID == s.ID) {
+			t.Errorf("session %s: current = %v", it.ID, it.Current)
+		}
+	}
+	if devices[s.ID] != "Firefox on Linux" || devices[phoneID] != "Safari on iPhone" {
+		t.Errorf("devices %v", devices)
+	}
+
+	// Error cases.
+	wantJSONError(t, bob.do("DELETE", "/api/sessions/"+phoneID, nil), http.StatusNotFound)
+	wantJSONError(t, bob.do("DELETE", "/api/sessions/xyz", nil), http.StatusBadRequest)
+	wantJSONError(t, newBrowser(t, p.base, "").do("GET", "/api/sessions", nil), http.StatusUnauthorized)
+	wantJSONError(t, alice.put("/api/session/bad", `{"unterminated": `), http.StatusBadRequest)
+	wantJSONError(t, alice.put("/api/session/big", `"`+strings.Repeat("x", 70<<10)+`"`), http.StatusRequestEntityTooLarge)
+	wantStatus(t, alice.post("/logout-everywhere", nil, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
+	wantStatus(t, alice.post("/logout", nil, "Origin", "https://evil.example"), http.StatusForbidden)
+	if phone.session().User != "alice" || alice.session().User != "alice" {
+		t.Fatal("a refused request ended a session")
+	}
+
+	// Log out everywhere ends Alice's sessions, not Bob's.
+	bobSession := bob.session()
+	r := alice.post("/logout-everywhere", nil)
+	wantStatus(t, r, http.StatusSeeOther)
+	if s := phone.session(); s.User != "" || s.ID == phoneID {
+		t.Errorf("alice's phone still has %+v", s)
+	}
+	if s := alice.session(); s.User != "" || len(s.Data) != 0 {
+		t.Errorf("alice's laptop still has user %q and %d keys", s.User, len(s.Data))
+	}
+	if s := bob.session(); s.ID != bobSession.ID || s.User != "bob" {
+		t.Errorf("bob's session changed: %+v", s)
+	}
+
+	// Logout: the old cookie now gives a fresh session.
+	old := bob.cookie("session")
+	wantStatus(t, bob.post("/logout", nil), http.StatusSeeOther)
+	replay := newBrowser(t, p.base, "")
+	r = replay.do("GET", "/api/session", nil, "Cookie", "session="+old.Value)
+	var fresh sessionJSON
+	if err := json.Unmarshal(r.body, &fresh); err != nil || fresh.User != "" || fresh.ID == bobSession.ID {
+		t.Errorf("old cookie after logout gives %s (%v)", r.body, err)
+	}
+
+	p.stop()
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "msg=request method=POST path=/logout status=303") {
+		t.Errorf("no request log line for the logout:\n%s", logs)
+	}
+	if strings.Contains(logs, old.Value) {
+		t.Error("the log holds a cookie value")
+	}
+}
+
+// wantKeyFile checks the key file's mode (0600) and returns its content.
+func wantKeyFile(t *testing.T, path string) string {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("key file: %v", err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("key file mode %o, want 600", mode)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestStartupErrors(t *testing.T) {
+	t.Parallel()
+	bin := buildDemo(t)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "demo.keys")
+	held := filepath.Join(dir, "held.db")
+	p := startDemo(t, bin, "-db", held, "-keys", keys)
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 2000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"database held by another process", []string{"-db", held, "-keys", keys}, 1, "in use by another process"},
+		{"not a database", []string{"-db", garbage, "-keys", keys}, 1, "not a bbolt database"},
+		{"key file cannot be created", []string{"-db", filepath.Join(dir, "a.db"), "-keys", filepath.Join(notDir, "keys")}, 1, "key file"},
+		{"address in use", []string{"-db", filepath.Join(dir, "b.db"), "-keys", keys, "-addr", strings.TrimPrefix(p.base, "http://")}, 1, "address already in use"},
+		{"bad flag", []string{"-port", "80"}, 2, "flag provided but not defined: -port"},
+		{"lifetime shorter than idle", []string{"-idle", "1h", "-lifetime", "30m"}, 2, "must not be shorter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, tc.args...)...)
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
+				t.Fatalf("exit: %v, want status %d; stderr:\n%s", err, tc.code, &stderr)
+			}
+			out := stderr.String()
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, out)
+			}
+			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
+				t.Errorf("stderr shows a panic:\n%s", out)
+			}
+			if tc.code == 1 {
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				if len(lines) != 1 || !strings.HasPrefix(lines[0], "sesdemo: ") {
+					t.Errorf("want one line starting with \"sesdemo: \", got:\n%s", out)
+				}
+			}
+		})
+	}
+	p.stop() // the held database was never disturbed
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	bin := buildDemo(t)
+	dir := t.TempDir()
+	args := []string{"-db", filepath.Join(dir, "demo.db"), "-keys", filepath.Join(dir, "demo.keys")}
+	p := startDemo(t, bin, args...)
+	b := newBrowser(t, p.base, "")
+	b.login("alice")
+
+	// A PUT whose body is still arriving when SIGTERM comes.
+	body, feed := io.Pipe()
+	result := make(chan error, 1)
+	go func() {
+		r, err := b.send("PUT", "/api/session/slow", body)
+		if err == nil && r.StatusCode != http.StatusNoContent {
+			err = fmt.Errorf("status %d: %s", r.StatusCode, r.body)
+		}
+		result <- err
+	}()
+	if _, err := feed.Write([]byte(`"in`)); err != nil { // returns once the request is on its way
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the server start reading the body
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), "shutting down"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no shutdown log line after SIGTERM")
+		}
+	}
+	feed.Write([]byte(`flight"`))
+	feed.Close()
+	if err := <-result; err != nil {
+		t.Fatalf("in-flight PUT during shutdown: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("sesdemo did not exit after SIGTERM")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+
+	p = startDemo(t, bin, args...)
+	b.base = p.base
+	if got := string(b.session().Data["slow"]); got != `"inflight"` {
+		t.Errorf("the in-flight PUT stored %s, want \"inflight\"", got)
+	}
+	p.stop()
+}

@@ -1,0 +1,224 @@
+// Command sesdemo is a small web app that shows what sesbolt does: log in,
+// keep data in a server-side session, see and revoke your sessions on other
+// devices, restart the server and stay logged in.
+//
+//	go run ./cmd/sesdemo            # http://127.0.0.1:8080
+//
+// Sessions live in ./sesdemo.db; the keys that sign cookies and seal records
+// live in ./sesdemo.keys, created on first run with mode 0600 (one base64 key
+// per line, newest first). Since the demo serves plain HTTP on localhost, it
+// turns the cookie's Secure flag off and says so; use -secure behind TLS.
+//
+// Routes: GET / (the page), POST /login, /logout, /logout-everywhere, /set,
+// /delete, /revoke (forms; each redirects to / with 303), and the JSON API:
+// GET /api/session, PUT and DELETE /api/session/{key}, GET /api/sessions,
+// DELETE /api/sessions/{id}.
+//
+// Exit status: 0 after a clean shutdown on SIGINT or SIGTERM, 1 when startup
+// or shutdown fails (one line on stderr), 2 for bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after SIGINT or SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	os.Exit(mainCode(os.Args[1:], os.Stderr))
+}
+
+// mainCode runs the demo until SIGINT or SIGTERM and returns the exit code.
+func mainCode(args []string, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, stop, args, stderr)
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		return 2 // the flag package, or parseFlags, printed the problem
+	default:
+		fmt.Fprintf(stderr, "sesdemo: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 1
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	addr     string
+	db       string
+	keys     string
+	idle     time.Duration
+	lifetime time.Duration
+	secure   bool
+}
+
+// usageError marks a bad command line (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// parseFlags parses args. On a bad command line it prints the problem and
+// the usage to stderr and returns a usageError; for -h it returns
+// flag.ErrHelp.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("sesdemo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; the log says which)")
+	fs.StringVar(&o.db, "db", "./sesdemo.db", "session database `file` (bbolt), created if missing")
+	fs.StringVar(&o.keys, "keys", "./sesdemo.keys", "key `file`: one base64 key per line, newest first; created with mode 0600 if missing")
+	fs.DurationVar(&o.idle, "idle", session.DefaultIdleTimeout, "idle timeout: a session ends after this long without a request")
+	fs.DurationVar(&o.lifetime, "lifetime", session.DefaultLifetime, "absolute lifetime: a session ends this long after login, however active")
+	fs.BoolVar(&o.secure, "secure", false, "keep the cookie's Secure flag and __Host- name (serve behind TLS)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usageError{err}
+	}
+	bad := func(format string, a ...any) (options, error) {
+		err := fmt.Errorf(format, a...)
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return o, usageError{err}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q", fs.Arg(0))
+	case o.idle <= 0:
+		return bad("-idle must be positive")
+	case o.lifetime < o.idle:
+		return bad("-lifetime (%s) must not be shorter than -idle (%s)", o.lifetime, o.idle)
+	case o.db == "" || o.keys == "":
+		return bad("-db and -keys must not be empty")
+	}
+	return o, nil
+}
+
+// run serves the demo until ctx is done, then shuts down gracefully: it stops
+// accepting connections, lets in-flight requests finish (up to
+// shutdownTimeout) and closes the store. stopSignals is called once shutdown
+// starts, so a second Ctrl-C kills the process at once.
+func run(ctx context.Context, stopSignals func(), args []string, stderr io.Writer) (err error) {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	keys, created, err := session.LoadOrCreateKeyFile(o.keys)
+	if err != nil {
+		return fmt.Errorf("key file: %w", err) // the error names the file
+	}
+	if fi, err := os.Stat(o.keys); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("key file is readable by other users; chmod 600 it", "path", o.keys, "mode", fi.Mode().Perm().String())
+	}
+
+	// Live administration seam: bbolt locks the file while the demo runs,
+	// so sesctl will reach the sessions through an admin socket the store
+	// serves beside the file (<db>.sock, mode 0600). When that lands, turn
+	// it on in these Options (on by default for the demo) and log its path
+	// with the "listening" line below. Until then sesctl works on the file
+	// only while the demo is stopped.
+	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})
+	if err != nil {
+		return fmt.Errorf("database: %w%s", err, openHint(err)) // the error names the file
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing database %s: %w", o.db, cerr)
+		}
+		if err == nil {
+			log.Info("stopped; database closed")
+		}
+	}()
+
+	handler, err := newServer(config{
+		Store:    store,
+		Keys:     keys,
+		Idle:     o.idle,
+		Lifetime: o.lifetime,
+		Secure:   o.secure,
+		Logger:   log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+
+	if created {
+		log.Info("created key file", "path", o.keys, "mode", "0600")
+	}
+	if !o.secure {
+		log.Warn("cookie Secure flag and __Host- prefix are off for plain HTTP; use -secure behind TLS", "cookie", session.DefaultInsecureCookieName)
+	}
+	addr := ln.Addr().String()
+	log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "db", o.db, "keys", o.keys,
+		"idle", o.idle, "lifetime", o.lifetime)
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	stopSignals()
+	log.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// openHint suggests what to do about a database that does not open.
+// boltstore's ErrLocked message already says what holds the file.
+func openHint(err error) string {
+	if errors.Is(err, boltstore.ErrCorrupt) || errors.Is(err, boltstore.ErrNotBolt) || errors.Is(err, boltstore.ErrSchema) {
+		return " (move the file aside, or pass another -db, to start with an empty database)"
+	}
+	return ""
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+func TestParseFlagsDefaults(t *testing.T) {
+	var stderr bytes.Buffer
+	o, err := parseFlags(nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := options{
+		addr:     "127.0.0.1:8080",
+		db:       "./sesdemo.db",
+		keys:     "./sesdemo.keys",
+		idle:     30 * time.Minute,
+		lifetime: 12 * time.Hour,
+	}
+	if o != want {
+		t.Errorf("defaults %+v, want %+v", o, want)
+	}
+	if want.idle != session.DefaultIdleTimeout || want.lifetime != session.DefaultLifetime {
+		t.Error("flag defaults drifted from the session package's")
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-db", "x.db", "-keys", "x.keys", "-idle", "1m", "-lifetime", "1h", "-secure"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, secure: true}
+	if o != want {
+		t.Errorf("got %+v, want %+v", o, want)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"-idle", "soon"}, `invalid value "soon" for flag -idle`},
+		{[]string{"-idle", "0s"}, "-idle must be positive"},
+		{[]string{"-idle", "2h", "-lifetime", "1h"}, "-lifetime (1h0m0s) must not be shorter than -idle (2h0m0s)"},
+		{[]string{"-db", ""}, "-db and -keys must not be empty"},
+		{[]string{"serve"}, `unexpected argument "serve"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := mainCode(tc.args, &stderr); code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			out := stderr.String()
+			if !strings.Contains(out, tc.want) || !strings.Contains(out, "Usage: sesdemo [flags]") {
+				t.Errorf("stderr lacks %q and the usage:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+func TestHelpFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+	if code := mainCode([]string{"-h"}, &stderr); code != 0 {
+		t.Errorf("-h: exit code %d, want 0", code)
+	}
+	for _, f := range []string{"-addr", "-db", "-keys", "-idle", "-lifetime", "-secure"} {
+		if !strings.Contains(stderr.String(), f) {
+			t.Errorf("usage lacks %s", f)
+		}
+	}
+}

@@ -1,0 +1,649 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sesbolt/sesbolt/pkg/middleware"
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// Limits on what clients may send.
+const (
+	// maxBody bounds request bodies: JSON values and forms.
+	maxBody = 64 << 10
+	// maxKeyLen bounds a data key in bytes.
+	maxKeyLen = 128
+	// maxUserLen bounds a user name in bytes.
+	maxUserLen = 64
+)
+
+//go:embed templates/index.html
+var templateFS embed.FS
+
+// config is what newServer needs. Store and Keys are required; zero
+// durations mean the session package's defaults.
+type config struct {
+	Store    session.Store
+	Keys     *session.Keyring
+	Idle     time.Duration
+	Lifetime time.Duration
+	// Secure keeps the cookie's Secure flag and __Host- name: for use
+	// behind TLS. Off, the demo works over plain HTTP on localhost.
+	Secure bool
+	// Logger receives the request log and the session manager's logs.
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock, for tests. Default time.Now.
+	Now func() time.Time
+}
+
+// server holds the demo's handlers.
+type server struct {
+	mgr  *session.Manager
+	log  *slog.Logger
+	page *template.Template
+	now  func() time.Time
+}
+
+// newServer returns the demo's handler: the routes below behind, from the
+// outside in, a request log, cross-origin protection for unsafe methods and
+// the session middleware. It fails on a bad config (no store or keys, a
+// lifetime shorter than the idle timeout).
+func newServer(cfg config) (http.Handler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	sv := &server{log: cfg.Logger, now: cfg.Now}
+	page, err := template.New("index.html").Funcs(template.FuncMap{
+		"when": sv.when,
+	}).ParseFS(templateFS, "templates/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("parsing page template: %w", err)
+	}
+	sv.page = page
+	sv.mgr, err = session.New(session.Config{
+		Store:        cfg.Store,
+		Keys:         cfg.Keys,
+		IdleTimeout:  cfg.Idle,
+		Lifetime:     cfg.Lifetime,
+		Cookie:       session.CookieOptions{Insecure: !cfg.Secure},
+		ErrorHandler: sv.sessionError,
+		Logger:       cfg.Logger,
+		Now:          cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configuring sessions: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", sv.withSession(sv.index))
+	mux.HandleFunc("POST /login", sv.withSession(sv.login))
+	mux.HandleFunc("POST /logout", sv.withSession(sv.logout))
+	mux.HandleFunc("POST /logout-everywhere", sv.withSession(sv.logoutEverywhere))
+	mux.HandleFunc("POST /set", sv.withSession(sv.set))
+	mux.HandleFunc("POST /delete", sv.withSession(sv.unset))
+	mux.HandleFunc("POST /revoke", sv.withSession(sv.revoke))
+	mux.HandleFunc("GET /api/session", sv.withSession(sv.apiSession))
+	mux.HandleFunc("PUT /api/session/{key}", sv.withSession(sv.apiPut))
+	mux.HandleFunc("DELETE /api/session/{key}", sv.withSession(sv.apiDelete))
+	mux.HandleFunc("GET /api/sessions", sv.withSession(sv.apiSessions))
+	mux.HandleFunc("DELETE /api/sessions/{id}", sv.withSession(sv.apiRevoke))
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(sv.crossOriginDenied))
+
+	var h http.Handler = mux
+	h = captureSession(h)
+	h = middleware.LoadAndSave(sv.mgr)(h)
+	h = cop.Handler(h) // refused requests never load a session
+	h = sv.logRequests(h)
+	return h, nil
+}
+
+// withSession passes the request's session to h. Every route is behind
+// middleware.LoadAndSave, so a missing session is a wiring bug: it gets a
+// 500, not a panic.
+func (sv *server) withSession(h func(http.ResponseWriter, *http.Request, *session.Session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := session.FromContext(r.Context())
+		if !ok {
+			sv.log.ErrorContext(r.Context(), "no session in request context", "path", r.URL.Path)
+			sv.fail(w, r, http.StatusInternalServerError, "internal error")
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// ---- HTML page and forms ----
+
+// messages are the notices the page shows after a form redirects to
+// "/?m=CODE". Only known codes are shown, so nothing a link carries is
+// reflected into the page.
+var messages = map[string]string{
+	"login":      "Logged in. The session got a new id (Session.Login), so an id planted before login is worthless.",
+	"logout":     "Logged out: the session was destroyed and the browser told to drop its cookie.",
+	"everywhere": "Logged out everywhere: every session of that user has ended.",
+	"set":        "Saved. Only the changed key was written, on top of the latest stored record.",
+	"deleted":    "Key deleted.",
+	"revoked":    "Session revoked. That device gets a fresh, anonymous session on its next request.",
+}
+
+// problems are the error notices, by code ("/?e=CODE").
+var problems = map[string]string{
+	"user":      "A user name is 1 to 64 printable characters.",
+	"key":       "A key is 1 to 128 printable characters.",
+	"value":     "The value must be valid UTF-8.",
+	"anonymous": "Log in first.",
+	"id":        "That is not a session id.",
+	"notfound":  "No such session of yours (it may have ended already).",
+}
+
+// pageData is what templates/index.html renders.
+type pageData struct {
+	Message, Problem string
+	User             string
+	ID               string
+	Stored           bool
+	Created          time.Time
+	LastSeen         time.Time
+	Expires          time.Time
+	Data             []dataItem
+	Sessions         []sessionInfo
+	Ended            int // sessions ended by the last "log out everywhere"
+	CookieName       string
+	Secure           bool
+	Idle, Lifetime   time.Duration
+	Origin           string
+}
+
+// dataItem is one session value as the page shows it.
+type dataItem struct{ Key, Value string }
+
+func (sv *server) index(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	q := r.URL.Query()
+	cfg := sv.mgr.Config()
+	d := pageData{
+		Message:    messages[q.Get("m")],
+		Problem:    problems[q.Get("e")],
+		User:       s.UserID(),
+		ID:         s.ID().String(),
+		Stored:     !s.IsNew(),
+		Created:    s.Created(),
+		LastSeen:   s.LastSeen(),
+		Expires:    s.Expires(),
+		CookieName: sv.mgr.CookieName(),
+		Secure:     !cfg.Cookie.Insecure,
+		Idle:       cfg.IdleTimeout,
+		Lifetime:   cfg.Lifetime,
+		Origin:     "http://" + r.Host,
+	}
+	if d.Secure {
+		d.Origin = "https://" + r.Host
+	}
+	if n, err := strconv.Atoi(q.Get("n")); err == nil && n >= 0 {
+		d.Ended = n
+	}
+	for _, k := range s.Keys() {
+		v, _ := s.Get(k)
+		d.Data = append(d.Data, dataItem{k, string(v)})
+	}
+	if d.User != "" {
+		list, err := sv.userSessions(r.Context(), s)
+		if err != nil {
+			sv.log.ErrorContext(r.Context(), "listing sessions", "error", err)
+			d.Problem = "Your sessions could not be listed right now."
+		}
+		d.Sessions = list
+	}
+	var buf bytes.Buffer
+	if err := sv.page.Execute(&buf, d); err != nil {
+		sv.log.ErrorContext(r.Context(), "rendering page", "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	w.Write(buf.Bytes())
+}
+
+// when formats a time for the page: UTC, to the second, and how long ago or
+// ahead it is.
+func (sv *server) when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := t.Sub(sv.now()).Round(time.Second)
+	rel := "now"
+	switch {
+	case d < 0:
+		rel = (-d).String() + " ago"
+	case d > 0:
+		rel = "in " + d.String()
+	}
+	return t.UTC().Format(time.DateTime) + " UTC (" + rel + ")"
+}
+
+// redirect sends the browser back to the page with a notice code.
+func redirect(w http.ResponseWriter, r *http.Request, query string) {
+	http.Redirect(w, r, "/?"+query, http.StatusSeeOther)
+}
+
+// parseForm reads a form body of at most maxBody bytes. On failure it writes
+// 413 or 400 and returns false.
+func (sv *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			http.Error(w, "form too large", http.StatusRequestEntityTooLarge)
+			return false
+		}
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+func (sv *server) login(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	if !sv.parseForm(w, r) {
+		return
+	}
+	user := strings.TrimSpace(r.PostFormValue("user"))
+	if !printable(user, maxUserLen) {
+		redirect(w, r, "e=user")
+		return
+	}
+	// Login keeps anonymous data (a cart) and drops another user's.
+	if err := s.Login(user); err != nil {
+		sv.log.ErrorContext(r.Context(), "login", "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	redirect(w, r, "m=login")
+}
+
+func (sv *server) logout(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	s.Destroy()
+	redirect(w, r, "m=logout")
+}
+
+func (sv *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	n := 0
+	if user := s.UserID(); user != "" {
+		var err error
+		n, err = sv.mgr.DestroyUser(r.Context(), user)
+		if err != nil {
+			sv.log.ErrorContext(r.Context(), "log out everywhere", "error", err)
+			http.Error(w, "could not end your sessions", http.StatusInternalServerError)
+			return
+		}
+	}
+	s.Destroy() // clears this browser's cookie too
+	redirect(w, r, "m=everywhere&n="+strconv.Itoa(n))
+}
+
+func (sv *server) set(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	if !sv.parseForm(w, r) {
+		return
+	}
+	key, value := r.PostFormValue("key"), r.PostFormValue("value")
+	if !printable(key, maxKeyLen) {
+		redirect(w, r, "e=key")
+		return
+	}
+	if !utf8.ValidString(value) {
+		redirect(w, r, "e=value")
+		return
+	}
+	// Form values are text: stored as JSON strings. The JSON API stores any
+	// JSON value.
+	if err := s.Set(key, value); err != nil {
+		sv.log.ErrorContext(r.Context(), "set", "error", err)
+		http.Error(w, "could not set the value", http.StatusInternalServerError)
+		return
+	}
+	redirect(w, r, "m=set")
+}
+
+func (sv *server) unset(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	if !sv.parseForm(w, r) {
+		return
+	}
+	s.Delete(r.PostFormValue("key"))
+	redirect(w, r, "m=deleted")
+}
+
+func (sv *server) revoke(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	if !sv.parseForm(w, r) {
+		return
+	}
+	switch code := sv.revokeOwn(r, s, r.PostFormValue("id")); code {
+	case http.StatusNoContent:
+		redirect(w, r, "m=revoked")
+	case http.StatusUnauthorized:
+		redirect(w, r, "e=anonymous")
+	case http.StatusBadRequest:
+		redirect(w, r, "e=id")
+	case http.StatusNotFound:
+		redirect(w, r, "e=notfound")
+	default:
+		http.Error(w, "could not revoke the session", code)
+	}
+}
+
+// revokeOwn ends session idText if it belongs to the current user and
+// returns the status to report: 204 done, 401 not logged in, 400 malformed
+// id, 404 not one of the user's live sessions (whoever else it may belong
+// to), 500 store failure.
+func (sv *server) revokeOwn(r *http.Request, s *session.Session, idText string) int {
+	user := s.UserID()
+	if user == "" {
+		return http.StatusUnauthorized
+	}
+	id, err := session.ParseID(idText)
+	if err != nil {
+		return http.StatusBadRequest
+	}
+	ok, err := sv.mgr.DestroyUserSession(r.Context(), user, id)
+	if err != nil {
+		sv.log.ErrorContext(r.Context(), "revoking a session", "error", err)
+		return http.StatusInternalServerError
+	}
+	if !ok {
+		return http.StatusNotFound
+	}
+	if id == s.ID() {
+		s.Destroy() // revoked this very session: drop its cookie now
+	}
+	return http.StatusNoContent
+}
+
+// printable reports whether s is 1 to max bytes of printable UTF-8.
+func printable(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- JSON API ----
+
+// sessionJSON is the body of GET /api/session. Field names match sesctl's
+// JSON output.
+type sessionJSON struct {
+	ID       string                     `json:"id"`
+	User     string                     `json:"user"`
+	Data     map[string]json.RawMessage `json:"data"`
+	Created  time.Time                  `json:"created"`
+	LastSeen time.Time                  `json:"last_seen"`
+	Expires  time.Time                  `json:"expires"`
+}
+
+// sessionInfo is one item of GET /api/sessions, and one row of the page's
+// session table.
+type sessionInfo struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	Expires   time.Time `json:"expires"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	Device    string    `json:"device"`
+	Current   bool      `json:"current"`
+}
+
+// errorJSON is the body of every API error.
+type errorJSON struct {
+	Error string `json:"error"`
+}
+
+func (sv *server) apiSession(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	body := sessionJSON{
+		ID:       s.ID().String(),
+		User:     s.UserID(),
+		Data:     s.Data(),
+		Created:  s.Created().UTC(),
+		LastSeen: s.LastSeen().UTC(),
+		Expires:  s.Expires().UTC(),
+	}
+	sv.writeJSON(w, r, http.StatusOK, body)
+}
+
+func (sv *server) apiPut(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	key := r.PathValue("key")
+	if !printable(key, maxKeyLen) {
+		sv.fail(w, r, http.StatusBadRequest, "a key is 1 to 128 printable characters")
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			sv.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
+			return
+		}
+		sv.fail(w, r, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	if err := s.SetRaw(key, raw); err != nil {
+		if errors.Is(err, session.ErrEncode) {
+			sv.fail(w, r, http.StatusBadRequest, "body is not valid JSON")
+			return
+		}
+		sv.log.ErrorContext(r.Context(), "set", "error", err)
+		sv.fail(w, r, http.StatusInternalServerError, "could not set the value")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (sv *server) apiDelete(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	s.Delete(r.PathValue("key"))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (sv *server) apiSessions(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	if s.UserID() == "" {
+		sv.fail(w, r, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	list, err := sv.userSessions(r.Context(), s)
+	if err != nil {
+		sv.log.ErrorContext(r.Context(), "listing sessions", "error", err)
+		sv.fail(w, r, http.StatusInternalServerError, "could not list sessions")
+		return
+	}
+	sv.writeJSON(w, r, http.StatusOK, list)
+}
+
+func (sv *server) apiRevoke(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	switch code := sv.revokeOwn(r, s, r.PathValue("id")); code {
+	case http.StatusNoContent:
+		w.WriteHeader(code)
+	case http.StatusUnauthorized:
+		sv.fail(w, r, code, "not logged in")
+	case http.StatusBadRequest:
+		sv.fail(w, r, code, "not a session id")
+	case http.StatusNotFound:
+		sv.fail(w, r, code, "no such session")
+	default:
+		sv.fail(w, r, code, "could not revoke the session")
+	}
+}
+
+// userSessions lists the live sessions of s's user, oldest first; never nil.
+func (sv *server) userSessions(ctx context.Context, s *session.Session) ([]sessionInfo, error) {
+	recs, err := sv.mgr.UserSessions(ctx, s.UserID())
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	cur := s.ID()
+	list := make([]sessionInfo, 0, len(recs))
+	for _, rec := range recs {
+		list = append(list, sessionInfo{
+			ID:        rec.ID.String(),
+			User:      rec.UserID,
+			Created:   rec.Created.UTC(),
+			LastSeen:  rec.LastSeen.UTC(),
+			Expires:   rec.Expires().UTC(),
+			IP:        rec.Client.IP,
+			UserAgent: rec.Client.UserAgent,
+			Device:    deviceName(rec.Client.UserAgent),
+			Current:   rec.ID == cur,
+		})
+	}
+	return list, nil
+}
+
+// writeJSON writes v as the JSON response body with status code.
+func (sv *server) writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		sv.log.ErrorContext(r.Context(), "encoding response", "error", err)
+		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// fail writes an error: {"error": msg} under /api/, plain text elsewhere.
+func (sv *server) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		sv.writeJSON(w, r, code, errorJSON{Error: msg})
+		return
+	}
+	http.Error(w, msg, code)
+}
+
+// sessionError answers when the session could not be loaded or saved: 413
+// when the change would make the record larger than the store allows, 500
+// for store failures.
+func (sv *server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, session.ErrTooLarge) {
+		sv.fail(w, r, http.StatusRequestEntityTooLarge, "session data too large")
+		return
+	}
+	sv.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "path", r.URL.Path, "error", err)
+	sv.fail(w, r, http.StatusInternalServerError, "session store failure")
+}
+
+// crossOriginDenied answers an unsafe request from another site (a form
+// post or fetch from a page on another origin).
+func (sv *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	sv.fail(w, r, http.StatusForbidden, "cross-origin request refused")
+}
+
+// ---- request log ----
+
+// logInfo carries the request's session from inside the session middleware
+// out to the request log.
+type logInfo struct{ s *session.Session }
+
+type logInfoKey struct{}
+
+// captureSession records the request's session for logRequests. It sits
+// inside middleware.LoadAndSave.
+func captureSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if li, ok := r.Context().Value(logInfoKey{}).(*logInfo); ok {
+			li.s, _ = session.FromContext(r.Context())
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests logs one line per request: method, path, status, duration and
+// a short hash of the session id (sessionTag) when a session was stored,
+// never the cookie.
+func (sv *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		li := &logInfo{}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+		}
+		// A new session the request did not change was never stored; its
+		// id means nothing.
+		if s := li.s; s != nil && (!s.IsNew() || s.Modified()) {
+			attrs = append(attrs, slog.String("session", sessionTag(s.ID())))
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		sv.log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}
+
+// sessionTag is how logs name a session: the first 8 hex digits of the
+// SHA-256 of its canonical id, so log lines of one session can be grouped
+// without the log holding the id. To find a session's tag from sesctl's
+// output: printf %s ID | sha256sum | cut -c1-8.
+func sessionTag(id session.ID) string {
+	sum := sha256.Sum256([]byte(id.String()))
+	return hex.EncodeToString(sum[:4])
+}
+
+// statusWriter remembers the response status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
