@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sesbolt/sesbolt/pkg/admin"
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// importOptions are the flags of import.
+type importOptions struct {
+	from        string
+	userKey     string
+	batch       int
+	dryRun      bool
+	skipInvalid bool
+}
+
+// Import formats (--from).
+const (
+	fromJSONL   = "jsonl"
+	fromSCSBolt = "scs-bolt"
+)
+
+// Limits of one import batch: Service.Import stores a batch atomically, and
+// the admin API caps a request's size.
+const (
+	defaultImportBatch = 1000
+	maxImportBatch     = session.MaxPageSize * 10
+	maxBatchBytes      = 8 << 20
+	// maxLineBytes bounds one input line (a record's JSON).
+	maxLineBytes = 32 << 20
+	// maxReportedLines bounds the bad lines printed.
+	maxReportedLines = 20
+)
+
+func (o *importOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.from, "from", fromJSONL, "input format: jsonl (sesctl export) or scs-bolt (an alexedwards/scs boltstore file)")
+	fs.StringVar(&o.userKey, "user-key", "", "with --from scs-bolt: the session value `KEY` that holds the user id (default: sessions stay anonymous)")
+	fs.IntVar(&o.batch, "batch", defaultImportBatch, "records per atomic write")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "validate the input only; write nothing")
+	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "leave out invalid records (reported) instead of importing nothing")
+}
+
+func (o *importOptions) validate(args []string) error {
+	switch o.from {
+	case fromJSONL:
+		if o.userKey != "" {
+			return usageErrorf("--user-key applies to --from %s only", fromSCSBolt)
+		}
+	case fromSCSBolt:
+		if len(args) == 0 || args[0] == "-" {
+			return usageErrorf("--from %s needs the scs database FILE", fromSCSBolt)
+		}
+	default:
+		return usageErrorf("--from must be %s or %s, not %q", fromJSONL, fromSCSBolt, o.from)
+	}
+	if o.batch < 1 || o.batch > maxImportBatch {
+		return usageErrorf("--batch must be between 1 and %d", maxImportBatch)
+	}
+	return nil
+}
+
+func newImportCommand(a *app) *cobra.Command {
+	var o importOptions
+	cmd := &cobra.Command{
+		Use:   "import [FILE]",
+		Short: "Import session records (JSON lines, or an scs boltstore file)",
+		Long: `Import session records from FILE, or from stdin when FILE is absent or "-".
+
+The input is JSON lines as export writes them: one session record per line
+(blank lines are ignored). Every line is validated before anything is
+written: unknown fields, malformed ids or times, missing expiry, and data
+values that are not JSON are reported with their line numbers, and then
+nothing is imported (or, with --skip-invalid, the rest is). Records are
+written in atomic batches; records whose id is already stored and records
+already expired are skipped, so running an import twice is harmless.
+
+--from scs-bolt FILE migrates from github.com/alexedwards/scs's boltstore:
+each scs session becomes a new session with a new random id, its values
+JSON-encoded, created now, expiring when it would have expired in scs, and
+bound to the user named by the value under --user-key. The scs tokens are not
+carried over, so users log in again; running it twice imports twice. Values
+of types the app registered with gob.Register cannot be read outside the
+app; such sessions are invalid (see --skip-invalid).`,
+		Example: `  sesctl --keys app.keys import sessions.jsonl
+  sesctl export | sesctl --db new.db --keys app.keys import
+  sesctl --keys app.keys import --from scs-bolt --user-key userID scs.db`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(args); err != nil {
+				return err
+			}
+			input := "-"
+			if len(args) == 1 {
+				input = args[0]
+			}
+			if o.from == fromSCSBolt {
+				return a.runImportSCS(cmd.Context(), &o, input)
+			}
+			return a.runImport(cmd.Context(), &o, input)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// openImportTarget returns the Service to import into; nil for a dry run,
+// which only checks the database file exists.
+func (a *app) openImportTarget(ctx context.Context, dryRun bool) (admin.Service, func() error, error) {
+	if dryRun {
+		if a.socket == "" {
+			if err := requireFile(a.db); err != nil {
+				return nil, nil, err
+			}
+		}
+		return nil, func() error { return nil }, nil
+	}
+	return a.service(ctx, writeAccess)
+}
+
+func (a *app) runImport(ctx context.Context, o *importOptions, input string) (err error) {
+	svc, release, err := a.openImportTarget(ctx, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer func() { err = joinErr(err, release()) }()
+
+	src, name, cleanup, err := a.importSource(input)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	// Pass 1: validate every line (spooling stdin to a file to read twice).
+	v := newValidation(a.stderr, name, "line")
+	err = scanLines(src.first, func(n int, line []byte) error {
+		_, err := decodeRecordLine(line)
+		v.check(n, err)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := v.verdict(o.skipInvalid); err != nil {
+		return err
+	}
+	if o.dryRun {
+		return a.printer().Imported(importResult{Read: v.valid, Invalid: len(v.bad), DryRun: true})
+	}
+
+	// Pass 2: import the valid lines in atomic batches.
+	second, err := src.second()
+	if err != nil {
+		return err
+	}
+	b := newBatcher(ctx, svc, o.batch, a.progress(int64(v.valid), "importing", false), "lines")
+	err = scanLines(second, func(n int, line []byte) error {
+		if v.isBad(n) {
+			return nil
+		}
+		r, err := decodeRecordLine(line)
+		if err != nil { // the input changed since pass 1
+			return fmt.Errorf("line %d: %w", n, err)
+		}
+		return b.add(n, r, len(line))
+	})
+	err = joinErr(err, b.flush())
+	b.bar.Done()
+	if err != nil {
+		return b.failed(name, err)
+	}
+	return a.printer().Imported(importResult{Read: v.valid, Imported: b.imported, Skipped: v.valid - b.imported, Invalid: len(v.bad)})
+}
+
+// importInput is an input read twice: first to validate, then to import.
+type importInput struct {
+	first  io.Reader
+	second func() (io.Reader, error)
+}
+
+// importSource opens input ("-" is stdin). Stdin is copied to a private
+// temporary file while it is validated, so the import reads exactly what
+// was validated.
+func (a *app) importSource(input string) (importInput, string, func(), error) {
+	if input != "-" {
+		f, err := os.Open(input)
+		if err != nil {
+			return importInput{}, "", nil, err
+		}
+		second := func() (io.Reader, error) {
+			_, err := f.Seek(0, io.SeekStart)
+			return f, err
+		}
+		return importInput{first: f, second: second}, input, func() { f.Close() }, nil
+	}
+	spool, err := os.CreateTemp("", "sesctl-import-*.jsonl") // mode 0600
+	if err != nil {
+		return importInput{}, "", nil, err
+	}
+	cleanup := func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}
+	second := func() (io.Reader, error) {
+		_, err := spool.Seek(0, io.SeekStart)
+		return spool, err
+	}
+	return importInput{first: io.TeeReader(a.stdin, spool), second: second}, "stdin", cleanup, nil
+}
+
+// scanLines calls fn with each non-blank line of r and its number (from 1).
+func scanLines(r io.Reader, fn func(n int, line []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if err := fn(n, line); err != nil {
+			return err
+		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return fmt.Errorf("line %d is longer than %d MiB", n+1, maxLineBytes>>20)
+	}
+	return sc.Err()
+}
+
+// decodeRecordLine parses one line of JSON lines input: exactly one
+// session.Record object with no unknown fields, valid by Record.Validate.
+func decodeRecordLine(line []byte) (*session.Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	var r session.Record
+	if err := dec.Decode(&r); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("more than one JSON value on the line")
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// validation collects the invalid entries of an input and reports them.
+type validation struct {
+	stderr io.Writer
+	name   string
+	unit   string // "line" or "entry"
+	valid  int
+	bad    map[int]bool
+}
+
+func newValidation(stderr io.Writer, name, unit string) *validation {
+	return &validation{stderr: stderr, name: name, unit: unit, bad: map[int]bool{}}
+}
+
+// check records entry n as valid or, with its reason, as invalid, printing
+// the first maxReportedLines reasons.
+func (v *validation) check(n int, err error) {
+	if err == nil {
+		v.valid++
+		return
+	}
+	if len(v.bad) < maxReportedLines {
+		fmt.Fprintf(v.stderr, "sesctl: %s: %s %d: %s\n", v.name, v.unit, n, oneLine(err.Error()))
+	}
+	v.bad[n] = true
+}
+
+func (v *validation) isBad(n int) bool { return v.bad[n] }
+
+// verdict fails when entries were invalid, unless they are to be skipped.
+func (v *validation) verdict(skipInvalid bool) error {
+	if len(v.bad) > maxReportedLines {
+		fmt.Fprintf(v.stderr, "sesctl: %s: ... and %d more invalid\n", v.name, len(v.bad)-maxReportedLines)
+	}
+	if len(v.bad) > 0 && !skipInvalid {
+		return fmt.Errorf("%s: %s invalid; nothing imported (fix them, or pass --skip-invalid to import the rest)",
+			v.name, plural(len(v.bad), v.unit))
+	}
+	return nil
+}
+
+// batcher sends records to Service.Import in batches bounded by count and
+// bytes; each batch is stored atomically.
+type batcher struct {
+	ctx      context.Context
+	svc      admin.Service
+	max      int
+	units    string // "lines" or "entries", for messages
+	bar      *progress
+	recs     []*session.Record
+	bytes    int
+	first    int // number of the batch's first entry
+	last     int
+	imported int
+}
+
+func newBatcher(ctx context.Context, svc admin.Service, max int, bar *progress, units string) *batcher {
+	return &batcher{ctx: ctx, svc: svc, max: max, bar: bar, units: units}
+}
+
+// add queues r (entry n, size bytes) and writes the batch when full.
+func (b *batcher) add(n int, r *session.Record, size int) error {
+	if len(b.recs) == 0 {
+		b.first = n
+	}
+	b.recs = append(b.recs, r)
+	b.last = n
+	b.bytes += size
+	if len(b.recs) >= b.max || b.bytes >= maxBatchBytes {
+		return b.flush()
+	}
+	return nil
+}
+
+// flush writes the queued batch.
+func (b *batcher) flush() error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	n, err := b.svc.Import(b.ctx, b.recs)
+	if err != nil {
+		return fmt.Errorf("%s %d-%d: %w", b.units, b.first, b.last, err)
+	}
+	b.imported += n
+	b.bar.Add(len(b.recs))
+	b.recs, b.bytes = b.recs[:0], 0
+	return nil
+}
+
+// failed describes an import that stopped at a batch: the batches before
+// it are stored, the failed one is not.
+func (b *batcher) failed(name string, err error) error {
+	if b.imported > 0 {
+		return fmt.Errorf("%s: %w (the batch was not written; %s imported before it stay)", name, err, plural(b.imported, "session"))
+	}
+	return fmt.Errorf("%s: %w (nothing imported)", name, err)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// importTarget returns a harness with an empty database to import into,
+// and the keys to write it.
+func importTarget(t *testing.T) *harness {
+	h := newHarness(t)
+	h.seed()
+	h.env[envKeys] = h.keyFile
+	return h
+}
+
+func TestImportRoundTrip(t *testing.T) {
+	src := seeded(t)
+	exported := src.ok("export")
+
+	h := importTarget(t)
+	h.stdin = exported
+	if got := h.ok("import"); got != "imported 4 sessions of 6 (2 skipped: already stored or expired)\n" {
+		t.Errorf("import: %q", got)
+	}
+	if got, want := h.ok("export"), src.ok("export", "--live"); got != want {
+		t.Errorf("after import:\n%s\nwant the live sessions:\n%s", got, want)
+	}
+	// Again, from a file: everything is already there.
+	in := filepath.Join(h.dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte(exported), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.ok("-o", "json", "import", in); got != `{"read":6,"imported":0,"skipped":6,"invalid":0,"dry_run":false}`+"\n" {
+		t.Errorf("re-import: %q", got)
+	}
+	// "-" is stdin, small batches work the same.
+	h2 := importTarget(t)
+	h2.stdin = "\n" + exported + "\n\n"
+	if got := h2.ok("import", "--batch", "1", "-"); !strings.HasPrefix(got, "imported 4 sessions of 6") {
+		t.Errorf("batch 1: %q", got)
+	}
+}
+
+func TestImportInvalid(t *testing.T) {
+	lines := strings.Split(strings.TrimSpace(seeded(t).ok("export", "--live")), "\n")
+	good := func(i int) string { return lines[i] }
+	input := strings.Join([]string{
+		good(0),
+		`{"id":"not-a-uuid","user":"x"}`,
+		good(1),
+		strings.Replace(good(2), `"user":"bob"`, `"user":"bob","admin":true`, 1),
+		`{"id":"11111111-2222-4333-8444-555555555555","created":"2025-03-14T15:00:00Z","data":{}}`,
+		`[1,2]`,
+		good(3) + ` {}`,
+		`{"id":"11111111-2222-4333-8444-555555555556","created":"2025-03-14T15:00:00Z","idle_expires":"2025-03-14T16:00:00Z","deadline":"2025-03-14T16:00:00Z","data":{"k":nope}}`,
+		`{"id":"11111111-2222-4333-8444-555555555557","created":"yesterday","data":{}}`,
+		`{"id":`,
+	}, "\n")
+
+	h := importTarget(t)
+	h.stdin = input
+	r := h.fails(exitFailure, []string{
+		"sesctl: stdin: line 2: ",
+		"sesctl: stdin: line 4: json: unknown field \"admin\"",
+		"sesctl: stdin: line 5: session: invalid input: record: 11111111-2222-4333-8444-555555555555: no expiry",
+		"sesctl: stdin: line 6: ",
+		"sesctl: stdin: line 7: more than one JSON value on the line",
+		"sesctl: stdin: line 8: ",
+		"sesctl: stdin: line 9: ",
+		"sesctl: stdin: line 10: ",
+		"sesctl: stdin: 8 lines invalid; nothing imported",
+	}, "import")
+	for _, n := range []string{"line 1:", "line 3:"} {
+		if strings.Contains(r.stderr, n) {
+			t.Errorf("a valid %s was reported:\n%s", n, r.stderr)
+		}
+	}
+	if got := h.ok("export"); got != "" {
+		t.Errorf("something was imported:\n%s", got)
+	}
+	h.golden("import_invalid.golden", r.stderr)
+
+	// Dry run: validation only.
+	h.stdin = input
+	h.fails(exitFailure, []string{"8 lines invalid"}, "import", "--dry-run")
+	h.stdin = strings.Join(lines, "\n")
+	if got := h.ok("import", "--dry-run"); got != "4 records valid (dry run: nothing imported)\n" {
+		t.Errorf("dry run: %q", got)
+	}
+	if got := h.ok("export"); got != "" {
+		t.Errorf("a dry run imported:\n%s", got)
+	}
+
+	// --skip-invalid imports the rest.
+	h.stdin = input
+	r = h.run("import", "--skip-invalid")
+	if r.code != exitOK || r.stdout != "imported 2 sessions of 2 (8 invalid left out)\n" {
+		t.Errorf("skip invalid: exit %d, %q, %s", r.code, r.stdout, r.stderr)
+	}
+	if got := countLines(h.ok("export")); got != 2 {
+		t.Errorf("%d imported, want 2", got)
+	}
+}
+
+func TestImportUsage(t *testing.T) {
+	h := importTarget(t)
+	h.fails(exitUsage, []string{"--from must be"}, "import", "--from", "csv")
+	h.fails(exitUsage, []string{"--user-key applies"}, "import", "--user-key", "u")
+	h.fails(exitUsage, []string{"needs the scs database FILE"}, "import", "--from", "scs-bolt")
+	h.fails(exitUsage, []string{"--batch"}, "import", "--batch", "0")
+	h.fails(exitUsage, []string{"accepts at most 1 arg"}, "import", "a", "b")
+	h.fails(exitFailure, []string{"no such file"}, "import", filepath.Join(h.dir, "missing.jsonl"))
+	delete(h.env, envKeys)
+	h.stdin = ""
+	h.fails(exitFailure, []string{"needs the keys"}, "import")
+}

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sesbolt/sesbolt/pkg/admin"
+	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0 // success
+	exitFailure = 1 // the command failed (or check found problems)
+	exitUsage   = 2 // bad usage: unknown command or flag, missing or bad argument
+)
+
+// Defaults of the global flags.
+const (
+	defaultDB     = "sessions.db"
+	envDB         = "SESCTL_DB"
+	envKeys       = "SESCTL_KEYS"
+	socketSuffix  = ".sock"
+	lockTimeout   = time.Second
+	socketTimeout = time.Second
+)
+
+// env is everything sesctl takes from the world outside its arguments, so
+// tests can run the root command with a fixed clock, buffers for the
+// standard streams and no terminal.
+type env struct {
+	now    func() time.Time
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	// terminal reports whether the stream (stdin, stdout or stderr as given
+	// above) is an interactive terminal: progress bars and confirmations
+	// appear only then.
+	terminal func(stream any) bool
+	// dial returns a Service speaking to the admin socket at path.
+	dial func(path string) admin.Service
+	// openFile opens the database file as a Service; nil means boltstore
+	// (see openBoltFile). Tests replace it to exercise commands on stores
+	// that lack an ability.
+	openFile func(a *app, path string, write bool, keys *session.Keyring) (admin.Service, func() error, error)
+}
+
+// defaultEnv is the real world: the process's streams and clock.
+func defaultEnv() env {
+	return env{
+		now:      time.Now,
+		stdin:    os.Stdin,
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		getenv:   os.Getenv,
+		terminal: isTerminal,
+		dial:     dialSocket,
+	}
+}
+
+// globalOptions are the flags every command accepts.
+type globalOptions struct {
+	db     string // --db: the database file
+	socket string // --socket: the admin socket, forced
+	output string // -o/--output: table or json
+	keys   string // --keys: the key file that verifies (and makes) seals
+}
+
+// AddFlags registers the global flags as persistent flags of the root.
+func (o *globalOptions) AddFlags(fs *pflag.FlagSet, getenv func(string) string) {
+	db := defaultDB
+	if v := getenv(envDB); v != "" {
+		db = v
+	}
+	fs.StringVar(&o.db, "db", db, "session database `FILE` (or $"+envDB+")")
+	fs.StringVar(&o.socket, "socket", "", "talk to the running app through its admin socket `PATH` instead of the file (default FILE.sock when the app holds FILE)")
+	fs.StringVarP(&o.output, "output", "o", "table", "output `FORMAT`: table or json")
+	fs.StringVar(&o.keys, "keys", getenv(envKeys), "key `FILE` that verifies record seals; needed to change a file directly (or $"+envKeys+")")
+}
+
+// validate checks the global flags that need no file.
+func (o *globalOptions) validate() error {
+	switch o.output {
+	case "table", "json":
+	default:
+		return usageErrorf("--output must be table or json, not %q", o.output)
+	}
+	if o.socket != "" && o.db == "" {
+		return usageErrorf("--db is empty")
+	}
+	return nil
+}
+
+// app is one run of sesctl: the global options and the environment, shared
+// by every command.
+type app struct {
+	env
+	globalOptions
+}
+
+// NewRootCommand returns the sesctl command tree on the real environment.
+func NewRootCommand() *cobra.Command { return newRootCommand(defaultEnv()) }
+
+// newRootCommand returns the sesctl command tree on e.
+func newRootCommand(e env) *cobra.Command {
+	a := &app{env: e}
+	root := &cobra.Command{
+		Use:   "sesctl",
+		Short: "Administer sesbolt session databases",
+		Long: `sesctl lists, shows, expires and purges the sessions of a sesbolt database,
+and checks, backs up, compacts, exports and imports it.
+
+It opens the database file directly when it is free. While the application
+holds the file, it goes through the application's admin socket (FILE.sock by
+default, or --socket PATH) instead, so every command but compact also works
+on a running app.`,
+		Example: `  sesctl list --user alice
+  sesctl --db /var/lib/app/sessions.db stats
+  sesctl show 0f8e4d2c
+  sesctl expire --user alice
+  sesctl -o json list --expired | jq .id`,
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		SuggestionsMinimumDistance: 2,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				msg := fmt.Sprintf("unknown command %q", args[0])
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += fmt.Sprintf("; did you mean %q?", s[0])
+				}
+				return usageErrorf("%s", msg)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SetOut(a.stderr)
+			_ = cmd.Usage()
+			return usageErrorf("no command given")
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.validate()
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	a.AddFlags(root.PersistentFlags(), a.getenv)
+	root.CompletionOptions.DisableNoDescFlag = true
+
+	root.AddCommand(
+		newListCommand(a),
+		newShowCommand(a),
+		newExpireCommand(a),
+		newPurgeCommand(a),
+		newStatsCommand(a),
+		newCheckCommand(a),
+		newBackupCommand(a),
+		newCompactCommand(a),
+		newExportCommand(a),
+		newImportCommand(a),
+		newKeygenCommand(a),
+		newVersionCommand(a),
+	)
+	return root
+}
+
+// run executes sesctl with args and returns the exit code. Errors are
+// printed to stderr as one line.
+func run(ctx context.Context, args []string, e env) int {
+	root := newRootCommand(e)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return report(e.stderr, err)
+}
+
+// report prints err (if any) and maps it to an exit code.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintf(stderr, "sesctl: %s\nRun 'sesctl --help' for usage.\n", printable(oneLine(err.Error())))
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "sesctl: %s\n", printable(oneLine(explain(err))))
+	return exitFailure
+}
+
+// isCobraUsage recognises the usage errors cobra returns as plain errors
+// rather than through the flag error function or an Args validator.
+func isCobraUsage(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// explain turns the errors people meet most into advice.
+func explain(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, session.ErrNotSupported):
+		return err.Error() + " (the store or the app's admin API cannot do this)"
+	case errors.Is(err, admin.ErrUnavailable):
+		return err.Error() + " (is the app running with its admin socket on?)"
+	case errors.Is(err, admin.ErrForbidden):
+		return err.Error() + " (run sesctl as the user the app runs as)"
+	}
+	return err.Error()
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// usageError marks bad usage: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// usageArgs wraps a cobra positional-argument validator so that its errors
+// are usage errors.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// access is what a command does to the database.
+type access int
+
+const (
+	readAccess  access = iota // the file is opened read-only and left byte-identical
+	writeAccess               // the file is opened for writing
+)
+
+// service is the one seam between the commands and the data: it returns
+// the admin.Service the command works on and a function releasing it.
+//
+//   - With --socket it speaks to that admin socket.
+//   - Otherwise the database file must exist (sesctl never creates one).
+//     When another process holds the file exclusively and FILE.sock
+//     accepts connections, it speaks to that socket, silently.
+//   - Otherwise it opens the file (read-only for readAccess) as a local
+//     Service. A file held by another process fails within about a second
+//     with an error naming the holder.
+func (a *app) service(ctx context.Context, acc access) (admin.Service, func() error, error) {
+	if a.socket != "" {
+		svc := a.dial(a.socket)
+		return svc, func() error { return closeService(svc) }, nil
+	}
+	path := a.db
+	if err := requireFile(path); err != nil {
+		return nil, nil, err
+	}
+	sock := path + socketSuffix
+	if held, _ := heldByOther(path); held {
+		if socketListening(sock) {
+			svc := a.dial(sock)
+			return svc, func() error { return closeService(svc) }, nil
+		}
+		return nil, nil, lockedError(path, sock)
+	}
+	keys, err := a.loadKeys()
+	if err != nil {
+		return nil, nil, err
+	}
+	if acc == writeAccess && keys == nil {
+		return nil, nil, fmt.Errorf("changing %s directly needs the keys that seal its records: pass --keys FILE (or set $%s), "+
+			"or run the command while the app serves its admin socket", path, envKeys)
+	}
+	open := a.openFile
+	if open == nil {
+		open = openBoltFile
+	}
+	svc, release, err := open(a, path, acc == writeAccess, keys)
+	if errors.Is(err, boltstore.ErrLocked) {
+		// The holder came between the probe and the open.
+		if socketListening(sock) {
+			svc := a.dial(sock)
+			return svc, func() error { return closeService(svc) }, nil
+		}
+		return nil, nil, lockedError(path, sock)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, release, nil
+}
+
+// openBoltFile opens path with boltstore: read-only unless write, without
+// a reaper (sesctl changes only what it is asked to), with the app's clock
+// and keys.
+func openBoltFile(a *app, path string, write bool, keys *session.Keyring) (admin.Service, func() error, error) {
+	log := newWarnings(a.stderr, maxWarnings)
+	st, err := boltstore.Open(path, &boltstore.Options{
+		Keys:         keys,
+		ReadOnly:     !write,
+		LockTimeout:  lockTimeout,
+		ReapInterval: -1,
+		Now:          a.now,
+		Logger:       slog.New(log),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() error {
+		err := st.Close()
+		log.summary()
+		return err
+	}
+	return admin.NewLocal(st, a.now), release, nil
+}
+
+// maxWarnings bounds the store warnings printed by one command (a wrong key
+// file would otherwise print one per record).
+const maxWarnings = 10
+
+// warnings is a slog.Handler that prints the store's warnings (records
+// failing their seal) to stderr without timestamps, the first max of them,
+// and counts the rest.
+type warnings struct {
+	slog.Handler
+	state *warnState
+}
+
+type warnState struct {
+	mu         sync.Mutex
+	w          io.Writer
+	max, shown int
+	dropped    int
+}
+
+func newWarnings(w io.Writer, max int) *warnings {
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, at slog.Attr) slog.Attr {
+			if len(groups) == 0 && at.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return at
+		},
+	})
+	return &warnings{Handler: h, state: &warnState{w: w, max: max}}
+}
+
+func (h *warnings) Handle(ctx context.Context, r slog.Record) error {
+	s := h.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shown >= s.max {
+		s.dropped++
+		return nil
+	}
+	s.shown++
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *warnings) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &warnings{Handler: h.Handler.WithAttrs(attrs), state: h.state}
+}
+
+func (h *warnings) WithGroup(name string) slog.Handler {
+	return &warnings{Handler: h.Handler.WithGroup(name), state: h.state}
+}
+
+// summary says how many warnings were not shown.
+func (h *warnings) summary() {
+	s := h.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped > 0 {
+		fmt.Fprintf(s.w, "sesctl: %d more warnings not shown (a wrong --keys file makes every record fail its seal)\n", s.dropped)
+	}
+}
+
+// loadKeys reads --keys; nil without it.
+func (a *app) loadKeys() (*session.Keyring, error) {
+	if a.keys == "" {
+		return nil, nil
+	}
+	return session.LoadKeyFile(a.keys)
+}
+
+// requireFile fails unless path is an existing regular file: sesctl never
+// creates an empty database by accident.
+func requireFile(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: no such database file (sesctl never creates one; check --db or $%s)", path, envDB)
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
+}
+
+// socketListening reports whether something accepts connections on the
+// unix socket at path.
+func socketListening(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&fs.ModeSocket == 0 {
+		return false
+	}
+	c, err := net.DialTimeout("unix", path, socketTimeout)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// lockedError says who holds path and what to do instead.
+func lockedError(path, sock string) error {
+	return fmt.Errorf("%s is in use by %s (the running app?) and no admin socket answers at %s: "+
+		"enable the app's admin socket, or pass --socket PATH", path, holderName(path), sock)
+}
+
+// holderName names the processes holding a lock on path: "process 4242",
+// or "another process" when they cannot be found out.
+func holderName(path string) string {
+	pids := lockHolders(path)
+	if len(pids) == 0 {
+		return "another process"
+	}
+	s := make([]string, len(pids))
+	for i, n := range pids {
+		s[i] = fmt.Sprint(n)
+	}
+	if len(s) == 1 {
+		return "process " + s[0]
+	}
+	return "processes " + strings.Join(s, ", ")
+}
+
+// closeService releases what a Service of the admin socket holds, if it
+// holds anything.
+func closeService(svc admin.Service) error {
+	if c, ok := svc.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

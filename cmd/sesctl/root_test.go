@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/admin"
+	"github.com/sesbolt/sesbolt/pkg/boltstore"
+)
+
+func TestUsageErrors(t *testing.T) {
+	h := seeded(t)
+	h.unchanged(func() {
+		h.fails(exitUsage, []string{"no command given", "Usage:"})
+		h.fails(exitUsage, []string{`unknown command "lst"; did you mean "list"?`}, "lst")
+		h.fails(exitUsage, []string{"unknown flag: --bogus"}, "--bogus", "list")
+		h.fails(exitUsage, []string{"unknown shorthand flag"}, "list", "-z")
+		h.fails(exitUsage, []string{"--output must be table or json"}, "-o", "xml", "stats")
+		h.fails(exitUsage, []string{"invalid argument"}, "list", "--limit", "many")
+		h.fails(exitUsage, []string{"flag needs an argument"}, "list", "--user")
+	})
+}
+
+func TestHelpAndCompletion(t *testing.T) {
+	h := newHarness(t) // no database: none of these needs one
+	if out := h.ok("--help"); !strings.Contains(out, "Available Commands:") || !strings.Contains(out, "compact") {
+		t.Errorf("help:\n%s", out)
+	}
+	if out := h.ok("list", "--help"); !strings.Contains(out, "--sort") {
+		t.Errorf("list help:\n%s", out)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if out := h.ok("completion", shell); !strings.Contains(out, "sesctl") {
+			t.Errorf("%s completion:\n%s", shell, out)
+		}
+	}
+	if _, err := os.Stat(h.db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a database was created: %v", err)
+	}
+}
+
+func TestMissingDatabase(t *testing.T) {
+	h := newHarness(t)
+	h.env[envKeys] = h.keyFile
+	for _, args := range [][]string{
+		{"list"}, {"show", "0f8e4d2c"}, {"stats"}, {"check"}, {"purge"}, {"purge", "--dry-run"},
+		{"expire", "--user", "alice"}, {"export"}, {"import"}, {"import", "--dry-run"},
+		{"backup", filepath.Join(h.dir, "b.db")}, {"compact", filepath.Join(h.dir, "c.db")},
+	} {
+		h.fails(exitFailure, []string{h.db + ": no such database file"}, args...)
+		if _, err := os.Stat(h.db); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%v created the database", args)
+		}
+	}
+	// A directory is no database either.
+	h.fails(exitFailure, []string{"not a regular file"}, "--db", h.dir, "stats")
+}
+
+func TestDatabaseFlagAndEnv(t *testing.T) {
+	h := seeded(t)
+	other := newHarness(t)
+	other.seed(fixture()[:1]...)
+	if n := countLines(h.ok("-o", "json", "list")); n != 4 {
+		t.Errorf("$SESCTL_DB: %d sessions", n)
+	}
+	if n := countLines(h.ok("--db", other.db, "-o", "json", "list")); n != 1 {
+		t.Errorf("--db over $SESCTL_DB: %d sessions", n)
+	}
+	// Without either, ./sessions.db.
+	delete(h.env, envDB)
+	h.fails(exitFailure, []string{"sessions.db: no such database file"}, "stats")
+}
+
+func TestNotADatabase(t *testing.T) {
+	h := newHarness(t)
+	if err := os.WriteFile(h.db, []byte(strings.Repeat("hello\n", 2000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.unchanged(func() { h.fails(exitFailure, []string{"not a bbolt database"}, "stats") })
+	h.fails(exitFailure, []string{"key file"}, "--keys", filepath.Join(h.dir, "nokeys"), "stats")
+}
+
+// TestHeldFile: the app holds the file (here: this process, through another
+// file description) and serves no admin socket. sesctl fails at once,
+// naming the holder.
+func TestHeldFile(t *testing.T) {
+	h := seeded(t)
+	st := h.openStore()
+	defer st.Close()
+	h.env[envKeys] = h.keyFile
+	holder := fmt.Sprintf("in use by process %d", os.Getpid())
+	for _, args := range [][]string{{"list"}, {"stats"}, {"expire", "--user", "alice"}, {"show", "0f8e4d2c"}} {
+		start := time.Now()
+		h.fails(exitFailure, []string{holder, "admin socket", h.db + ".sock"}, args...)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%v took %v", args, d)
+		}
+	}
+	h.fails(exitFailure, []string{holder, "compact works only on a file no process holds", "sesctl backup"}, "compact", filepath.Join(h.dir, "c.db"))
+}
+
+// TestHeldReadOnly: another sesctl reads the file (a shared lock); a
+// change waits about a second for it, then fails naming it.
+func TestHeldReadOnly(t *testing.T) {
+	h := seeded(t)
+	ro, err := boltstore.Open(h.db, &boltstore.Options{ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	h.ok("stats") // readers share the file
+	h.env[envKeys] = h.keyFile
+	start := time.Now()
+	h.fails(exitFailure, []string{fmt.Sprintf("in use by process %d", os.Getpid())}, "purge")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// serveSocket holds the harness's file like the app does, and serves the
+// admin API on path.
+func serveSocket(t *testing.T, h *harness, path string) *boltstore.Store {
+	t.Helper()
+	st := h.openStore()
+	l, err := admin.ListenSocket(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := admin.Serve(l, admin.NewHandler(admin.NewLocal(st, func() time.Time { return h.now }), &admin.HandlerOptions{
+		Logger: slog.New(slog.DiscardHandler),
+	}), slog.New(slog.DiscardHandler))
+	t.Cleanup(func() {
+		srv.Close()
+		st.Close()
+	})
+	return st
+}
+
+// TestSocketFallback: while the app holds the file and serves FILE.sock,
+// every command goes through the socket, silently, and needs no keys.
+func TestSocketFallback(t *testing.T) {
+	h := seeded(t)
+	direct := h.ok("list")
+	directShow := h.ok("-o", "json", "show", "0f8e4d2c")
+	serveSocket(t, h, h.db+".sock")
+
+	r := h.run("list")
+	if r.code != exitOK || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r.stdout != direct {
+		t.Errorf("through the socket:\n%s\ndirectly:\n%s", r.stdout, direct)
+	}
+	if got := h.ok("-o", "json", "show", "0f8e4d2c"); got != directShow {
+		t.Errorf("show through the socket:\n%s\nwant\n%s", got, directShow)
+	}
+	if got := h.ok("expire", "--user", "alice"); got != "expired 2 sessions\n" {
+		t.Errorf("expire: %q", got)
+	}
+	if got := h.ok("purge"); got != "purged 2 expired sessions\n" {
+		t.Errorf("purge: %q", got)
+	}
+	dst := filepath.Join(h.dir, "hot.db")
+	h.ok("backup", dst)
+	if n := countLines(h.ok("--db", dst, "-o", "json", "list", "--all")); n != 2 {
+		t.Errorf("the hot backup holds %d sessions, want 2", n)
+	}
+	h.fails(exitFailure, []string{"compact works only on a file no process holds"}, "compact", filepath.Join(h.dir, "c.db"))
+}
+
+// TestSocketFlag: --socket forces the socket, wherever the file is.
+func TestSocketFlag(t *testing.T) {
+	h := seeded(t)
+	sock := filepath.Join(h.dir, "admin.sock")
+	serveSocket(t, h, sock)
+	h.env[envDB] = filepath.Join(h.dir, "elsewhere.db")
+	if n := countLines(h.ok("--socket", sock, "-o", "json", "list")); n != 4 {
+		t.Errorf("%d sessions through --socket", n)
+	}
+	h.fails(exitFailure, []string{"admin: server unavailable", "is the app running"}, "--socket", filepath.Join(h.dir, "none.sock"), "stats")
+}
+
+func TestReport(t *testing.T) {
+	var b strings.Builder
+	if code := report(&b, context.Canceled); code != exitFailure || b.String() != "sesctl: interrupted\n" {
+		t.Errorf("canceled: %d %q", code, b.String())
+	}
+	b.Reset()
+	if code := report(&b, errors.New("two\nlines")); code != exitFailure || b.String() != "sesctl: two lines\n" {
+		t.Errorf("multi-line: %d %q", code, b.String())
+	}
+}
+
+func TestParseProcLocks(t *testing.T) {
+	const locks = `1: POSIX  ADVISORY  WRITE 99 08:02:1234 0 EOF
+2: FLOCK  ADVISORY  WRITE 4242 fe:00:9982418 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 4343 fe:00:9982418 0 EOF
+3: FLOCK  ADVISORY  READ 17 fe:00:9982418 0 EOF
+4: FLOCK  ADVISORY  READ 18 fe:01:9982418 0 EOF
+5: FLOCK  ADVISORY  READ -1 fe:00:9982418 0 EOF
+garbage
+`
+	dev := uint64(0xfe << 8) // major 254, minor 0
+	got := parseProcLocks(strings.NewReader(locks), dev, 9982418)
+	if fmt.Sprint(got) != "[17 4242]" {
+		t.Errorf("got %v, want [17 4242]", got)
+	}
+}
