@@ -61,8 +61,9 @@
 // disk.
 //
 // The reaper (every Options.ReapInterval) and Purge delete expired records
-// in rounds of at most Options.ReapBatch, re-checking each record inside the
-// deleting transaction, so a session refreshed meanwhile survives.
+// in rounds of at most Options.ReapBatch, sized to take about 10 ms each,
+// re-checking each record inside the deleting transaction, so a session
+// refreshed meanwhile survives.
 //
 // # Damaged files
 //
@@ -95,8 +96,10 @@
 //   - Long reads (Backup, Check) hold a read transaction; a write that must
 //     grow bbolt's memory map waits for them. Options.InitialMmapSize avoids
 //     remapping on busy stores.
-//   - A reaper round holds the write lock for up to Options.ReapBatch
-//     deletions; request writes wait at most that long.
+//   - A reaper round holds the write lock for about 10 ms (its batch adapts
+//     to the file; Stats.LastReap.LongestStep shows the longest), and
+//     request writes wait at most that long. A disk whose fsync alone takes
+//     longer makes every round, and every request write, that slow.
 //   - Recovery has limits. Without Options.Verify, a damaged file whose
 //     pages form a cycle makes bbolt recurse without end, a stack overflow
 //     Go cannot recover from, and a damaged length can make a write allocate

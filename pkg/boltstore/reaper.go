@@ -23,9 +23,12 @@ import (
 //     never existed;
 //   - the record, when it fails its seal (counted and logged) and the index
 //     says it is due.
-// Rounds repeat until a round finds fewer than ReapBatch entries. Each
-// round's write transaction is bounded, so requests waiting for the
-// committer are delayed by at most one round.
+// Rounds repeat until a round finds fewer entries than it asked for. Each
+// round's write transaction is bounded in entries (ReapBatch) and, because
+// the cost of an entry varies with the file (random pages of a large file
+// are slow to dirty and write), in time: the batch adapts so that a round
+// takes about reapRoundTarget, starting small. Requests waiting for the
+// committer are so delayed by at most about one round.
 
 // Purge removes every record expired at now, with its index entries, and
 // returns how many records it removed. Records refreshed concurrently
@@ -69,6 +72,28 @@ func (s *Store) reapLoop(interval time.Duration) {
 	}
 }
 
+// Round sizing: a round aims at reapRoundTarget and never exceeds
+// ReapBatch entries; it starts at reapFirstBatch entries (or ReapBatch if
+// smaller) and never goes below reapMinBatch.
+const (
+	reapRoundTarget = 10 * time.Millisecond
+	reapFirstBatch  = 64
+	reapMinBatch    = 16
+)
+
+// nextBatch returns the size of the round after one of size batch that took
+// d: halved when it overshot the target, grown by half when it took less
+// than half the target, kept otherwise.
+func nextBatch(batch int, d time.Duration, maxBatch int) int {
+	switch {
+	case d > reapRoundTarget:
+		batch /= 2
+	case d < reapRoundTarget/2:
+		batch += batch/2 + 1
+	}
+	return max(min(batch, maxBatch), min(reapMinBatch, maxBatch))
+}
+
 // purge runs one expiry pass at now.
 func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	s.reapMu.Lock()
@@ -76,32 +101,38 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	start := time.Now()
 	limit := expiryNanos(now)
 	total := 0
+	batch := min(reapFirstBatch, s.opts.ReapBatch)
+	var longest time.Duration
 	var err error
 	for {
 		if err = s.stopping(ctx); err != nil {
 			break
 		}
 		var keys [][]byte
-		if keys, err = s.reapScan(limit); err != nil || len(keys) == 0 {
+		if keys, err = s.reapScan(limit, batch); err != nil || len(keys) == 0 {
 			break
 		}
 		if s.reapHook != nil {
 			s.reapHook(keys)
 		}
+		roundStart := time.Now()
 		var n int
 		n, err = s.reapRound(keys, limit)
+		d := time.Since(roundStart)
+		longest = max(longest, d)
 		total += n
-		if err != nil || len(keys) < s.opts.ReapBatch {
+		if err != nil || len(keys) < batch {
 			break
 		}
+		batch = nextBatch(batch, d, s.opts.ReapBatch)
 	}
-	s.lastReap.Store(&session.ReapStats{At: now, Removed: total, Duration: time.Since(start)})
+	s.lastReap.Store(&session.ReapStats{At: now, Removed: total, Duration: time.Since(start), LongestStep: longest})
 	return total, err
 }
 
-// reapScan returns copies of up to ReapBatch expiry-index keys due at limit
-// (unix nanoseconds), from the start of the index.
-func (s *Store) reapScan(limit uint64) ([][]byte, error) {
+// reapScan returns copies of up to n expiry-index keys due at limit (unix
+// nanoseconds), from the start of the index.
+func (s *Store) reapScan(limit uint64, n int) ([][]byte, error) {
 	var keys [][]byte
 	err := s.view("reap scan", func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketExpiry)
@@ -109,7 +140,7 @@ func (s *Store) reapScan(limit uint64) ([][]byte, error) {
 			return err
 		}
 		c := b.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < s.opts.ReapBatch; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(keys) < n; k, _ = c.Next() {
 			if due(k, limit) {
 				keys = append(keys, bytes.Clone(k))
 				continue

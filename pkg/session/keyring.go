@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -71,11 +72,16 @@ func newMACKey(master []byte, label string) *macKey {
 	return k
 }
 
-// sum returns HMAC(parts...) appended to dst.
+// sum returns HMAC over the parts appended to dst. Each part is preceded by
+// its length (8 bytes, big-endian), so no two different part lists produce
+// the same message.
 func (k *macKey) sum(dst []byte, parts ...[]byte) []byte {
 	st := k.pool.Get().(*macState)
 	st.h.Reset()
+	var n [8]byte
 	for _, p := range parts {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		st.h.Write(n[:])
 		st.h.Write(p)
 	}
 	dst = st.h.Sum(dst)
@@ -267,7 +273,8 @@ func decodeCookie(raw *[16 + cookieTagSize]byte, value string) bool {
 const SealSize = sha256.Size
 
 // Seal returns an HMAC-SHA256 tag over the parts with the newest key's seal
-// key (derived separately from the cookie key). Stores seal each record with
+// key (derived separately from the cookie key). Parts are length-framed, so
+// ("ab", "c") and ("a", "bc") seal differently. Stores seal each record with
 // everything that must not be swapped (e.g. its database key and contents),
 // so corruption and offline tampering are visible.
 func (k *Keyring) Seal(parts ...[]byte) []byte {

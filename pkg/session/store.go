@@ -173,6 +173,10 @@ type ReapStats struct {
 	Removed int `json:"removed"`
 	// Duration is how long it took.
 	Duration time.Duration `json:"duration_ns"`
+	// LongestStep is the longest single write step of the pass (a bbolt
+	// write transaction), which is how long other writers could wait
+	// behind it; zero when the store does not measure it.
+	LongestStep time.Duration `json:"longest_step_ns"`
 }
 
 // Purger is implemented by stores that can remove expired records on demand
