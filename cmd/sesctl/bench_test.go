@@ -107,7 +107,7 @@ func buildBenchFile(path string) error {
 	}
 	st, err := boltstore.Open(path, &boltstore.Options{
 		Keys: keys, ReapInterval: -1, Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return testNow },
+		Now: func() time.Time { return testNow }, DisableAdminSocket: true,
 	})
 	if err != nil {
 		return err

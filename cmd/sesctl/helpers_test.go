@@ -58,13 +58,20 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// openStore opens the harness's file for writing, without a reaper.
+// openStore opens the harness's file for writing, without a reaper and
+// without an admin socket.
 func (h *harness) openStore() *boltstore.Store {
 	h.t.Helper()
-	st, err := boltstore.Open(h.db, &boltstore.Options{
-		Keys: h.keys, ReapInterval: -1, Now: func() time.Time { return h.now },
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	return h.openStoreWith(&boltstore.Options{DisableAdminSocket: true})
+}
+
+// openStoreWith opens the harness's file for writing with o, filling in
+// the harness's keys, clock and a quiet logger, without a reaper.
+func (h *harness) openStoreWith(o *boltstore.Options) *boltstore.Store {
+	h.t.Helper()
+	o.Keys, o.ReapInterval, o.Logger = h.keys, -1, slog.New(slog.DiscardHandler)
+	o.Now = func() time.Time { return h.now }
+	st, err := boltstore.Open(h.db, o)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -323,6 +323,8 @@ func openBoltFile(a *app, path string, write bool, keys *session.Keyring) (admin
 		ReapInterval: -1,
 		Now:          a.now,
 		Logger:       slog.New(log),
+		// sesctl is not the application: it never serves the socket.
+		DisableAdminSocket: true,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 )
 
@@ -124,22 +123,15 @@ func TestHeldReadOnly(t *testing.T) {
 	}
 }
 
-// serveSocket holds the harness's file like the app does, and serves the
-// admin API on path.
+// serveSocket holds the harness's file like the app does: the store
+// serves the admin API on path.
 func serveSocket(t *testing.T, h *harness, path string) *boltstore.Store {
 	t.Helper()
-	st := h.openStore()
-	l, err := admin.ListenSocket(path)
-	if err != nil {
-		t.Fatal(err)
+	st := h.openStoreWith(&boltstore.Options{AdminSocket: path})
+	if st.AdminSocket() != path {
+		t.Fatalf("store serves its admin socket at %q, want %q", st.AdminSocket(), path)
 	}
-	srv := admin.Serve(l, admin.NewHandler(admin.NewLocal(st, func() time.Time { return h.now }), &admin.HandlerOptions{
-		Logger: slog.New(slog.DiscardHandler),
-	}), slog.New(slog.DiscardHandler))
-	t.Cleanup(func() {
-		srv.Close()
-		st.Close()
-	})
+	t.Cleanup(func() { st.Close() })
 	return st
 }
 

@@ -139,12 +139,9 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		log.Warn("key file is readable by other users; chmod 600 it", "path", o.keys, "mode", fi.Mode().Perm().String())
 	}
 
-	// Live administration seam: bbolt locks the file while the demo runs,
-	// so sesctl will reach the sessions through an admin socket the store
-	// serves beside the file (<db>.sock, mode 0600). When that lands, turn
-	// it on in these Options (on by default for the demo) and log its path
-	// with the "listening" line below. Until then sesctl works on the file
-	// only while the demo is stopped.
+	// bbolt locks the file while the demo runs, so the store serves the
+	// admin API on a socket beside it (<db>.sock, mode 0600): sesctl --db
+	// finds it there.
 	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})
 	if err != nil {
 		return fmt.Errorf("database: %w%s", err, openHint(err)) // the error names the file
@@ -182,7 +179,7 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	}
 	addr := ln.Addr().String()
 	log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "db", o.db, "keys", o.keys,
-		"idle", o.idle, "lifetime", o.lifetime)
+		"admin_socket", store.AdminSocket(), "idle", o.idle, "lifetime", o.lifetime)
 
 	srv := &http.Server{
 		Handler:           handler,

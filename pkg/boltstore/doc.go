@@ -65,6 +65,17 @@
 // re-checking each record inside the deleting transaction, so a session
 // refreshed meanwhile survives.
 //
+// # Admin socket
+//
+// A writable store serves the admin API (package admin) on a Unix socket
+// beside the file, by default the database path plus ".sock" (mode 0600;
+// peers of another uid than the process's, root excepted, are refused), so
+// sesctl can list, expire and back up while the application holds the file.
+// A stale socket left by a crash is replaced; Close removes it.
+// Options.AdminSocket relocates it and Options.DisableAdminSocket turns it
+// off. Open fails when the socket cannot be created (a path longer than 107
+// bytes, a non-socket file in the way).
+//
 // # Damaged files
 //
 // Open refuses files that are not bbolt (ErrNotBolt), visibly damaged ones

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -52,6 +53,8 @@ type Store struct {
 	leaders sync.WaitGroup
 
 	reaperDone chan struct{} // closed when the reaper has exited; nil without reaper
+
+	adminSrv *admin.SocketServer // the admin socket; nil when not served
 
 	reapMu   sync.Mutex // one expiry pass at a time
 	lastReap atomic.Pointer[session.ReapStats]
@@ -89,7 +92,7 @@ var (
 // it is not a sesbolt database or one of a newer schema. A read-only open of
 // a missing file fails with an error matching fs.ErrNotExist.
 func Open(path string, opts *Options) (*Store, error) {
-	o := opts.withDefaults()
+	o := opts.withDefaults(path)
 	if !o.ReadOnly && o.Keys == nil {
 		return nil, fmt.Errorf("boltstore: opening %s for writing needs Options.Keys: %w", path, session.ErrNoKeys)
 	}
@@ -124,11 +127,39 @@ func Open(path string, opts *Options) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if !s.readOnly && !o.DisableAdminSocket {
+		if err := s.serveAdmin(); err != nil {
+			cancel()
+			s.db.Close()
+			return nil, err
+		}
+	}
 	if !s.readOnly && o.ReapInterval > 0 {
 		s.reaperDone = make(chan struct{})
 		go s.reapLoop(o.ReapInterval)
 	}
 	return s, nil
+}
+
+// serveAdmin starts the admin API on Options.AdminSocket.
+func (s *Store) serveAdmin() error {
+	l, err := admin.ListenSocket(s.opts.AdminSocket)
+	if err != nil {
+		return fmt.Errorf("boltstore: admin socket for %s: %w (relocate it with Options.AdminSocket or turn it off with Options.DisableAdminSocket)", s.path, err)
+	}
+	h := admin.NewHandler(admin.NewLocal(s, s.opts.Now), &admin.HandlerOptions{Logger: s.log})
+	s.adminSrv = admin.Serve(l, h, s.log)
+	s.log.Debug("boltstore: admin socket listening", "socket", s.opts.AdminSocket)
+	return nil
+}
+
+// AdminSocket returns the path of the admin socket the store serves, or ""
+// when it serves none (read-only, or DisableAdminSocket).
+func (s *Store) AdminSocket() string {
+	if s.adminSrv == nil {
+		return ""
+	}
+	return s.opts.AdminSocket
 }
 
 // openDB opens the bbolt database, turning a panic inside bbolt.Open into
@@ -164,7 +195,7 @@ func (s *Store) openDB() error {
 		}
 		return fmt.Errorf("boltstore: opening %s: %w", s.path, err)
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("%w: %s (the running application?); use sesctl through the app's admin socket %s instead of the file",
+		return fmt.Errorf("%w: %s (the running application?); use sesctl through the app's admin socket (%s by default) instead of the file",
 			ErrLocked, s.path, s.path+".sock")
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
 		return fmt.Errorf("%w: %s: %w", ErrNotBolt, s.path, err)
@@ -268,7 +299,7 @@ func (s *Store) Path() string { return s.path }
 // ReadOnly reports whether the store was opened with Options.ReadOnly.
 func (s *Store) ReadOnly() bool { return s.readOnly }
 
-// Close stops the reaper, waits for the operations in flight (every change
+// Close stops the admin socket (removing its file) and the reaper, waits for the operations in flight (every change
 // already submitted is committed and its Apply returns normally), and closes
 // the file. Long operations (Purge, Backup, Check)
 // stop early with session.ErrClosed. Afterwards every method returns
@@ -277,6 +308,13 @@ func (s *Store) ReadOnly() bool { return s.readOnly }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
+		if s.adminSrv != nil {
+			// Before the file: admin requests in flight finish or are cut,
+			// and the socket file is removed.
+			if err := s.adminSrv.Close(); err != nil {
+				s.log.Warn("boltstore: closing the admin socket", "err", err)
+			}
+		}
 		s.mu.Lock() // waits for the operations in flight, so every queued change is committed
 		s.closed = true
 		s.mu.Unlock()
