@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sesbolt/sesbolt/internal/jsonenc"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -41,7 +42,7 @@ func appendRecordExact(b []byte, r *session.Record) (_ []byte, exact bool, err e
 	b = append(b, `{"id":"`...)
 	b = append(b, r.ID.String()...)
 	b = append(b, `","user":`...)
-	b = appendString(b, r.UserID)
+	b = jsonenc.AppendString(b, r.UserID)
 	for _, f := range []struct {
 		name string
 		t    time.Time
@@ -55,13 +56,13 @@ func appendRecordExact(b []byte, r *session.Record) (_ []byte, exact bool, err e
 	sep := ""
 	if r.Client.IP != "" {
 		b = append(b, `"ip":`...)
-		b = appendString(b, r.Client.IP)
+		b = jsonenc.AppendString(b, r.Client.IP)
 		sep = ","
 	}
 	if r.Client.UserAgent != "" {
 		b = append(b, sep...)
 		b = append(b, `"user_agent":`...)
-		b = appendString(b, r.Client.UserAgent)
+		b = jsonenc.AppendString(b, r.Client.UserAgent)
 	}
 	b = append(b, `},"data":{`...)
 	keys := make([]string, 0, len(r.Data))
@@ -73,7 +74,7 @@ func appendRecordExact(b []byte, r *session.Record) (_ []byte, exact bool, err e
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonenc.AppendString(b, k)
 		b = append(b, ':')
 		buf := bytes.NewBuffer(b)
 		before := buf.Len()
@@ -94,52 +95,7 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 	if y := t.Year(); y < 0 || y > 9999 {
 		return nil, fmt.Errorf("%w: time %v: year outside [0,9999]", session.ErrInvalid, t)
 	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
-}
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonenc.AppendTime(b, t), nil
 }
 
 // errSlowPath sends parseRecord's input to encoding/json.
