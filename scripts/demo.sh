@@ -8,7 +8,7 @@
 # request is printed with its status and JSON answer; any unexpected status
 # stops the tour with exit status 1. The server is always stopped on exit.
 #
-# Needs: go, curl. Uses jq (or python3) to pretty-print JSON when present.
+# Needs: go, curl. The operator's side is shown with sesctl. Uses jq (or python3) to pretty-print JSON when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +83,12 @@ shquote() {
 # json_id prints the first "id" of the JSON in $body.
 json_id() { printf '%s' "$body" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4; }
 
+# sesctl ARGS... runs the admin CLI on the demo's database and prints it.
+sesctl() {
+	printf '%s$ sesctl --db demo.db %s%s\n' "$dim" "$*" "$off"
+	"$tmp/sesctl" --db "$tmp/demo.db" "$@" | sed 's/^/     /'
+}
+
 start_server() {
 	: >"$tmp/server.log"
 	"$tmp/sesdemo" -addr 127.0.0.1:0 -db "$tmp/demo.db" -keys "$tmp/demo.keys" 2>>"$tmp/server.log" &
@@ -100,8 +106,8 @@ start_server() {
 }
 
 step "Build and start the demo"
-say "go build -o \$TMP/sesdemo ./cmd/sesdemo"
-go build -o "$tmp/sesdemo" ./cmd/sesdemo
+say "go build -o \$TMP/ ./cmd/sesdemo ./cmd/sesctl"
+go build -o "$tmp/" ./cmd/sesdemo ./cmd/sesctl
 start_server
 say "Requests below go to $base (a new port after the restart)."
 say "Its startup log:"
@@ -135,8 +141,12 @@ phone_id=$(json_id)
 step "Her active sessions, as the laptop sees them"
 request laptop 200 GET /api/sessions
 say "The device comes from the User-Agent; 'current' marks the asking session."
-# Once sesctl exists, show the operator's view here: the same sessions listed
-# from the database by the admin CLI, through the running app's admin socket.
+
+step "The operator's view: sesctl, while the app holds the file"
+sesctl list
+say "bbolt locks the file while sesdemo runs, so sesctl went through the app's"
+say "admin socket ($tmp/demo.db.sock, mode 0600) without being told to."
+sesctl stats
 
 step "Restart the server: sessions live in the bbolt file, not in memory"
 stop_server || die "sesdemo did not exit cleanly"
@@ -166,6 +176,15 @@ say "Every session of alice ended, through the store's per-user index."
 step "The request log"
 say "One line per request; sessions appear as a short hash of their id, never the cookie:"
 grep 'msg=request' "$tmp/server.log" | tail -n 5 | sed 's/^/     /'
+
+step "An operator ends a session from the shell"
+request phone 303 POST /login -d user=bob
+request phone 200 GET /api/session
+bob_id=$(json_id)
+sesctl expire "$bob_id"
+request phone 200 GET /api/session
+[ "$(json_id)" != "$bob_id" ] || die "the expired session still works"
+say "Gone for the app at once: the phone's next request got a fresh session."
 
 step "Done"
 say "Run it yourself: go run ./cmd/sesdemo  (then open http://127.0.0.1:8080)"
