@@ -93,14 +93,20 @@ func (a *app) runList(ctx context.Context, o *listOptions) (err error) {
 	defer func() { err = joinErr(err, release()) }()
 
 	out := a.printer().List()
-	defer func() { err = joinErr(err, out.Close()) }()
+	n := 0 // rows written
+	defer func() {
+		// A listing that failed before its first row prints nothing (the
+		// table printer would say "no sessions").
+		if err == nil || n > 0 {
+			err = joinErr(err, out.Close())
+		}
+	}()
 
 	q := admin.ListQuery{Filter: o.filter(), User: o.user}
 	if o.sort == "" {
 		if o.limit > 0 {
 			q.Limit = min(o.limit, session.MaxPageSize) // read no more than needed
 		}
-		n := 0
 		return eachRecord(ctx, svc, q, func(r *session.Record) (bool, error) {
 			n++
 			return o.limit == 0 || n < o.limit, out.Write(r)
@@ -114,6 +120,7 @@ func (a *app) runList(ctx context.Context, o *listOptions) (err error) {
 		return err
 	}
 	for _, r := range rows.sorted() {
+		n++
 		if err := out.Write(r); err != nil {
 			return err
 		}

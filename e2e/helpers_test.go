@@ -1,0 +1,549 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bounds on the processes under test. They are generous: the tests run
+// with -race on small shared machines. A process that outlives its bound
+// gets SIGTERM, then SIGKILL after killDelay.
+const (
+	buildTimeout = 5 * time.Minute  // go build of both binaries
+	startTimeout = 20 * time.Second // sesdemo until its "listening" line
+	stopTimeout  = 20 * time.Second // sesdemo after SIGTERM
+	ctlTimeout   = 30 * time.Second // one sesctl run
+	killDelay    = 5 * time.Second  // from SIGTERM to SIGKILL
+)
+
+// bins are the binaries under test, built once per test binary into dir,
+// which TestMain removes.
+var bins struct {
+	once sync.Once
+	dir  string
+	demo string
+	ctl  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bins.dir != "" {
+		os.RemoveAll(bins.dir)
+	}
+	os.Exit(code)
+}
+
+// build builds sesdemo and sesctl (once per test binary; with -race when
+// the tests run with -race). It skips the test with -short.
+func build(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs sesdemo and sesctl; skipped with -short")
+	}
+	bins.once.Do(func() {
+		bins.dir, bins.err = os.MkdirTemp("", "e2e-bin")
+		if bins.err != nil {
+			return
+		}
+		args := []string{"build", "-o", bins.dir + string(filepath.Separator)}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		args = append(args, "github.com/sesbolt/sesbolt/cmd/sesdemo", "github.com/sesbolt/sesbolt/cmd/sesctl")
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+		if err != nil {
+			bins.err = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+			return
+		}
+		bins.demo = filepath.Join(bins.dir, "sesdemo")
+		bins.ctl = filepath.Join(bins.dir, "sesctl")
+	})
+	if bins.err != nil {
+		t.Fatal(bins.err)
+	}
+}
+
+// processEnv is the environment of the processes under test: the test's,
+// without $SESCTL_DB and $SESCTL_KEYS (every sesctl run says what it
+// uses), and with the race detector's sleep of a second at exit turned off
+// (binaries built with -race sleep so by default).
+func processEnv() []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SESCTL_") })
+	if gorace := os.Getenv("GORACE"); !strings.Contains(gorace, "atexit_sleep_ms") {
+		env = append(env, "GORACE="+strings.TrimSpace(gorace+" atexit_sleep_ms=0"))
+	}
+	return env
+}
+
+// shortTempDir returns a new temporary directory, removed at cleanup. The
+// admin socket's path (the database's plus ".sock") must fit in 107 bytes,
+// more than some t.TempDir paths take, hence os.MkdirTemp("", ...).
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if sock := filepath.Join(dir, "demo.db.sock"); len(sock) > 107 {
+		t.Skipf("temporary directory too deep for a unix socket path (%d bytes): set TMPDIR", len(sock))
+	}
+	return dir
+}
+
+// ---- sesdemo ----
+
+// demo is a running sesdemo process.
+type demo struct {
+	t      *testing.T
+	dir    string   // holds the database and the key file
+	extra  []string // flags besides -addr, -db and -keys
+	db     string
+	keys   string
+	socket string // the admin socket, from the "listening" line
+	base   string // http://127.0.0.1:PORT
+	cmd    *exec.Cmd
+	stderr *demoLog
+	done   chan struct{} // closed when the process has exited
+}
+
+// startDemo starts sesdemo on a free port with its database (demo.db) and
+// key file (demo.keys) in dir, and waits until it listens. extra are more
+// flags. At cleanup the process, if still running, gets SIGTERM and, after
+// stopTimeout, SIGKILL; its stderr is logged if the test failed, and a data
+// race it reported fails the test.
+func startDemo(t *testing.T, dir string, extra ...string) *demo {
+	t.Helper()
+	d := &demo{
+		t:      t,
+		dir:    dir,
+		extra:  extra,
+		db:     filepath.Join(dir, "demo.db"),
+		keys:   filepath.Join(dir, "demo.keys"),
+		stderr: &demoLog{listening: make(chan []string, 1)},
+		done:   make(chan struct{}),
+	}
+	args := append([]string{"-addr", "127.0.0.1:0", "-db", d.db, "-keys", d.keys}, extra...)
+	d.cmd = exec.Command(bins.demo, args...)
+	d.cmd.Env = processEnv()
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the test binary die first
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("starting sesdemo: %v", err)
+	}
+	go func() {
+		d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		d.terminate(stopTimeout)
+		logs := d.stderr.String()
+		if t.Failed() {
+			t.Logf("sesdemo (pid %d, %v) stderr:\n%s", d.cmd.Process.Pid, d.cmd.ProcessState, logs)
+		}
+		if strings.Contains(logs, "WARNING: DATA RACE") {
+			t.Errorf("sesdemo reported a data race:\n%s", logs)
+		}
+	})
+	select {
+	case m := <-d.stderr.listening:
+		d.base, d.socket = "http://"+m[1], m[2]
+	case <-d.done:
+		t.Fatalf("sesdemo exited before listening (%v):\n%s", d.cmd.ProcessState, d.stderr)
+	case <-time.After(startTimeout):
+		t.Fatalf("sesdemo did not say it listens within %v:\n%s", startTimeout, d.stderr)
+	}
+	return d
+}
+
+// restart stops d cleanly and starts sesdemo again on the same files.
+func (d *demo) restart() *demo {
+	d.t.Helper()
+	d.stop()
+	return startDemo(d.t, d.dir, d.extra...)
+}
+
+// terminate ends the process if it still runs: SIGTERM, then SIGKILL after
+// timeout. It returns when the process has exited.
+func (d *demo) terminate(timeout time.Duration) {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(timeout):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// kill ends the process with SIGKILL, as a crash would: the store is not
+// closed and the admin socket file stays behind.
+func (d *demo) kill() {
+	d.t.Helper()
+	if err := d.cmd.Process.Kill(); err != nil {
+		d.t.Fatalf("SIGKILL: %v", err)
+	}
+	<-d.done
+}
+
+// stop sends SIGTERM and requires a clean exit (status 0) within
+// stopTimeout, with the admin socket removed.
+func (d *demo) stop() {
+	d.t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(stopTimeout):
+		d.terminate(killDelay)
+		d.t.Fatalf("sesdemo did not stop within %v of SIGTERM", stopTimeout)
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		d.t.Fatalf("sesdemo exited with status %d after SIGTERM, want 0", code)
+	}
+	if _, err := os.Lstat(d.socket); !errors.Is(err, os.ErrNotExist) {
+		d.t.Errorf("admin socket %s after a clean stop: %v, want it removed", d.socket, err)
+	}
+}
+
+// listeningLine matches sesdemo's startup log line: the bound address and
+// the admin socket.
+var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+) .*\badmin_socket=(\S+)`)
+
+// demoLog collects sesdemo's stderr and reports the "listening" line's
+// address and socket once.
+type demoLog struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	scanned   int
+	found     bool
+	listening chan []string // [line, addr, socket]
+}
+
+func (l *demoLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for !l.found {
+		rest := l.buf.Bytes()[l.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		if m := listeningLine.FindStringSubmatch(string(rest[:i])); m != nil {
+			l.found = true
+			l.listening <- m
+		}
+		l.scanned += i + 1
+	}
+	return len(p), nil
+}
+
+func (l *demoLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// ---- HTTP clients ----
+
+// browser is one client of the demo with its own cookie jar. It does not
+// follow redirects. base may be changed (after a restart on another port):
+// the jar's cookies do not depend on the port.
+type browser struct {
+	t    *testing.T
+	base string
+	ua   string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, d *demo, userAgent string) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	return &browser{t: t, base: d.base, ua: userAgent, c: &http.Client{
+		Transport:     tr,
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// send sends a request and returns the status and body. hdr holds header
+// name/value pairs. It may be called from any goroutine.
+func (b *browser) send(method, path string, body io.Reader, hdr ...string) (int, []byte, error) {
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if b.ua != "" {
+		req.Header.Set("User-Agent", b.ua)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: reading body: %w", method, path, err)
+	}
+	return resp.StatusCode, data, nil
+}
+
+// do is send for the test's goroutine: an error fails the test.
+func (b *browser) do(method, path string, body io.Reader, hdr ...string) (int, []byte) {
+	b.t.Helper()
+	code, data, err := b.send(method, path, body, hdr...)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return code, data
+}
+
+// want sends a request and requires status code.
+func (b *browser) want(code int, method, path string, body io.Reader, hdr ...string) []byte {
+	b.t.Helper()
+	got, data := b.do(method, path, body, hdr...)
+	if got != code {
+		b.t.Fatalf("%s %s: status %d, want %d; body %q", method, path, got, code, data)
+	}
+	return data
+}
+
+// login posts the login form.
+func (b *browser) login(user string) {
+	b.t.Helper()
+	form := url.Values{"user": {user}}.Encode()
+	b.want(http.StatusSeeOther, "POST", "/login", strings.NewReader(form), "Content-Type", "application/x-www-form-urlencoded")
+}
+
+// put sets key to the JSON value body.
+func (b *browser) put(key, body string) {
+	b.t.Helper()
+	b.want(http.StatusNoContent, "PUT", "/api/session/"+key, strings.NewReader(body), "Content-Type", "application/json")
+}
+
+// apiSession is the body of GET /api/session.
+type apiSession struct {
+	ID       string                     `json:"id"`
+	User     string                     `json:"user"`
+	Data     map[string]json.RawMessage `json:"data"`
+	Created  time.Time                  `json:"created"`
+	LastSeen time.Time                  `json:"last_seen"`
+	Expires  time.Time                  `json:"expires"`
+}
+
+// session returns GET /api/session: the session the app sees for this
+// browser's cookie.
+func (b *browser) session() apiSession {
+	b.t.Helper()
+	var s apiSession
+	if err := json.Unmarshal(b.want(http.StatusOK, "GET", "/api/session", nil), &s); err != nil {
+		b.t.Fatalf("GET /api/session: %v", err)
+	}
+	return s
+}
+
+// ---- sesctl ----
+
+// ctlRun is one finished sesctl run.
+type ctlRun struct {
+	args           []string
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+func (r ctlRun) String() string {
+	return fmt.Sprintf("sesctl %s: exit %d after %v\nstdout:\n%s\nstderr:\n%s",
+		strings.Join(r.args, " "), r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
+}
+
+// sesctl runs sesctl with args (stdin empty, not a terminal; $SESCTL_DB
+// and $SESCTL_KEYS unset) and returns what it did. A run that takes longer
+// than ctlTimeout gets SIGTERM, then SIGKILL, and fails the test: sesctl
+// must never hang.
+func sesctl(t *testing.T, args ...string) ctlRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.ctl, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = killDelay
+	cmd.Env = processEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := ctlRun{args: args, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("sesctl did not finish within %v:\n%s", ctlTimeout, r)
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running sesctl %s: %v", strings.Join(args, " "), err)
+	}
+	if strings.Contains(r.stderr, "WARNING: DATA RACE") {
+		t.Errorf("sesctl reported a data race:\n%s", r)
+	}
+	return r
+}
+
+// ctlOK runs sesctl, requires exit 0 with nothing on stderr, and returns
+// its stdout.
+func ctlOK(t *testing.T, args ...string) string {
+	t.Helper()
+	r := sesctl(t, args...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("want exit 0 and an empty stderr:\n%s", r)
+	}
+	return r.stdout
+}
+
+// ctlFail runs sesctl and requires exit code (1 or 2), nothing on stdout,
+// and an error on stderr starting with "sesctl: " that contains want.
+func ctlFail(t *testing.T, code int, want string, args ...string) ctlRun {
+	t.Helper()
+	r := sesctl(t, args...)
+	if r.code != code || r.stdout != "" || !strings.HasPrefix(r.stderr, "sesctl: ") || !strings.Contains(r.stderr, want) {
+		t.Fatalf("want exit %d, no stdout, and an error containing %q on stderr:\n%s", code, want, r)
+	}
+	return r
+}
+
+// listed is one session as sesctl prints it in JSON (list, and show with
+// data).
+type listed struct {
+	ID          string                     `json:"id"`
+	User        string                     `json:"user"`
+	Created     time.Time                  `json:"created"`
+	LastSeen    time.Time                  `json:"last_seen"`
+	Expires     time.Time                  `json:"expires"`
+	IdleExpires time.Time                  `json:"idle_expires"`
+	Deadline    time.Time                  `json:"deadline"`
+	Expired     bool                       `json:"expired"`
+	IP          string                     `json:"ip"`
+	UserAgent   string                     `json:"user_agent"`
+	Size        int                        `json:"size"`
+	Version     uint64                     `json:"version"`
+	Data        map[string]json.RawMessage `json:"data"`
+}
+
+// stats is sesctl's JSON stats.
+type stats struct {
+	Sessions     int64 `json:"sessions"`
+	Live         int64 `json:"live"`
+	Expired      int64 `json:"expired"`
+	Users        int64 `json:"users"`
+	SizeBytes    int64 `json:"size_bytes"`
+	SealFailures int64 `json:"seal_failures"`
+}
+
+// check is sesctl's JSON check report.
+type check struct {
+	OK            bool     `json:"ok"`
+	Records       int      `json:"records"`
+	SealsVerified bool     `json:"seals_verified"`
+	Problems      []string `json:"problems"`
+}
+
+// listJSON runs `sesctl -o json list` with args (global flags and list
+// flags) and returns the sessions by id.
+func listJSON(t *testing.T, args ...string) map[string]listed {
+	t.Helper()
+	out := ctlOK(t, append([]string{"-o", "json", "list"}, args...)...)
+	m := map[string]listed{}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var s listed
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("list: line %q: %v", line, err)
+		}
+		if _, dup := m[s.ID]; dup {
+			t.Fatalf("list printed %s twice:\n%s", s.ID, out)
+		}
+		m[s.ID] = s
+	}
+	return m
+}
+
+// ctlJSON runs sesctl with args (which include -o json), requires success
+// and decodes its one JSON object into a T.
+func ctlJSON[T any](t *testing.T, args ...string) T {
+	t.Helper()
+	out := ctlOK(t, args...)
+	var v T
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("sesctl %s: %v in %q", strings.Join(args, " "), err, out)
+	}
+	if dec.More() {
+		t.Fatalf("sesctl %s printed more than one JSON value: %q", strings.Join(args, " "), out)
+	}
+	return v
+}
+
+// wantIDs requires that got holds exactly the sessions ids with the users
+// of users (same length as ids).
+func wantIDs(t *testing.T, what string, got map[string]listed, ids []string, users []string) {
+	t.Helper()
+	want := map[string]string{}
+	for i, id := range ids {
+		want[id] = users[i]
+	}
+	gotUsers := map[string]string{}
+	for id, s := range got {
+		gotUsers[id] = s.User
+	}
+	if !maps.Equal(gotUsers, want) {
+		t.Errorf("%s: sessions (id: user) %v, want %v", what, gotUsers, want)
+	}
+}
+
+// compact returns the JSON value raw without insignificant spaces (show
+// indents the values of its data).
+func compact(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
