@@ -115,9 +115,11 @@ func openEnvelope(value []byte) (seal, rec []byte, err error) {
 		s := value[len(envPrefix) : len(envPrefix)+sealB64]
 		rest := value[len(envPrefix)+sealB64:]
 		if bytes.HasPrefix(rest, envMiddle) {
-			seal = make([]byte, session.SealSize)
+			// Room for what the text decodes to, not only for a seal: a
+			// damaged padding byte makes it decode to one byte more.
+			seal = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
 			if n, err := base64.StdEncoding.Decode(seal, s); err == nil && n == session.SealSize {
-				return seal, rest[len(envMiddle) : len(rest)-1], nil
+				return seal[:n], rest[len(envMiddle) : len(rest)-1], nil
 			}
 		}
 	}
