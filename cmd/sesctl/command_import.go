@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
+	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -255,7 +256,22 @@ func decodeRecordLine(line []byte) (*session.Record, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkStoreLimits(&r); err != nil {
+		return nil, err
+	}
 	return &r, nil
+}
+
+// checkStoreLimits refuses a valid record the store would still refuse, so
+// validation catches it before anything is written: a user id longer than
+// boltstore.MaxUserIDSize. (A record larger than the store's
+// Options.MaxRecordSize, which only the application knows, still fails
+// its batch.)
+func checkStoreLimits(r *session.Record) error {
+	if len(r.UserID) > boltstore.MaxUserIDSize {
+		return fmt.Errorf("user id of %d bytes is longer than the %d bytes the store allows", len(r.UserID), boltstore.MaxUserIDSize)
+	}
+	return nil
 }
 
 // validation collects the invalid entries of an input and reports them.

@@ -161,6 +161,9 @@ func convertSCS(val []byte, now time.Time, userKey string) (*session.Record, err
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkStoreLimits(r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
