@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeDemo answers PUT and GET /api/session like sesdemo, keeping sessions
+// by cookie, and can be told to forget keys.
+type fakeDemo struct {
+	mu       sync.Mutex
+	sessions map[string]map[string]json.RawMessage
+	n        int
+}
+
+func (f *fakeDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cookie := r.Header.Get("Cookie")
+	data := f.sessions[cookie]
+	if data == nil {
+		f.n++
+		cookie = "session=" + strings.Repeat("c", f.n)
+		data = map[string]json.RawMessage{}
+	}
+	switch {
+	case r.Method == "PUT" && strings.HasPrefix(r.URL.Path, "/api/session/"):
+		var v json.RawMessage
+		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		data[strings.TrimPrefix(r.URL.Path, "/api/session/")] = v
+		if f.sessions[r.Header.Get("Cookie")] == nil {
+			f.sessions[cookie] = data
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: strings.TrimPrefix(cookie, "session=")})
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == "GET" && r.URL.Path == "/api/session":
+		json.NewEncoder(w).Encode(sessionJSON{ID: cookie, Data: data})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestVerifyCountsLostWrites(t *testing.T) {
+	demo := &fakeDemo{sessions: map[string]map[string]json.RawMessage{}}
+	srv := httptest.NewServer(demo)
+	defer srv.Close()
+	acks := filepath.Join(t.TempDir(), "acks.tsv")
+
+	// drive stops at its -max when nothing kills the server: that is an
+	// error, but what it acknowledged is recorded.
+	err := drive([]string{"-base", srv.URL, "-acks", acks, "-round", "1", "-workers", "4", "-sessions", "2", "-max", "200ms"})
+	if err == nil || !strings.Contains(err.Error(), "still answered") {
+		t.Fatalf("drive against a server nobody kills: %v", err)
+	}
+	recorded, err := readAcks(acks)
+	if err != nil || len(recorded) < 10 {
+		t.Fatalf("%d acks recorded, %v", len(recorded), err)
+	}
+	if err := verify([]string{"-base", srv.URL, "-acks", acks}); err != nil {
+		t.Fatalf("verify with nothing lost: %v", err)
+	}
+
+	// The server forgets one acknowledged key, and changes another.
+	demo.mu.Lock()
+	delete(demo.sessions[recorded[3].cookie], recorded[3].key)
+	demo.sessions[recorded[5].cookie][recorded[5].key] = json.RawMessage(`"changed"`)
+	demo.mu.Unlock()
+	err = verify([]string{"-base", srv.URL, "-acks", acks})
+	if err == nil || !strings.Contains(err.Error(), "2 acknowledged writes lost") {
+		t.Fatalf("verify after losing two writes: %v", err)
+	}
+
+	// A malformed acks file is an error, not zero writes.
+	if err := os.WriteFile(acks, []byte("no tabs here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify([]string{"-base", srv.URL, "-acks", acks}); err == nil {
+		t.Fatal("verify accepted a malformed acks file")
+	}
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Crash test: acknowledged writes survive SIGKILL.
+#
+#   scripts/crash.sh [ROUNDS]        # or ROUNDS=N scripts/crash.sh; default 20
+#
+# Builds sesdemo, sesctl and internal/crashdriver into a temporary directory
+# and runs ROUNDS rounds on one database file. Each round:
+#
+#   1. crashdriver drives concurrent PUTs of distinct keys over HTTP (WORKERS
+#      writers, default 32, on 8 new sessions and up to 8 of earlier rounds,
+#      so several writers share each session) and records every write the
+#      server acknowledged with 204;
+#   2. the server is SIGKILLed at a random moment (0.2 to 3 s in);
+#   3. `sesctl --keys check` runs on the file exactly as the crash left it
+#      (structure, indexes, counters and every record's seal) and must be
+#      clean;
+#   4. sesdemo restarts on the same file, and every write acknowledged in
+#      this or any earlier round must be readable through GET /api/session
+#      with its value; the restarted server is the next round's.
+#
+# Prints one line per round and a summary: rounds, acknowledged, lost.
+# Exits 1 when anything was lost, a check failed or the server misbehaved.
+# CRASH_SEED=N repeats a run's kill delays (the script prints its seed).
+# Loopback only; everything started is killed on exit.
+#
+# Needs: go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-${ROUNDS:-20}}
+workers=${WORKERS:-32}
+case $rounds in '' | *[!0-9]*) echo "crash.sh: ROUNDS must be a number, not '$rounds'" >&2; exit 2 ;; esac
+case $workers in '' | *[!0-9]*) echo "crash.sh: WORKERS must be a number, not '$workers'" >&2; exit 2 ;; esac
+if [ "$rounds" -lt 1 ] || [ "$rounds" -gt 1000 ]; then echo "crash.sh: ROUNDS must be 1 to 1000" >&2; exit 2; fi
+seed=${CRASH_SEED:-$(( $$ ^ $(date +%s) ))}
+RANDOM=$seed
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sesbolt-crash.XXXXXX")
+db=$tmp/crash.db
+keys=$tmp/crash.keys
+acks=$tmp/acks.tsv
+pid=""    # the server
+driver="" # the driver
+starts=0
+
+cleanup() {
+	local status=$?
+	if [ -n "$driver" ] && kill -0 "$driver" 2>/dev/null; then kill -KILL "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true; fi
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	if [ "$status" -ne 0 ] && [ -n "${KEEP_TMP:-}" ]; then
+		echo "crash.sh: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+
+die() {
+	echo "crash.sh: $*" >&2
+	exit 1
+}
+
+# start_server starts sesdemo on the database and sets pid and base.
+start_server() {
+	starts=$((starts + 1))
+	log=$tmp/server.$starts.log
+	"$tmp/sesdemo" -addr 127.0.0.1:0 -db "$db" -keys "$keys" -idle 2h -lifetime 12h 2>"$log" &
+	pid=$!
+	local addr=""
+	for _ in $(seq 200); do
+		addr=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$log")
+		[ -n "$addr" ] && break
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "sesdemo did not start"; }
+		sleep 0.05
+	done
+	[ -n "$addr" ] || { cat "$log" >&2; die "sesdemo did not report its address within 10s"; }
+	case $addr in 127.0.0.1:*) ;; *) die "sesdemo listens on $addr, not on loopback" ;; esac
+	base=http://$addr
+}
+
+# check runs sesctl check (with the keys: seals too) on the file; it must be
+# clean. $1 says when.
+check() {
+	local out status=0
+	out=$("$tmp/sesctl" --db "$db" --keys "$keys" check 2>&1) || status=$?
+	if [ "$status" -ne 0 ]; then
+		printf '%s\n' "$out" >&2
+		die "sesctl check failed $1 (exit $status)"
+	fi
+}
+
+# field NAME TEXT prints the value of NAME=VALUE in TEXT.
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -n 1; }
+
+echo "crash.sh: building sesdemo, sesctl, crashdriver"
+go build -o "$tmp/sesdemo" ./cmd/sesdemo
+go build -o "$tmp/sesctl" ./cmd/sesctl
+go build -o "$tmp/crashdriver" ./internal/crashdriver
+echo "crash.sh: $rounds rounds, $workers writers, seed $seed, database $db"
+
+start_server
+lost=0
+acknowledged=0
+for round in $(seq "$rounds"); do
+	"$tmp/crashdriver" drive -base "$base" -acks "$acks" -round "$round" -workers "$workers" -max 60s \
+		>"$tmp/drive.out" 2>"$tmp/drive.err" &
+	driver=$!
+	delay_ms=$((200 + RANDOM % 2801))
+	sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=""
+	drive_status=0
+	wait "$driver" || drive_status=$?
+	driver=""
+	if [ "$drive_status" -ne 0 ]; then
+		cat "$tmp/drive.out" "$tmp/drive.err" >&2
+		die "round $round: the driver failed (exit $drive_status)"
+	fi
+	drove=$(cat "$tmp/drive.out")
+
+	check "on the file the crash of round $round left"
+
+	start_server
+	verify_status=0
+	verified=$("$tmp/crashdriver" verify -base "$base" -acks "$acks" 2>"$tmp/verify.err") || verify_status=$?
+	acknowledged=$(field acknowledged "$verified")
+	round_lost=$(field lost "$verified")
+	if [ -z "$acknowledged" ] || [ -z "$round_lost" ]; then
+		cat "$tmp/verify.err" >&2
+		die "round $round: verification failed (exit $verify_status)"
+	fi
+	if [ "$round_lost" -gt 0 ]; then
+		cat "$tmp/verify.err" >&2
+		lost=$round_lost
+	fi
+	printf 'round %2d/%d: SIGKILL after %4d ms: %5d writes acknowledged in the round (%s; %s errors cut by the kill), %6d in all; check clean; lost %d\n' \
+		"$round" "$rounds" "$delay_ms" "$(field acked "$drove")" "$(field sessions "$drove") sessions" \
+		"$(field transient_errors "$drove")" "$acknowledged" "$round_lost"
+	[ "$round_lost" -eq 0 ] || break
+done
+
+# A clean stop, and the file checked once more.
+kill -TERM "$pid"
+stop_status=0
+wait "$pid" || stop_status=$?
+pid=""
+[ "$stop_status" -eq 0 ] || die "sesdemo exited with $stop_status after SIGTERM"
+check "after the final clean stop"
+
+echo "crash: rounds=$round acknowledged=$acknowledged lost=$lost"
+[ "$lost" -eq 0 ] || die "LOST $lost acknowledged writes"
