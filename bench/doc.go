@@ -1,0 +1,44 @@
+// Package bench measures sesbolt side by side with the session libraries
+// people would pick instead, in one process on one machine:
+//
+//   - sesbolt: pkg/middleware.LoadAndSave with pkg/boltstore (and, for
+//     reference, pkg/memstore);
+//   - scs: github.com/alexedwards/scs/v2's LoadAndSave with its bbolt store
+//     (github.com/alexedwards/scs/boltstore) and its memstore;
+//   - gorilla: github.com/gorilla/sessions with its CookieStore and
+//     FilesystemStore (gorilla has no middleware: the handler calls
+//     store.Get and Session.Save, as its README does);
+//   - bare: the same handler without sessions, the floor.
+//
+// It is a separate module so that the main module never depends on the
+// peers. Everything lives in _test.go files; scripts/bench.sh runs it and
+// cmd/report turns the `go test -bench` output into the "Side by side"
+// section of BENCHMARKS.md.
+//
+// Any failed sesbolt request fails a benchmark; a peer's failures are
+// counted and reported (failed/op, failed-writes). HTTP benchmarks also
+// report wB/op, the bytes the process wrote to files per request.
+//
+// Benchmarks:
+//
+//   - BenchmarkHTTP: every contender's middleware around the same handler,
+//     driven in-process with httptest requests (no network), at 1 and 64
+//     goroutines: read an existing session (no change), set one key of an
+//     existing session, create a new session with one key.
+//   - BenchmarkReadSize: read latency with 1k and with 1M sessions stored.
+//   - BenchmarkCleanup: one expiry pass with 10% of 100k and of 1M sessions
+//     expired (scs's cleanup goroutine against sesbolt's Purge), alone and
+//     while a writer measures the longest wait it sees, and a pass with
+//     nothing expired on 1M.
+//   - BenchmarkFootprint: bytes on disk per session; file size after 1M
+//     sessions, 90% of them expired and purged, and after bbolt.Compact.
+//   - BenchmarkFsync: the disk's fdatasync latency, which bounds every
+//     durable write.
+//
+// The large files are built once per process (in a directory removed when
+// the process exits) with bulk writes: sesbolt's Import in batches, and
+// scs's bucket written directly with bbolt in its own value format (8-byte
+// big-endian expiry, then scs.GobCodec's encoding). SIDEBYSIDE_N scales the
+// 1M sessions down for quick runs; -short shrinks every large case to a
+// few thousand sessions so the CI smoke stays fast.
+package bench

@@ -1,0 +1,19 @@
+module github.com/sesbolt/sesbolt/bench
+
+go 1.26.0
+
+replace github.com/sesbolt/sesbolt => ../
+
+require (
+	github.com/alexedwards/scs/boltstore v0.0.0-20251002162104-209de6e426de
+	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/gorilla/sessions v1.4.0
+	github.com/sesbolt/sesbolt v0.0.0-00010101000000-000000000000
+	go.etcd.io/bbolt v1.5.0
+)
+
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
