@@ -130,14 +130,10 @@ func (s *Store) Close() error {
 // It returns session.ErrNotFound when id is not stored or the record is
 // expired at now, and session.ErrClosed after Close.
 func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
+	if err := s.rlock(ctx); err != nil {
+		return nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, session.ErrClosed
-	}
 	r, ok := s.recs[id]
 	if !ok || r.Expired(now) {
 		return nil, session.ErrNotFound
@@ -168,15 +164,10 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
+	if err := s.wlock(ctx); err != nil {
+		return nil, err
 	}
-
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, session.ErrClosed
-	}
 	if c.Create != nil {
 		if _, ok := s.recs[c.ID]; ok {
 			return nil, session.ErrExists
@@ -217,9 +208,6 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 // whose ID is stored and records expired at now are skipped; an invalid or
 // too large record fails the whole batch with nothing written.
 func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memstore: %w", err)
-	}
 	prepared := make([]*session.Record, 0, len(recs))
 	for _, r := range recs {
 		if err := r.Validate(); err != nil {
@@ -232,11 +220,10 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 		}
 		prepared = append(prepared, c)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, session.ErrClosed
+	if err := s.wlock(ctx); err != nil {
+		return 0, err
 	}
+	defer s.mu.Unlock()
 	n := 0
 	for _, r := range prepared {
 		if _, taken := s.recs[r.ID]; taken || r.Expired(now) {
@@ -251,14 +238,10 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 // Delete removes the records stored under ids, live or expired, with their
 // index entries, and returns how many existed. Missing ids are not an error.
 func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memstore: %w", err)
+	if err := s.wlock(ctx); err != nil {
+		return 0, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, session.ErrClosed
-	}
 	n := 0
 	for _, id := range ids {
 		if r, ok := s.recs[id]; ok {
@@ -274,14 +257,10 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 // Anonymous sessions are not indexed, so an empty user yields nil. It costs
 // the number of the user's sessions, not a scan.
 func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]*session.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
+	if err := s.rlock(ctx); err != nil {
+		return nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, session.ErrClosed
-	}
 	var out []*session.Record
 	for id := range s.users[user] {
 		if r := s.recs[id]; !r.Expired(now) {
@@ -301,14 +280,10 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 // returns how many it removed. An empty user (anonymous sessions) removes
 // nothing and returns 0.
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memstore: %w", err)
+	if err := s.wlock(ctx); err != nil {
+		return 0, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, session.ErrClosed
-	}
 	set := s.users[user]
 	n := len(set)
 	for id := range set {
@@ -330,18 +305,13 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	switch q.Filter {
 	case session.Live, session.Expired, session.All:
 	default:
-		return session.Page{}, fmt.Errorf("memstore: unknown list filter %d", q.Filter)
-	}
-	if err := ctx.Err(); err != nil {
-		return session.Page{}, fmt.Errorf("memstore: %w", err)
+		return session.Page{}, fmt.Errorf("memstore: unknown list filter %d: %w", q.Filter, session.ErrInvalid)
 	}
 	limit := q.PageLimit()
-
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return session.Page{}, session.ErrClosed
+	if err := s.rlock(ctx); err != nil {
+		return session.Page{}, err
 	}
+	defer s.mu.RUnlock()
 	var ids []session.ID
 	consider := func(r *session.Record) {
 		if compareID(r.ID, q.After) <= 0 {
@@ -387,14 +357,10 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 // LastReap (the latest Purge or cleanup pass). SealFailures, SizeBytes and
 // FreeBytes are always zero. It scans every record: O(n).
 func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error) {
-	if err := ctx.Err(); err != nil {
-		return session.Stats{}, fmt.Errorf("memstore: %w", err)
+	if err := s.rlock(ctx); err != nil {
+		return session.Stats{}, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return session.Stats{}, session.ErrClosed
-	}
 	st := session.Stats{
 		Sessions: int64(len(s.recs)),
 		Users:    int64(len(s.users)),
@@ -414,14 +380,10 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 // records (O(n)), so a record refreshed before Purge takes the lock
 // survives. It updates Stats.LastReap.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memstore: %w", err)
+	if err := s.wlock(ctx); err != nil {
+		return 0, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, session.ErrClosed
-	}
 	return s.purgeLocked(now), nil
 }
 
@@ -470,6 +432,33 @@ func (s *Store) checkSize(r *session.Record) error {
 	if s.maxSize > 0 && len(b) > s.maxSize {
 		return fmt.Errorf("memstore: record %s encodes to %d bytes, more than the limit of %d: %w",
 			r.ID, len(b), s.maxSize, session.ErrTooLarge)
+	}
+	return nil
+}
+
+// rlock fails with ctx's error or, after Close, session.ErrClosed;
+// otherwise it returns with s.mu held shared and the caller must RUnlock.
+func (s *Store) rlock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return session.ErrClosed
+	}
+	return nil
+}
+
+// wlock is rlock with s.mu held exclusively; the caller must Unlock.
+func (s *Store) wlock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return session.ErrClosed
 	}
 	return nil
 }
