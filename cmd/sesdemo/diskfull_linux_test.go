@@ -12,37 +12,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/testfs"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
-
-// mountTmpfs mounts a tmpfs of size ("3m") on a new directory and unmounts
-// it at cleanup. It skips the test when that is not possible (not root, no
-// mount permission in a container).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a size-limited tmpfs needs root")
-	}
-	dir, err := os.MkdirTemp("", "sesdemo-full-") // short: the admin socket lives there
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
 
 // TestDiskFullOverHTTP fills the disk under a running sesdemo with a storm
 // of concurrent writes: requests that cannot be stored get a clean 500 with
@@ -51,7 +27,7 @@ func mountTmpfs(t *testing.T, size string) string {
 // everything survives a restart with a file that checks clean.
 func TestDiskFullOverHTTP(t *testing.T) {
 	bin := buildDemo(t)
-	dir := mountTmpfs(t, "3m")
+	dir := testfs.MountTmpfs(t, "3m")
 	filler := filepath.Join(dir, "filler") // freed later to let writes resume
 	if err := os.WriteFile(filler, make([]byte, 1<<20), 0o600); err != nil {
 		t.Fatal(err)

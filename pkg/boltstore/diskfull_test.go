@@ -13,35 +13,13 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sesbolt/sesbolt/internal/testfs"
 	"github.com/sesbolt/sesbolt/pkg/session"
 	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
 )
 
-// mountTmpfs mounts a tmpfs of size bytes in a temporary directory and
-// unmounts it at cleanup. It skips the test when that is not possible (not
-// root, no mount permission in a container).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a size-limited tmpfs needs root")
-	}
-	dir := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 func TestDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "2m")
+	dir := testfs.MountTmpfs(t, "2m")
 	// Space the test frees later to let writes succeed again.
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, bytes.Repeat([]byte{1}, 512<<10), 0o600); err != nil {
