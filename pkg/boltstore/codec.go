@@ -106,20 +106,22 @@ func recordSizeHint(r *session.Record) int {
 	return n
 }
 
-// open splits an envelope into seal and record JSON (sub-slices of value,
-// or of a fresh buffer for the slow path). err wraps errBadRecord.
-func openEnvelope(value []byte) (seal, rec []byte, err error) {
+// sealBuf has room for what a seal's base64 text decodes to, not only for
+// a seal: a damaged padding byte makes it decode to one byte more.
+type sealBuf [session.SealSize + 3]byte
+
+// openEnvelope splits an envelope into seal and record JSON: the seal in
+// buf (or a fresh slice for the slow path), the record a sub-slice of value
+// (or of a fresh one). err wraps errBadRecord.
+func openEnvelope(value []byte, buf *sealBuf) (seal, rec []byte, err error) {
 	// Fast path: the exact spelling encode writes.
 	if bytes.HasPrefix(value, envPrefix) && len(value) > len(envPrefix)+sealB64+len(envMiddle)+1 &&
 		value[len(value)-1] == '}' {
 		s := value[len(envPrefix) : len(envPrefix)+sealB64]
 		rest := value[len(envPrefix)+sealB64:]
 		if bytes.HasPrefix(rest, envMiddle) {
-			// Room for what the text decodes to, not only for a seal: a
-			// damaged padding byte makes it decode to one byte more.
-			seal = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-			if n, err := base64.StdEncoding.Decode(seal, s); err == nil && n == session.SealSize {
-				return seal[:n], rest[len(envMiddle) : len(rest)-1], nil
+			if n, err := base64.StdEncoding.Decode(buf[:], s); err == nil && n == session.SealSize {
+				return buf[:n:n], rest[len(envMiddle) : len(rest)-1], nil
 			}
 		}
 	}
@@ -145,30 +147,33 @@ func openEnvelope(value []byte) (seal, rec []byte, err error) {
 // inspection) seals are not checked. The returned record shares no memory
 // with value; Data is never nil.
 func (c *codec) decode(id session.ID, value []byte) (*session.Record, error) {
-	seal, rec, err := openEnvelope(value)
+	var buf sealBuf
+	seal, rec, err := openEnvelope(value, &buf)
 	if err != nil {
 		return nil, err
 	}
 	if c.keys != nil && !c.keys.VerifySeal(seal, sealLabel, id[:], rec) {
 		return nil, errSeal
 	}
-	return decodeRecord(id, rec)
+	return decodeRecord(id, rec, c.keys != nil)
 }
 
 // decodeUnverified decodes the stored value of id without checking its seal.
 // Writers use it to find the index entries of a record they delete, even
 // one that fails its seal.
 func decodeUnverified(id session.ID, value []byte) (*session.Record, error) {
-	_, rec, err := openEnvelope(value)
+	var buf sealBuf
+	_, rec, err := openEnvelope(value, &buf)
 	if err != nil {
 		return nil, err
 	}
-	return decodeRecord(id, rec)
+	return decodeRecord(id, rec, false)
 }
 
-// decodeRecord decodes record JSON stored under id.
-func decodeRecord(id session.ID, rec []byte) (*session.Record, error) {
-	r, err := parseRecord(rec)
+// decodeRecord decodes record JSON stored under id; sealed as for
+// parseRecord.
+func decodeRecord(id session.ID, rec []byte, sealed bool) (*session.Record, error) {
+	r, err := parseRecord(rec, sealed)
 	if err != nil {
 		return nil, errRecordJSON
 	}

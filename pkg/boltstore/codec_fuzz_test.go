@@ -85,7 +85,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			}
 			return
 		}
-		_, rec, oerr := openEnvelope(value)
+		_, rec, oerr := openEnvelope(value, new(sealBuf))
 		if oerr != nil {
 			t.Fatalf("decoded, but the envelope does not open: %v", oerr)
 		}

@@ -56,9 +56,13 @@ func TestRecordJSON(t *testing.T) {
 		if std.Data == nil {
 			std.Data = map[string]json.RawMessage{}
 		}
-		fast, err := parseRecord(mine)
+		fast, err := parseRecord(mine, false)
 		if err != nil {
 			t.Fatalf("%d: parseRecord(%s): %v", i, mine, err)
+		}
+		// What the codec wrote reads the same when sealed (values unchecked).
+		if sealed, err := parseRecord(mine, true); err != nil || !sealed.Equal(fast) {
+			t.Fatalf("%d: sealed parseRecord(%s) = %+v, %v; want %+v", i, mine, sealed, err, fast)
 		}
 		if !fast.Equal(&std) {
 			t.Fatalf("%d: parseRecord and encoding/json disagree on %s:\n%+v\n%+v", i, mine, fast, &std)
@@ -73,7 +77,7 @@ func TestRecordJSON(t *testing.T) {
 		if std2.Data == nil {
 			std2.Data = map[string]json.RawMessage{}
 		}
-		got, err := parseRecord(theirs)
+		got, err := parseRecord(theirs, false)
 		if err != nil || !got.Equal(&std2) {
 			t.Fatalf("%d: parseRecord(%s) = %+v, %v; want %+v", i, theirs, got, err, &std2)
 		}
@@ -103,9 +107,46 @@ func TestRecordJSONFastPathTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := parseFast(b)
+	got, err := parseFast(b, false)
 	if err != nil || !got.Equal(r) {
 		t.Fatalf("parseFast(%s) = %+v, %v", b, got, err)
+	}
+}
+
+// TestParseUTC holds the fast timestamp parser to time.Parse: the same time
+// where it answers, and no answer where time.Parse fails.
+func TestParseUTC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	inputs := []string{"2026-11-26T04:43:36Z", "2026-02-28T23:59:59.999999999Z", "2026-02-29T00:00:00Z",
+		"2024-02-29T12:00:00.5Z", "2026-04-31T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+		"2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-10T24:00:00Z", "2026-01-10T23:60:00Z",
+		"2026-01-10T23:59:60Z", "2026-01-10T23:59:59.Z", "2026-01-10T23:59:59.1234567891Z",
+		"2026-01-10T23:59:59.12345678Z", "2026-01-10T23:59:59+01:00", "2026-01-10 23:59:59Z",
+		"2026-01-1xT23:59:59Z", "-026-01-10T23:59:59Z", "2026-01-10T23:59:59.1x3Z", ""}
+	for range 20000 {
+		tm := time.Unix(rng.Int64N(253402300800), 0).UTC()
+		if rng.IntN(2) == 0 {
+			tm = tm.Add(time.Duration(rng.Int64N(1e9)))
+		}
+		inputs = append(inputs, tm.Format(time.RFC3339Nano))
+	}
+	fast := 0
+	for _, in := range inputs {
+		got, ok := parseUTC([]byte(in))
+		want, err := time.Parse(time.RFC3339Nano, in)
+		if !ok {
+			continue
+		}
+		fast++
+		if err != nil {
+			t.Fatalf("parseUTC(%q) = %v; time.Parse fails: %v", in, got, err)
+		}
+		if got != want {
+			t.Fatalf("parseUTC(%q) = %#v; time.Parse = %#v", in, got, want)
+		}
+	}
+	if fast < len(inputs)*3/4 {
+		t.Fatalf("the fast path took %d of %d inputs", fast, len(inputs))
 	}
 }
 
@@ -118,7 +159,7 @@ func FuzzParseRecord(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fast, ferr := parseFast(b)
+		fast, ferr := parseFast(b, false)
 		if ferr != nil {
 			return
 		}
@@ -154,7 +195,7 @@ func BenchmarkRecordCodec(b *testing.B) {
 	})
 	b.Run("decode/fast", func(b *testing.B) {
 		for range b.N {
-			parseRecord(enc)
+			parseRecord(enc, true)
 		}
 	})
 	b.Run("decode/encoding-json", func(b *testing.B) {

@@ -1,7 +1,6 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -363,26 +362,28 @@ func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*sessio
 		return nil, session.ErrClosed
 	}
 	defer s.leave()
-	var val []byte
+	// Decoded inside the transaction, straight from the mapped page: the
+	// record copies what it keeps, so the value needs no copy of its own.
+	var r *session.Record
+	var badSeal error
 	err := s.view("load", func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketSessions)
 		if err != nil {
 			return err
 		}
 		if v := b.Get(id[:]); v != nil {
-			val = bytes.Clone(v)
+			r, badSeal = s.codec.decode(id, v)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if val == nil {
+	if badSeal != nil {
+		s.sealFailed(id, badSeal)
 		return nil, session.ErrNotFound
 	}
-	r, err := s.codec.decode(id, val)
-	if err != nil {
-		s.sealFailed(id, err)
+	if r == nil {
 		return nil, session.ErrNotFound
 	}
 	if r.Expired(now) {
@@ -428,7 +429,7 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	}
 	if !o.exact {
 		// Decode what was stored, so the result equals what Load returns.
-		return decodeRecord(c.TargetID(), o.record)
+		return decodeRecord(c.TargetID(), o.record, true)
 	}
 	r := o.result
 	r.Created, r.LastSeen = r.Created.UTC(), r.LastSeen.UTC()

@@ -74,20 +74,30 @@ func newMACKey(master []byte, label string) *macKey {
 
 // sum returns HMAC over the parts appended to dst. Each part is preceded by
 // its length (8 bytes, big-endian), so no two different part lists produce
-// the same message.
+// the same message. The message is assembled in the state's scratch and
+// written at once: handing the parts to the hash.Hash interface would move
+// every caller's buffers to the heap.
 func (k *macKey) sum(dst []byte, parts ...[]byte) []byte {
 	st := k.pool.Get().(*macState)
-	st.h.Reset()
-	var n [8]byte
+	msg := st.msg[:0]
 	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		st.h.Write(n[:])
-		st.h.Write(p)
+		msg = binary.BigEndian.AppendUint64(msg, uint64(len(p)))
+		msg = append(msg, p...)
 	}
-	dst = st.h.Sum(dst)
+	st.h.Reset()
+	st.h.Write(msg)
+	out := st.h.Sum(st.buf[:0])
+	dst = append(dst, out...)
+	st.buf = out[:0]
+	if cap(msg) <= maxPooledMsg { // a huge record's scratch is not kept
+		st.msg = msg[:0]
+	}
 	k.pool.Put(st)
 	return dst
 }
+
+// maxPooledMsg bounds the message scratch a pooled HMAC state keeps.
+const maxPooledMsg = 64 << 10
 
 // checkCookieTag reports, in constant time, whether tag is the (truncated)
 // cookie tag for (name, id).
