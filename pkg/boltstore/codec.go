@@ -56,6 +56,7 @@ var (
 type codec struct {
 	keys    *session.Keyring // nil: read-only without keys, seals unchecked
 	maxSize int              // bound on the record JSON
+	cache   *recordCache     // decoded records of recent reads; nil: none
 }
 
 // encoded is a record ready to store: the envelope (the bbolt value) and the
@@ -156,6 +157,21 @@ func (c *codec) decode(id session.ID, value []byte) (*session.Record, error) {
 		return nil, errSeal
 	}
 	return decodeRecord(id, rec, c.keys != nil)
+}
+
+// decodeShared is decode through the cache, for a caller that only reads
+// the record: it may be the cached one, which must not be modified. A record
+// decoded before from exactly these bytes is returned without decoding
+// again; with remember, a fresh decode is cached.
+func (c *codec) decodeShared(id session.ID, value []byte, remember bool) (*session.Record, error) {
+	if r := c.cache.lookup(id, value); r != nil {
+		return r, nil
+	}
+	r, err := c.decode(id, value)
+	if err == nil && remember {
+		c.cache.add(id, value, r)
+	}
+	return r, err
 }
 
 // decodeUnverified decodes the stored value of id without checking its seal.

@@ -94,6 +94,15 @@ type Options struct {
 	// their operators can reach the running store.
 	DisableAdminSocket bool
 
+	// ReadCacheSize is the memory, in bytes, of the cache of decoded
+	// records that spares a repeated read of an unchanged session the seal
+	// check and the JSON parse (most of a read's cost). Every read still
+	// goes to the file and uses the cache only when the stored bytes are
+	// exactly those it decoded, so the cache can never return a stale or
+	// tampered record. Zero means DefaultReadCacheSize; a negative value
+	// turns the cache off.
+	ReadCacheSize int
+
 	// InitialMmapSize is passed to bbolt: the initial size of the memory
 	// map. A long read (Backup, Check, a large List page) blocks a write
 	// that must grow the map, so a generous value avoids such stalls on

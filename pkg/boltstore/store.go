@@ -21,8 +21,9 @@ import (
 )
 
 // Store is a session.Store persisted in one bbolt file. It also implements
-// session.UserIndex, session.Lister, session.StatsReporter, session.Purger,
-// session.Importer, session.Checker and session.Backuper. It is safe for
+// session.SharedLoader, session.UserIndex, session.Lister,
+// session.StatsReporter, session.Purger, session.Importer, session.Checker
+// and session.Backuper. It is safe for
 // concurrent use; Close releases it.
 type Store struct {
 	db       *bolt.DB
@@ -78,6 +79,7 @@ var (
 	_ session.Importer      = (*Store)(nil)
 	_ session.Checker       = (*Store)(nil)
 	_ session.Backuper      = (*Store)(nil)
+	_ session.SharedLoader  = (*Store)(nil)
 )
 
 // Open opens the store in the bbolt file at path, creating the file (mode
@@ -110,7 +112,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	s := &Store{
 		path:     path,
 		opts:     o,
-		codec:    codec{keys: o.Keys, maxSize: o.MaxRecordSize},
+		codec:    codec{keys: o.Keys, maxSize: o.MaxRecordSize, cache: newRecordCache(o.ReadCacheSize)},
 		log:      o.Logger,
 		readOnly: o.ReadOnly,
 		ctx:      ctx,
@@ -355,6 +357,17 @@ func (s *Store) stopping(ctx context.Context) error {
 // the stored record fails its seal (counted in Stats.SealFailures and
 // logged once per id). The record belongs to the caller.
 func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+	r, err := s.LoadShared(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	return r.Clone(), nil
+}
+
+// LoadShared is Load without the copy (session.SharedLoader): the record
+// may be the one in the store's read cache (Options.ReadCacheSize), so the
+// caller must not modify it. session.Manager reads sessions this way.
+func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -372,7 +385,7 @@ func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*sessio
 			return err
 		}
 		if v := b.Get(id[:]); v != nil {
-			r, badSeal = s.codec.decode(id, v)
+			r, badSeal = s.codec.decodeShared(id, v, true)
 		}
 		return nil
 	})
@@ -383,10 +396,7 @@ func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*sessio
 		s.sealFailed(id, badSeal)
 		return nil, session.ErrNotFound
 	}
-	if r == nil {
-		return nil, session.ErrNotFound
-	}
-	if r.Expired(now) {
+	if r == nil || r.Expired(now) {
 		return nil, session.ErrNotFound
 	}
 	return r, nil

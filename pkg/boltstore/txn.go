@@ -116,7 +116,7 @@ func (t *txn) apply(o *op) error {
 		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
 		return nil
 	}
-	latest, err := t.s.codec.decode(id, cur)
+	latest, err := t.s.codec.decodeShared(id, cur, false) // read only: ApplyTo copies it
 	if err != nil {
 		t.s.sealFailed(id, err)
 		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)

@@ -71,6 +71,7 @@ var (
 	_ session.Lister        = (*Store)(nil)
 	_ session.StatsReporter = (*Store)(nil)
 	_ session.Purger        = (*Store)(nil)
+	_ session.SharedLoader  = (*Store)(nil)
 )
 
 // New returns an empty Store configured by opts; nil opts means defaults
@@ -139,6 +140,21 @@ func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*sessio
 		return nil, session.ErrNotFound
 	}
 	return r.Clone(), nil
+}
+
+// LoadShared is Load without the copy (session.SharedLoader): the record
+// is the store's own, which it never modifies (Apply and Import store new
+// records), and the caller must not modify it either.
+func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+	if err := s.rlock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	r, ok := s.recs[id]
+	if !ok || r.Expired(now) {
+		return nil, session.ErrNotFound
+	}
+	return r, nil
 }
 
 // Apply applies c atomically to the latest stored record, as session.Store

@@ -15,8 +15,9 @@ import (
 // with New; it is safe for concurrent use. HTTP integration lives in
 // pkg/middleware (LoadAndSave), which calls Load and Save.
 type Manager struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	load func(ctx context.Context, id ID, now time.Time) (*Record, error) // LoadShared when the store lends records
 }
 
 // New returns a Manager for cfg after applying defaults. A bad Config (no
@@ -28,7 +29,12 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: c, log: c.Logger.With("component", "sesbolt")}, nil
+	m := &Manager{cfg: c, log: c.Logger.With("component", "sesbolt"), load: c.Store.Load}
+	if sl, ok := c.Store.(SharedLoader); ok {
+		// The session only reads the record it loads (see Session.lookup).
+		m.load = sl.LoadShared
+	}
+	return m, nil
 }
 
 // Store returns the manager's store.
@@ -61,7 +67,7 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "bad signature or format")
 			continue
 		}
-		rec, err := m.cfg.Store.Load(r.Context(), id, now)
+		rec, err := m.load(r.Context(), id, now)
 		if errors.Is(err, ErrNotFound) {
 			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "session not found or expired")
 			continue

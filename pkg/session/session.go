@@ -24,10 +24,10 @@ type Session struct {
 	m *Manager
 
 	mu        sync.Mutex
-	id        ID      // current id; differs from stored.ID after Renew
-	stored    *Record // as loaded; nil for a session created in this request
-	info      Record  // times, user and client; Data unused
-	base      map[string]json.RawMessage
+	id        ID                         // current id; differs from stored.ID after Renew
+	stored    *Record                    // as loaded, nil when new; maybe lent by the store (SharedLoader): read only
+	info      Record                     // times, user and client; Data unused
+	base      map[string]json.RawMessage // stored.Data: read only
 	set       map[string]json.RawMessage
 	deleted   map[string]struct{}
 	cleared   bool
@@ -108,6 +108,8 @@ func (s *Session) Get(key string) (json.RawMessage, bool) {
 }
 
 // lookup returns the current value of key without copying. s.mu is held.
+// A value from base may belong to the store (SharedLoader): callers copy
+// what they hand out and never write to it.
 func (s *Session) lookup(key string) (json.RawMessage, bool) {
 	s.read = true
 	if v, ok := s.set[key]; ok {

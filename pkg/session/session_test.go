@@ -334,3 +334,68 @@ func TestData(t *testing.T) {
 		}
 	})
 }
+
+// lendingStore is a memstore that records every record it lends and a copy
+// of it as lent.
+type lendingStore struct {
+	*memstore.Store
+	lent   []*session.Record
+	copies []*session.Record
+}
+
+func (l *lendingStore) LoadShared(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+	r, err := l.Store.LoadShared(ctx, id, now)
+	if err == nil {
+		l.lent, l.copies = append(l.lent, r), append(l.copies, r.Clone())
+	}
+	return r, err
+}
+
+// TestLentRecordUntouched: with a store that lends records, nothing a
+// handler does to the session or to what its getters return reaches the
+// lent record.
+func TestLentRecordUntouched(t *testing.T) {
+	e := newEnv(t)
+	ls := &lendingStore{Store: e.store}
+	mgr, err := session.New(session.Config{Store: ls, Keys: mustKeyring(t, keyA), Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mgr = mgr
+	cookie, _ := e.request("", func(s *session.Session) {
+		s.Set("raw", map[string]any{"a": []int{1, 2}})
+		s.Set("str", "text")
+		s.Set("flash", "saved")
+		s.Set("gone", 1)
+	})
+	scribble := func(v []byte) {
+		for i := range v {
+			v[i] = 'X'
+		}
+	}
+	e.request(cookie, func(s *session.Session) {
+		if v, ok := s.Get("raw"); ok {
+			scribble(v)
+		}
+		for _, v := range s.Data() {
+			scribble(v)
+		}
+		var raw json.RawMessage
+		if ok, err := s.Decode("str", &raw); !ok || err != nil {
+			t.Fatalf("Decode = %v, %v", ok, err)
+		}
+		scribble(raw)
+		s.PopString("flash")
+		s.Delete("gone")
+		s.Set("new", 2)
+		s.Renew()
+	})
+	if len(ls.lent) == 0 {
+		t.Fatal("the manager never called LoadShared")
+	}
+	for i, r := range ls.lent {
+		if !r.Equal(ls.copies[i]) {
+			t.Errorf("lent record %d changed:\n got %+v\nwant %+v", i, r, ls.copies[i])
+		}
+	}
+}

@@ -43,6 +43,18 @@ type Store interface {
 	Delete(ctx context.Context, ids ...ID) (int, error)
 }
 
+// SharedLoader is implemented by stores that can lend a stored record
+// instead of copying it, which saves most of the allocations of a read. The
+// Manager uses it for every request and never modifies the record nor hands
+// its memory to handlers: Session's getters copy what they return.
+type SharedLoader interface {
+	// LoadShared is Load, with the same results and errors, except that the
+	// record may be shared with the store (its cache or its own copy): the
+	// caller must not modify the record or anything it references. The
+	// store, in turn, never modifies a record it lent.
+	LoadShared(ctx context.Context, id ID, now time.Time) (*Record, error)
+}
+
 // UserIndex is implemented by stores that index sessions by user, so that
 // "log out everywhere" costs the number of the user's sessions, not a scan.
 type UserIndex interface {

@@ -15,8 +15,8 @@
 // of Load, Apply (insert, per-key merge, renew, destroy, no resurrection,
 // expiry judged at Change.Now) and Delete, and, when the store implements
 // them, the optional interfaces session.UserIndex, session.Lister,
-// session.StatsReporter, session.Purger and session.Importer (their subtests are skipped
-// otherwise). A seeded random sequence of operations is checked against a
+// session.StatsReporter, session.Purger, session.Importer and
+// session.SharedLoader (their subtests are skipped otherwise). A seeded random sequence of operations is checked against a
 // simple model after every step.
 //
 // # Time
@@ -112,6 +112,7 @@ var groups = []group{
 	{"Stats", statsCases},
 	{"Purge", purgeCases},
 	{"Import", importCases},
+	{"SharedLoader", sharedCases},
 	{"Random", randomCases},
 }
 

@@ -1,0 +1,117 @@
+package boltstore
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// DefaultReadCacheSize is the memory, in bytes, of the decoded-record cache
+// when Options.ReadCacheSize is zero (16 MiB: some 7000 typical sessions).
+const DefaultReadCacheSize = 16 << 20
+
+// recordCache remembers, per session id, the last stored value it decoded
+// and the record it decoded to. Decoding (checking the seal, parsing the
+// JSON) is most of the cost of a read; a read whose stored bytes are exactly
+// the remembered ones skips it.
+//
+// The cache needs no invalidation: it is a memo of decode, a pure function
+// of the id, the stored bytes and the store's keys, and every lookup
+// compares the bytes just read from the file in the caller's transaction.
+// A write, a reap, an import or an offline edit changes the bytes, so the
+// stale entry simply misses; an entry from a transaction that lost a race
+// is as harmless. A cached record is never modified: callers that own a
+// record get a clone (Load), others only read it (LoadShared, Apply).
+type recordCache struct {
+	shards [cacheShards]cacheShard
+	limit  int // bytes per shard
+}
+
+const cacheShards = 16
+
+type cacheShard struct {
+	mu   sync.Mutex
+	m    map[session.ID]*cacheEntry
+	size int
+}
+
+// cacheEntry is immutable once stored, so it is used outside the lock.
+type cacheEntry struct {
+	value []byte
+	rec   *session.Record
+	size  int
+}
+
+// newRecordCache returns a cache of about size bytes, or nil (no cache)
+// when size is negative.
+func newRecordCache(size int) *recordCache {
+	if size < 0 {
+		return nil
+	}
+	if size == 0 {
+		size = DefaultReadCacheSize
+	}
+	c := &recordCache{limit: max(size/cacheShards, 1)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[session.ID]*cacheEntry)
+	}
+	return c
+}
+
+func (c *recordCache) shard(id session.ID) *cacheShard { return &c.shards[c.shardIndex(id)] }
+
+// shardIndex spreads ids over the shards by their last byte: ids are random
+// (UUID v4).
+func (c *recordCache) shardIndex(id session.ID) int { return int(id[15]) % cacheShards }
+
+// lookup returns the cached record of id if it was decoded from exactly
+// value, else nil. The record is shared: the caller must not modify it.
+// A nil cache always misses.
+func (c *recordCache) lookup(id session.ID, value []byte) *session.Record {
+	if c == nil {
+		return nil
+	}
+	sh := c.shard(id)
+	sh.mu.Lock()
+	e := sh.m[id]
+	sh.mu.Unlock()
+	if e == nil || !bytes.Equal(e.value, value) {
+		return nil
+	}
+	return e.rec
+}
+
+// add remembers that value, stored under id, decodes to rec. It copies
+// value but takes rec as it is: from now on rec is shared and must not be
+// modified. It evicts arbitrary entries (Go's map order) to stay within the
+// limit; an entry larger than a shard's limit is not kept.
+func (c *recordCache) add(id session.ID, value []byte, rec *session.Record) {
+	if c == nil {
+		return
+	}
+	e := &cacheEntry{value: bytes.Clone(value), rec: rec}
+	// The decoded record holds about as much as the value, plus the map
+	// and the strings' headers.
+	e.size = 2*len(value) + 256
+	if e.size > c.limit {
+		return
+	}
+	sh := c.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old := sh.m[id]; old != nil {
+		sh.size -= old.size
+	}
+	sh.m[id] = e
+	sh.size += e.size
+	for k, v := range sh.m {
+		if sh.size <= c.limit {
+			break
+		}
+		if k != id {
+			delete(sh.m, k)
+			sh.size -= v.size
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
+)
+
+// TestReadCacheFollowsStoredBytes changes a cached record's stored bytes
+// behind the store's back: the next read must see exactly what is stored
+// (a tampered record is no session, a rewritten one is the new record),
+// never the cached decode.
+func TestReadCacheFollowsStoredBytes(t *testing.T) {
+	keys, err := session.NewKeyring(bytes.Repeat([]byte("k"), session.MinKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), &Options{Keys: keys, ReapInterval: -1, DisableAdminSocket: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, now := context.Background(), sessiontest.Base()
+	r := sessiontest.NewRecord(session.NewID(), "alice", now)
+	r.Data["k"] = json.RawMessage(`"first"`)
+	if _, err := s.Apply(ctx, sessiontest.CreateChange(r)); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() []byte {
+		var v []byte
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			v = bytes.Clone(tx.Bucket(bucketSessions).Get(r.ID[:]))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	overwrite := func(v []byte) {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Put(r.ID[:], v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() (*session.Record, error) { return s.LoadShared(ctx, r.ID, now) }
+
+	if _, err := load(); err != nil {
+		t.Fatal(err)
+	}
+	original := stored()
+	if s.codec.cache.lookup(r.ID, original) == nil {
+		t.Fatal("a loaded record is not in the read cache")
+	}
+
+	overwrite(bytes.Replace(original, []byte(`"first"`), []byte(`"forged"`), 1))
+	if got, err := load(); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Load of a tampered cached record = %v, %v; want ErrNotFound", got, err)
+	}
+
+	next := r.Clone()
+	next.Data["k"] = json.RawMessage(`"second"`)
+	enc, err := s.codec.encode(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overwrite(enc.value)
+	got, err := load()
+	if err != nil || string(got.Data["k"]) != `"second"` {
+		t.Fatalf("Load after a rewrite = %v, %v; want the rewritten record", got, err)
+	}
+
+	overwrite(original)
+	if got, err := load(); err != nil || string(got.Data["k"]) != `"first"` {
+		t.Fatalf("Load after restoring the first bytes = %v, %v; want the first record", got, err)
+	}
+}
+
+func TestRecordCacheBounded(t *testing.T) {
+	const limit = cacheShards * 4096
+	c := newRecordCache(limit)
+	value := bytes.Repeat([]byte("v"), 500)
+	rec := sessiontest.NewRecord(session.NewID(), "", sessiontest.Base())
+	var last [cacheShards]session.ID
+	for range 1000 {
+		id := session.NewID()
+		c.add(id, value, rec)
+		last[c.shardIndex(id)] = id
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		if sh.size > c.limit {
+			t.Errorf("shard %d holds %d bytes, limit %d", i, sh.size, c.limit)
+		}
+		sum := 0
+		for _, e := range sh.m {
+			sum += e.size
+		}
+		if sum != sh.size {
+			t.Errorf("shard %d accounts %d bytes, holds %d", i, sh.size, sum)
+		}
+		if !last[i].IsZero() && c.lookup(last[i], value) == nil {
+			t.Errorf("shard %d evicted the entry it just added", i)
+		}
+	}
+
+	huge := bytes.Repeat([]byte("v"), c.limit)
+	id := session.NewID()
+	c.add(id, huge, rec)
+	if c.lookup(id, huge) != nil {
+		t.Error("an entry larger than a shard was kept")
+	}
+}
+
+func TestRecordCacheOff(t *testing.T) {
+	c := newRecordCache(-1)
+	if c != nil {
+		t.Fatal("newRecordCache(-1) is not nil")
+	}
+	id := session.NewID()
+	c.add(id, []byte("v"), sessiontest.NewRecord(id, "", sessiontest.Base()))
+	if c.lookup(id, []byte("v")) != nil {
+		t.Fatal("a nil cache hit")
+	}
+}
