@@ -21,16 +21,7 @@ import (
 // (a tampered record is no session, a rewritten one is the new record),
 // never the cached decode.
 func TestReadCacheFollowsStoredBytes(t *testing.T) {
-	keys, err := session.NewKeyring(bytes.Repeat([]byte("k"), session.MinKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(filepath.Join(t.TempDir(), "s.db"), &Options{Keys: keys, ReapInterval: -1, DisableAdminSocket: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openInternal(t, filepath.Join(t.TempDir(), "s.db"), false)
 	ctx, now := context.Background(), sessiontest.Base()
 	r := sessiontest.NewRecord(session.NewID(), "alice", now)
 	r.Data["k"] = json.RawMessage(`"first"`)
@@ -83,6 +74,23 @@ func TestReadCacheFollowsStoredBytes(t *testing.T) {
 	if got, err := load(); err != nil || string(got.Data["k"]) != `"first"` {
 		t.Fatalf("Load after restoring the first bytes = %v, %v; want the first record", got, err)
 	}
+}
+
+// openInternal opens the store at path for the tests of package boltstore,
+// with keys, without reaper and admin socket, and closes it at cleanup.
+func openInternal(t *testing.T, path string, readOnly bool) *Store {
+	t.Helper()
+	keys, err := session.NewKeyring(bytes.Repeat([]byte("k"), session.MinKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, &Options{Keys: keys, ReadOnly: readOnly, ReapInterval: -1, DisableAdminSocket: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestRecordCacheBounded(t *testing.T) {

@@ -228,8 +228,13 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 		return nil
 	}
 	sessions, expiry, users, meta := b[0], b[1], b[2], b[3]
-	if _, err := checkSchema(tx); err != nil {
+	version, err := checkSchema(tx)
+	if err != nil {
 		rep.add(AreaMeta, session.ID{}, "%v", err)
+	}
+	keyOf := expiryKey
+	if version == 1 {
+		keyOf = exactExpiryKey
 	}
 	tick := func(n int64) error {
 		if n%1024 == 0 {
@@ -262,7 +267,7 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 				rep.add(AreaSeal, id, "seal does not verify")
 			}
 		}
-		if !has(ec, expiryKey(r)) {
+		if !has(ec, keyOf(r)) {
 			rep.add(AreaExpiry, id, "record has no expiry-index entry")
 		}
 		if r.UserID != "" && !has(uc, userKey(r.UserID, id)) {
@@ -289,7 +294,7 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 			rep.add(AreaExpiry, id, "entry without a record")
 			continue
 		}
-		if r, err := decodeUnverified(id, v); err == nil && !bytes.Equal(expiryKey(r), k) {
+		if r, err := decodeUnverified(id, v); err == nil && !bytes.Equal(keyOf(r), k) {
 			rep.add(AreaExpiry, id, "stale entry: the record expires at another time")
 		}
 	}

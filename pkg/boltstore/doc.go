@@ -19,7 +19,8 @@
 // The file (schema version SchemaVersion) has four top-level buckets:
 //
 //	sessions  16-byte session id → sealed envelope (JSON, below)
-//	expiry    8-byte big-endian unix nanoseconds of Record.Expires() + id → empty
+//	expiry    8-byte big-endian unix nanoseconds of Record.Expires(), rounded
+//	          down to the minute, + id → empty
 //	users     2-byte big-endian length + user id + session id → empty
 //	meta      "format" = "sesbolt", "schema", and the counters "sessions"
 //	          and "users" (8-byte big-endian), kept by every write transaction
@@ -39,9 +40,17 @@
 //
 // The expiry index is ordered by time, so the reaper and Stats walk it from
 // its start and stop at the first entry in the future: their cost tracks the
-// number of expired sessions, not the total. It is filled to 95% (its keys
-// arrive roughly in time order); the sessions bucket, keyed by random ids,
-// keeps bbolt's default. The user index makes UserSessions and DeleteUser
+// number of expired sessions, not the total. Its resolution is a minute: a
+// write that keeps a session's expiry in the same minute, as an active
+// user's requests do, leaves the index alone (a third fewer pages per
+// commit), and a record is reaped once its minute has ended; Purge, Stats
+// and List judge the current minute's records by their exact expiry. It is
+// filled to 95% (its keys arrive roughly in time order); the sessions
+// bucket, keyed by random ids, keeps bbolt's default.
+//
+// Open upgrades a file of an older schema when it opens it for writing, in
+// one transaction (schema 1 had exact expiry times in the index); a
+// read-only store reads older schemas as they are. The user index makes UserSessions and DeleteUser
 // cost the user's sessions; its length prefix keeps any user id, including
 // ones with NUL bytes, unambiguous.
 //
@@ -104,6 +113,10 @@
 //     concurrent requests, but a lone request still pays it: write latency is
 //     the disk's sync latency. Sliding expiry refreshes at most once per touch
 //     interval (package session), which keeps read-mostly traffic write-free.
+//   - Decoded records are cached (Options.ReadCacheSize, 16 MiB by
+//     default): a read whose stored bytes are unchanged skips the seal check
+//     and the JSON parse. Every read still reads the file and compares the
+//     bytes, so the cache never serves a stale or tampered record.
 //   - Long reads (Backup, Check) hold a read transaction; a write that must
 //     grow bbolt's memory map waits for them. Options.InitialMmapSize avoids
 //     remapping on busy stores.

@@ -10,8 +10,12 @@ import (
 )
 
 // SchemaVersion is the layout version this package writes into the meta
-// bucket. Open refuses files with a newer version (ErrSchema).
-const SchemaVersion = 1
+// bucket. Open refuses files with a newer version (ErrSchema) and upgrades
+// older ones when it opens them for writing (see migrate).
+//
+//	1: expiry-index keys carry the exact expiry time.
+//	2: expiry-index keys carry the expiry time rounded down to expiryGranule.
+const SchemaVersion = 2
 
 // formatName identifies a sesbolt file in the meta bucket.
 const formatName = "sesbolt"
@@ -22,9 +26,9 @@ var (
 	// bucketSessions maps the 16-byte session id to the sealed envelope.
 	bucketSessions = []byte("sessions")
 	// bucketExpiry holds one empty-valued key per record: expiryKey, the
-	// 8-byte big-endian unix nanoseconds of Record.Expires() followed by
-	// the 16-byte id, so a cursor from the start visits the records that
-	// expire first.
+	// 8-byte big-endian unix nanoseconds of Record.Expires() rounded down
+	// to expiryGranule, followed by the 16-byte id, so a cursor from the
+	// start visits the records that expire first.
 	bucketExpiry = []byte("expiry")
 	// bucketUsers holds one empty-valued key per record bound to a user:
 	// userKey, a 2-byte big-endian length, the user id, the 16-byte
@@ -69,9 +73,36 @@ func expiryNanos(t time.Time) uint64 {
 	return uint64(t.UnixNano())
 }
 
+// expiryGranule is the resolution of the expiry index. A write that moves a
+// record's expiry within the same minute, as the writes of an active
+// session do, leaves the index alone: a third of the pages such a commit
+// would otherwise write. The price is that an entry only says "expires in
+// this minute": the reaper removes a record after its minute has ended, and
+// the readers that need the exact instant (Purge, Stats, List) look at the
+// records of the current minute.
+const expiryGranule = uint64(time.Minute)
+
 // expiryKey returns the expiry-index key of a record.
 func expiryKey(r *session.Record) []byte {
+	n := expiryNanos(r.Expires())
+	return expiryKeyAt(n-n%expiryGranule, r.ID)
+}
+
+// exactExpiryKey is expiryKey in schema 1, for reading files of that
+// version (Check) and migrating them.
+func exactExpiryKey(r *session.Record) []byte {
 	return expiryKeyAt(expiryNanos(r.Expires()), r.ID)
+}
+
+// surelyDue reports whether expiry-index key k is due at limit (unix
+// nanoseconds) for every record its minute can hold: the minute ended at or
+// before limit. Malformed keys are due.
+func surelyDue(k []byte, limit uint64) bool {
+	if len(k) < 8 {
+		return true
+	}
+	nanos, _ := getUint64(k[:8])
+	return nanos < limit && limit-nanos >= expiryGranule
 }
 
 func expiryKeyAt(nanos uint64, id session.ID) []byte {

@@ -11,13 +11,15 @@ import (
 )
 
 // An expiry pass walks the expiry index from its start, where the records
-// that expire first are, and stops at the first entry after now, so its cost
-// tracks the number of expired records, not the total. It works in rounds:
-// a read transaction collects up to ReapBatch entries due at now, then a
-// write transaction re-checks each one against the record as it is then
-// and deletes:
+// that expire first are, and stops at the first entry of a minute after
+// now, so its cost tracks the number of expired records, not the total. It
+// works in rounds: a read transaction collects up to ReapBatch entries due
+// at now, then a write transaction re-checks each one against the record as
+// it is then and deletes:
 //   - the record and its index entries, when the entry is the record's
-//     current one (so the record is expired at now);
+//     current one and the record is expired at now (an entry only gives
+//     the minute: a record of the current minute that expires later is
+//     left, and the next round resumes after it);
 //   - only the entry, when it is stale: the record was refreshed in
 //     between (it now expires later and has another entry), deleted, or
 //     never existed;
@@ -99,17 +101,17 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
 	start := time.Now()
-	limit := expiryNanos(now)
 	total := 0
 	batch := min(reapFirstBatch, s.opts.ReapBatch)
 	var longest time.Duration
+	var after []byte // the last entry handled: records of the current minute not yet expired stay behind
 	var err error
 	for {
 		if err = s.stopping(ctx); err != nil {
 			break
 		}
 		var keys [][]byte
-		if keys, err = s.reapScan(limit, batch); err != nil || len(keys) == 0 {
+		if keys, err = s.reapScan(expiryNanos(now), batch, after); err != nil || len(keys) == 0 {
 			break
 		}
 		if s.reapHook != nil {
@@ -117,13 +119,14 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		}
 		roundStart := time.Now()
 		var n int
-		n, err = s.reapRound(keys, limit)
+		n, err = s.reapRound(keys, now)
 		d := time.Since(roundStart)
 		longest = max(longest, d)
 		total += n
 		if err != nil || len(keys) < batch {
 			break
 		}
+		after = keys[len(keys)-1]
 		batch = nextBatch(batch, d, s.opts.ReapBatch)
 	}
 	s.lastReap.Store(&session.ReapStats{At: now, Removed: total, Duration: time.Since(start), LongestStep: longest})
@@ -131,8 +134,9 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 }
 
 // reapScan returns copies of up to n expiry-index keys due at limit (unix
-// nanoseconds), from the start of the index.
-func (s *Store) reapScan(limit uint64, n int) ([][]byte, error) {
+// nanoseconds), from the start of the index or, when after is not nil, from
+// the first key after it.
+func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
 	var keys [][]byte
 	err := s.view("reap scan", func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketExpiry)
@@ -140,7 +144,13 @@ func (s *Store) reapScan(limit uint64, n int) ([][]byte, error) {
 			return err
 		}
 		c := b.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < n; k, _ = c.Next() {
+		k, _ := c.First()
+		if after != nil {
+			if k, _ = c.Seek(after); bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+		}
+		for ; k != nil && len(keys) < n; k, _ = c.Next() {
 			if due(k, limit) {
 				keys = append(keys, bytes.Clone(k))
 				continue
@@ -152,8 +162,9 @@ func (s *Store) reapScan(limit uint64, n int) ([][]byte, error) {
 	return keys, err
 }
 
-// due reports whether expiry-index key k is due at limit. Malformed keys
-// (shorter than 8 bytes) are due, so the reaper removes them.
+// due reports whether expiry-index key k is due at limit: its minute has
+// begun, so its record may be expired. Malformed keys (shorter than 8 bytes)
+// are due, so the reaper removes them.
 func due(k []byte, limit uint64) bool {
 	if len(k) < 8 {
 		return true
@@ -164,7 +175,7 @@ func due(k []byte, limit uint64) bool {
 
 // reapRound re-checks and deletes keys in one write transaction and returns
 // the records removed.
-func (s *Store) reapRound(keys [][]byte, limit uint64) (int, error) {
+func (s *Store) reapRound(keys [][]byte, now time.Time) (int, error) {
 	removed := 0
 	err := s.update("reap", func(tx *bolt.Tx) error {
 		removed = 0
@@ -177,7 +188,7 @@ func (s *Store) reapRound(keys [][]byte, limit uint64) (int, error) {
 			if got, _ := c.Seek(k); !bytes.Equal(got, k) {
 				continue // gone since the scan: the record was refreshed or deleted
 			}
-			n, err := t.reapEntry(k, limit)
+			n, err := t.reapEntry(k, now)
 			if err != nil {
 				return err
 			}
@@ -194,9 +205,9 @@ func (s *Store) reapRound(keys [][]byte, limit uint64) (int, error) {
 
 // reapEntry handles one due expiry-index entry and returns 1 if it removed
 // a record.
-func (t *txn) reapEntry(k []byte, limit uint64) (int, error) {
+func (t *txn) reapEntry(k []byte, now time.Time) (int, error) {
 	nanos, id, ok := parseExpiryKey(k)
-	if !ok || nanos > limit {
+	if !ok || nanos > expiryNanos(now) {
 		return 0, t.expiry.Delete(k) // malformed
 	}
 	cur := t.sessions.Get(id[:])
@@ -214,6 +225,9 @@ func (t *txn) reapEntry(k []byte, limit uint64) (int, error) {
 	}
 	if !bytes.Equal(expiryKey(rec), k) {
 		return 0, t.expiry.Delete(k) // stale: the record expires at another time now
+	}
+	if !rec.Expired(now) {
+		return 0, nil // later in the current minute: a later pass
 	}
 	return 1, t.remove(id, rec)
 }

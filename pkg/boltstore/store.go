@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,20 +219,26 @@ func (s *Store) prepare() error {
 			return fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, problems[0])
 		}
 	}
-	var fresh bool
+	var version uint64
 	err := s.view("open", func(tx *bolt.Tx) error {
 		var err error
-		fresh, err = checkSchema(tx)
+		version, err = checkSchema(tx)
 		return err
 	})
-	if err != nil || !fresh {
+	if err != nil {
 		return s.pathErr(err)
+	}
+	if version > 0 {
+		if version < SchemaVersion && !s.readOnly {
+			return s.pathErr(s.migrate(version))
+		}
+		return nil
 	}
 	if s.readOnly {
 		return fmt.Errorf("%w: %s is not a sesbolt database (no meta bucket)", ErrSchema, s.path)
 	}
 	return s.pathErr(s.update("create buckets", func(tx *bolt.Tx) error {
-		if fresh, err := checkSchema(tx); err != nil || !fresh {
+		if version, err := checkSchema(tx); err != nil || version > 0 {
 			return err
 		}
 		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
@@ -262,36 +269,74 @@ func (s *Store) pathErr(err error) error {
 	return fmt.Errorf("%w (%s)", err, s.path)
 }
 
-// checkSchema reports whether tx holds an empty bbolt database (fresh) or
-// fails unless it holds a sesbolt database of a schema this version reads.
-func checkSchema(tx *bolt.Tx) (fresh bool, err error) {
+// checkSchema returns the schema version of the sesbolt database in tx, 0
+// for an empty bbolt database, or an error unless it holds a sesbolt
+// database of a schema this version reads.
+func checkSchema(tx *bolt.Tx) (version uint64, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		if k, _ := tx.Cursor().First(); k != nil {
-			return false, fmt.Errorf("%w: a bbolt file of another application (no sesbolt meta bucket)", ErrSchema)
+			return 0, fmt.Errorf("%w: a bbolt file of another application (no sesbolt meta bucket)", ErrSchema)
 		}
-		return true, nil
+		return 0, nil
 	}
 	if f := meta.Get(metaFormat); string(f) != formatName {
-		return false, fmt.Errorf("%w: meta bucket does not name the sesbolt format", ErrSchema)
+		return 0, fmt.Errorf("%w: meta bucket does not name the sesbolt format", ErrSchema)
 	}
 	v, ok := getUint64(meta.Get(metaSchema))
 	if !ok {
-		return false, fmt.Errorf("%w: meta bucket has no valid schema version", ErrSchema)
+		return 0, fmt.Errorf("%w: meta bucket has no valid schema version", ErrSchema)
 	}
 	if v > SchemaVersion {
-		return false, fmt.Errorf("%w: schema version %d is newer than this version of sesbolt understands (%d); upgrade sesbolt",
+		return 0, fmt.Errorf("%w: schema version %d is newer than this version of sesbolt understands (%d); upgrade sesbolt",
 			ErrSchema, v, SchemaVersion)
 	}
 	if v < 1 {
-		return false, fmt.Errorf("%w: invalid schema version %d", ErrSchema, v)
+		return 0, fmt.Errorf("%w: invalid schema version %d", ErrSchema, v)
 	}
 	for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
 		if tx.Bucket(name) == nil {
-			return false, fmt.Errorf("%w: bucket %q is missing", ErrCorrupt, name)
+			return 0, fmt.Errorf("%w: bucket %q is missing", ErrCorrupt, name)
 		}
 	}
-	return false, nil
+	return v, nil
+}
+
+// migrate upgrades a file of an older schema in one write transaction, so
+// a crash leaves it either upgraded or untouched. From schema 1 it re-keys
+// the expiry index to minutes.
+func (s *Store) migrate(from uint64) error {
+	moved := 0
+	err := s.update("migrate schema", func(tx *bolt.Tx) error {
+		moved = 0
+		t, err := s.newTxn(tx)
+		if err != nil {
+			return err
+		}
+		var old [][]byte
+		c := t.expiry.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if nanos, _, ok := parseExpiryKey(k); ok && nanos%expiryGranule != 0 {
+				old = append(old, bytes.Clone(k))
+			}
+		}
+		for _, k := range old {
+			nanos, id, _ := parseExpiryKey(k)
+			if err := t.expiry.Delete(k); err != nil {
+				return err
+			}
+			if err := t.expiry.Put(expiryKeyAt(nanos-nanos%expiryGranule, id), []byte{}); err != nil {
+				return err
+			}
+			moved++
+		}
+		return t.meta.Put(metaSchema, putUint64(SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: upgrading schema %d to %d: %w", from, SchemaVersion, err)
+	}
+	s.log.Info("boltstore: upgraded the file's schema", "from", from, "to", SchemaVersion, "expiry_entries_moved", moved)
+	return nil
 }
 
 // Path returns the path of the database file, as given to Open.
