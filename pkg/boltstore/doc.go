@@ -43,8 +43,8 @@
 // number of expired sessions, not the total. Its resolution is a minute: a
 // write that keeps a session's expiry in the same minute, as an active
 // user's requests do, leaves the index alone (a third fewer pages per
-// commit), and a record is reaped once its minute has ended; Purge, Stats
-// and List judge the current minute's records by their exact expiry. It is
+// commit); the reaper, Purge, Stats and List judge the records of the
+// current minute by their exact expiry. It is
 // filled to 95% (its keys arrive roughly in time order); the sessions
 // bucket, keyed by random ids, keeps bbolt's default.
 //

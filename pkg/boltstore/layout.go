@@ -77,9 +77,8 @@ func expiryNanos(t time.Time) uint64 {
 // record's expiry within the same minute, as the writes of an active
 // session do, leaves the index alone: a third of the pages such a commit
 // would otherwise write. The price is that an entry only says "expires in
-// this minute": the reaper removes a record after its minute has ended, and
-// the readers that need the exact instant (Purge, Stats, List) look at the
-// records of the current minute.
+// this minute": the expiry pass, Stats and List look at the records of the
+// current minute to judge them.
 const expiryGranule = uint64(time.Minute)
 
 // expiryKey returns the expiry-index key of a record.
