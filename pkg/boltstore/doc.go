@@ -20,7 +20,7 @@
 //
 //	sessions  16-byte session id → sealed envelope (JSON, below)
 //	expiry    8-byte big-endian unix nanoseconds of Record.Expires(), rounded
-//	          down to the minute, + id → empty
+//	          down to the minute, + of Record.Created + id → empty
 //	users     2-byte big-endian length + user id + session id → empty
 //	meta      "format" = "sesbolt", "schema", and the counters "sessions"
 //	          and "users" (8-byte big-endian), kept by every write transaction
@@ -44,15 +44,16 @@
 // write that keeps a session's expiry in the same minute, as an active
 // user's requests do, leaves the index alone (a third fewer pages per
 // commit); the reaper, Purge, Stats and List judge the records of the
-// current minute by their exact expiry. It is
-// filled to 95% (its keys arrive roughly in time order); the sessions
-// bucket, keyed by random ids, keeps bbolt's default.
+// current minute by their exact expiry. Within a minute the creation time
+// orders the entries, so new sessions are appended. The index is filled to
+// 95% (its keys arrive roughly in time order); the sessions bucket, keyed by
+// random ids, keeps bbolt's default. The user index makes UserSessions and
+// DeleteUser cost the user's sessions; its length prefix keeps any user id,
+// including ones with NUL bytes, unambiguous.
 //
 // Open upgrades a file of an older schema when it opens it for writing, in
 // one transaction (schema 1 had exact expiry times in the index); a
-// read-only store reads older schemas as they are. The user index makes UserSessions and DeleteUser
-// cost the user's sessions; its length prefix keeps any user id, including
-// ones with NUL bytes, unambiguous.
+// read-only store reads older schemas as they are.
 //
 // # Writes
 //

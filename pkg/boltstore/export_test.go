@@ -23,7 +23,7 @@ func SetReapHook(s *Store, fn func(keys [][]byte)) { s.reapHook = fn }
 // id, bypassing the store's bookkeeping (to make stale entries).
 func PutRawExpiryEntry(s *Store, nanos uint64, id [16]byte) error {
 	return s.db.Update(func(tx *Tx) error {
-		return tx.Bucket(bucketExpiry).Put(expiryKeyAt(nanos, id), []byte{})
+		return tx.Bucket(bucketExpiry).Put(expiryKeyAt(nanos, 0, id), []byte{})
 	})
 }
 

@@ -13,8 +13,9 @@ import (
 // bucket. Open refuses files with a newer version (ErrSchema) and upgrades
 // older ones when it opens them for writing (see migrate).
 //
-//	1: expiry-index keys carry the exact expiry time.
-//	2: expiry-index keys carry the expiry time rounded down to expiryGranule.
+//	1: expiry-index keys are the exact expiry time and the id.
+//	2: expiry-index keys are the expiry time rounded down to expiryGranule,
+//	   the creation time and the id.
 const SchemaVersion = 2
 
 // formatName identifies a sesbolt file in the meta bucket.
@@ -27,8 +28,9 @@ var (
 	bucketSessions = []byte("sessions")
 	// bucketExpiry holds one empty-valued key per record: expiryKey, the
 	// 8-byte big-endian unix nanoseconds of Record.Expires() rounded down
-	// to expiryGranule, followed by the 16-byte id, so a cursor from the
-	// start visits the records that expire first.
+	// to expiryGranule, then of Record.Created, then the 16-byte id, so a
+	// cursor from the start visits the records that expire first, and new
+	// sessions are appended at the end of their minute.
 	bucketExpiry = []byte("expiry")
 	// bucketUsers holds one empty-valued key per record bound to a user:
 	// userKey, a 2-byte big-endian length, the user id, the 16-byte
@@ -57,7 +59,9 @@ const expiryFillPercent = 0.95
 
 const (
 	idSize        = len(session.ID{})
-	expiryKeySize = 8 + idSize
+	expiryKeySize = 8 + 8 + idSize
+	// expiryKeySize1 is the size of a schema-1 key: time and id.
+	expiryKeySize1 = 8 + idSize
 )
 
 // expiryNanos returns t as unix nanoseconds clamped to [0, MaxInt64], so
@@ -81,16 +85,21 @@ func expiryNanos(t time.Time) uint64 {
 // current minute to judge them.
 const expiryGranule = uint64(time.Minute)
 
-// expiryKey returns the expiry-index key of a record.
+// expiryKey returns the expiry-index key of a record. Within the minute,
+// the creation time orders the keys, so the sessions a minute creates are
+// appended, not scattered over the minute's pages by their random ids.
 func expiryKey(r *session.Record) []byte {
 	n := expiryNanos(r.Expires())
-	return expiryKeyAt(n-n%expiryGranule, r.ID)
+	return expiryKeyAt(n-n%expiryGranule, expiryNanos(r.Created), r.ID)
 }
 
 // exactExpiryKey is expiryKey in schema 1, for reading files of that
 // version (Check) and migrating them.
 func exactExpiryKey(r *session.Record) []byte {
-	return expiryKeyAt(expiryNanos(r.Expires()), r.ID)
+	k := make([]byte, expiryKeySize1)
+	binary.BigEndian.PutUint64(k, expiryNanos(r.Expires()))
+	copy(k[8:], r.ID[:])
+	return k
 }
 
 // surelyDue reports whether expiry-index key k is due at limit (unix
@@ -104,19 +113,23 @@ func surelyDue(k []byte, limit uint64) bool {
 	return nanos < limit && limit-nanos >= expiryGranule
 }
 
-func expiryKeyAt(nanos uint64, id session.ID) []byte {
+// expiryKeyAt returns the expiry-index key for the minute starting at
+// nanos of a session created at created.
+func expiryKeyAt(nanos, created uint64, id session.ID) []byte {
 	k := make([]byte, expiryKeySize)
 	binary.BigEndian.PutUint64(k, nanos)
-	copy(k[8:], id[:])
+	binary.BigEndian.PutUint64(k[8:], created)
+	copy(k[16:], id[:])
 	return k
 }
 
-// parseExpiryKey splits an expiry-index key; ok is false for a malformed key.
+// parseExpiryKey splits an expiry-index key of either schema into its time
+// and id; ok is false for a malformed key.
 func parseExpiryKey(k []byte) (nanos uint64, id session.ID, ok bool) {
-	if len(k) != expiryKeySize {
+	if len(k) != expiryKeySize && len(k) != expiryKeySize1 {
 		return 0, id, false
 	}
-	copy(id[:], k[8:])
+	copy(id[:], k[len(k)-idSize:])
 	return binary.BigEndian.Uint64(k), id, true
 }
 

@@ -304,7 +304,7 @@ func checkSchema(tx *bolt.Tx) (version uint64, err error) {
 
 // migrate upgrades a file of an older schema in one write transaction, so
 // a crash leaves it either upgraded or untouched. From schema 1 it re-keys
-// the expiry index to minutes.
+// the expiry index (minutes and creation times).
 func (s *Store) migrate(from uint64) error {
 	moved := 0
 	err := s.update("migrate schema", func(tx *bolt.Tx) error {
@@ -316,16 +316,28 @@ func (s *Store) migrate(from uint64) error {
 		var old [][]byte
 		c := t.expiry.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if nanos, _, ok := parseExpiryKey(k); ok && nanos%expiryGranule != 0 {
+			if len(k) != expiryKeySize {
 				old = append(old, bytes.Clone(k))
 			}
 		}
 		for _, k := range old {
-			nanos, id, _ := parseExpiryKey(k)
 			if err := t.expiry.Delete(k); err != nil {
 				return err
 			}
-			if err := t.expiry.Put(expiryKeyAt(nanos-nanos%expiryGranule, id), []byte{}); err != nil {
+			// The new key needs the record; an entry without one goes.
+			_, id, ok := parseExpiryKey(k)
+			if !ok {
+				continue
+			}
+			v := t.sessions.Get(id[:])
+			if v == nil {
+				continue
+			}
+			r, err := decodeUnverified(id, v)
+			if err != nil {
+				continue // Check reports the record; the reaper never finds it due
+			}
+			if err := t.expiry.Put(expiryKey(r), []byte{}); err != nil {
 				return err
 			}
 			moved++
