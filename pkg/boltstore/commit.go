@@ -64,12 +64,14 @@ type op struct {
 	limit  int               // opDeleteUser
 	recs   []*session.Record // opImport: validated copies
 	now    time.Time         // opImport: records expired at now are skipped
+	prep   *prepared         // opApply: computed before queueing; nil when not
 
 	state atomic.Int32
 	done  chan struct{} // closed when the results below are final
 
 	result *session.Record // opApply: the resulting record, owned by the op; nil for Destroy
-	record []byte          // opApply: its stored JSON
+	value  []byte          // opApply: its stored value (the envelope)
+	record []byte          // opApply: its stored JSON, inside value
 	exact  bool            // opApply: decoding record gives back exactly result
 	n      int             // opDelete, opDeleteUser: records removed; opImport: inserted
 	more   bool            // opDeleteUser: the limit was reached
@@ -78,7 +80,12 @@ type op struct {
 
 // reset clears the results before a (re)run.
 func (o *op) reset() {
-	o.result, o.record, o.exact, o.n, o.more, o.err = nil, nil, false, 0, false, nil
+	o.result, o.value, o.record, o.exact, o.n, o.more, o.err = nil, nil, nil, false, 0, false, nil
+}
+
+// setResult records p's result as o's.
+func (o *op) setResult(p *prepared) {
+	o.result, o.value, o.record, o.exact = p.next, p.enc.value, p.enc.record, p.enc.exact
 }
 
 // errAbort rolls back a group transaction after one op failed halfway.

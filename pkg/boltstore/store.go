@@ -484,7 +484,11 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if s.readOnly {
 		return nil, ErrReadOnly
 	}
-	o := &op{kind: opApply, change: c}
+	if !s.enter() {
+		return nil, session.ErrClosed
+	}
+	o := &op{kind: opApply, change: c, prep: s.prepareChange(c)}
+	s.leave()
 	if err := s.submit(ctx, o); err != nil {
 		return nil, err
 	}
@@ -504,7 +508,41 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if r.Data == nil {
 		r.Data = map[string]json.RawMessage{}
 	}
+	// The next read of this session finds it decoded.
+	s.codec.cache.add(r.ID, o.value, r.Clone())
 	return r, nil
+}
+
+// prepareChange computes c's result (prepared) against the record as
+// stored now, outside the committer. It returns nil when there is nothing
+// to prepare: Destroy, or a record that is missing, fails its seal or is
+// expired (the committer reports those).
+func (s *Store) prepareChange(c *session.Change) *prepared {
+	switch {
+	case c.Destroy:
+		return nil
+	case c.Create != nil:
+		return s.codec.prepare(c, nil)
+	}
+	var p *prepared
+	_ = s.view("prepare", func(tx *bolt.Tx) error { // any failure: the committer meets it again
+		b, err := bucket(tx, bucketSessions)
+		if err != nil {
+			return err
+		}
+		v := b.Get(c.ID[:])
+		if v == nil {
+			return nil
+		}
+		latest, err := s.codec.decodeShared(c.ID, v, false)
+		if err != nil || latest.Expired(c.Now) {
+			return nil
+		}
+		p = s.codec.prepare(c, latest)
+		p.base = bytes.Clone(v)
+		return nil
+	})
+	return p
 }
 
 // Delete removes the records stored under ids, live or expired (or failing

@@ -83,7 +83,29 @@ func (t *txn) run(o *op) (err error) {
 	return fmt.Errorf("boltstore: unknown op %d", o.kind)
 }
 
-// apply applies o.change (see Store.Apply).
+// prepared is a change computed against one version of its record: the
+// result and its encoding, the costly part of applying it. Store.Apply
+// prepares a change before it queues it, so the committer, which applies a
+// group's changes one after another, only checks that the record is still
+// the one the change was computed from.
+type prepared struct {
+	base   []byte          // the stored value it was computed from; nil for an insert
+	latest *session.Record // base decoded, read only; nil for an insert
+	next   *session.Record // the result
+	enc    encoded         // next, encoded
+	err    error           // from encoding next (too large, invalid)
+}
+
+// prepare computes change c applied to latest (nil for an insert), which it
+// only reads.
+func (c *codec) prepare(ch *session.Change, latest *session.Record) *prepared {
+	next := ch.ApplyTo(latest)
+	enc, err := c.encode(next)
+	return &prepared{latest: latest, next: next, enc: enc, err: err}
+}
+
+// apply applies o.change (see Store.Apply), with o.prep when it was
+// computed from the record as it is now.
 func (t *txn) apply(o *op) error {
 	c := o.change
 	id := c.ID
@@ -95,14 +117,16 @@ func (t *txn) apply(o *op) error {
 			o.err = fmt.Errorf("%w: %s", session.ErrExists, id)
 			return nil
 		}
-		next := c.ApplyTo(nil)
-		enc, err := t.s.codec.encode(next)
-		if err != nil {
-			o.err = err
+		p := o.prep
+		if p == nil {
+			p = t.s.codec.prepare(c, nil)
+		}
+		if p.err != nil {
+			o.err = p.err
 			return nil
 		}
-		o.result, o.record, o.exact = next, enc.record, enc.exact
-		return t.put(next, enc)
+		o.setResult(p)
+		return t.put(p.next, p.enc)
 
 	case c.Destroy:
 		if cur == nil {
@@ -116,35 +140,38 @@ func (t *txn) apply(o *op) error {
 		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
 		return nil
 	}
-	latest, err := t.s.codec.decodeShared(id, cur, false) // read only: ApplyTo copies it
-	if err != nil {
-		t.s.sealFailed(id, err)
-		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
-		return nil
+	p := o.prep
+	if p == nil || !bytes.Equal(p.base, cur) {
+		// Not prepared, or the record changed since: compute it here.
+		latest, err := t.s.codec.decodeShared(id, cur, false)
+		if err != nil {
+			t.s.sealFailed(id, err)
+			o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
+			return nil
+		}
+		p = t.s.codec.prepare(c, latest)
 	}
-	if latest.Expired(c.Now) {
+	if p.latest.Expired(c.Now) {
 		o.err = fmt.Errorf("%w: %s expired", session.ErrNotFound, id)
 		return nil
 	}
-	next := c.ApplyTo(latest)
 	target := c.TargetID()
 	if target != id && t.sessions.Get(target[:]) != nil {
 		o.err = fmt.Errorf("%w: renew onto %s", session.ErrExists, target)
 		return nil
 	}
-	enc, err := t.s.codec.encode(next)
-	if err != nil {
-		o.err = err
+	if p.err != nil {
+		o.err = p.err
 		return nil
 	}
-	o.result, o.record, o.exact = next, enc.record, enc.exact
+	o.setResult(p)
 	if target != id {
-		if err := t.remove(id, latest); err != nil {
+		if err := t.remove(id, p.latest); err != nil {
 			return err
 		}
-		return t.put(next, enc)
+		return t.put(p.next, p.enc)
 	}
-	return t.replace(latest, next, enc)
+	return t.replace(p.latest, p.next, p.enc)
 }
 
 // delete removes the records of o.ids.
