@@ -120,12 +120,10 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	if s.read {
 		addVary(h, "Cookie")
 	}
-	// A client hanging up must not abort a write the handler already made.
-	ctx = context.WithoutCancel(ctx)
 	switch {
 	case s.destroyed:
 		if s.stored != nil {
-			if _, err := m.cfg.Store.Apply(ctx, &Change{ID: s.stored.ID, Now: now, Destroy: true}); err != nil {
+			if _, err := m.apply(ctx, &Change{ID: s.stored.ID, Now: now, Destroy: true}); err != nil {
 				return fmt.Errorf("session: destroying: %w", err)
 			}
 		}
@@ -146,7 +144,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		rec.Data = s.dataLocked()
 		rec.Created, rec.LastSeen = now, now
 		rec.IdleExpires, rec.Deadline = now.Add(m.cfg.IdleTimeout), now.Add(m.cfg.Lifetime)
-		saved, err := m.cfg.Store.Apply(ctx, &Change{ID: s.id, Now: now, Create: &rec})
+		saved, err := m.apply(ctx, &Change{ID: s.id, Now: now, Create: &rec})
 		if err != nil {
 			return fmt.Errorf("session: creating: %w", err)
 		}
@@ -154,8 +152,15 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		return nil
 	}
 
-	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared}
 	changed := s.modifiedLocked()
+	resign := s.keyIndex > 0
+	if !changed && now.Sub(s.stored.LastSeen) < m.cfg.TouchInterval { // nothing to write
+		if resign {
+			m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), s.stored.Expires(), false)
+		}
+		return nil
+	}
+	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared, LastSeen: now, IdleExpires: now.Add(m.cfg.IdleTimeout)}
 	if s.id != s.stored.ID {
 		c.NewID = s.id
 	}
@@ -169,17 +174,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		c.User = &s.info.UserID
 		c.Deadline = now.Add(m.cfg.Lifetime)
 	}
-	if changed || now.Sub(s.stored.LastSeen) >= m.cfg.TouchInterval {
-		c.LastSeen, c.IdleExpires = now, now.Add(m.cfg.IdleTimeout)
-	}
-	resign := s.keyIndex > 0
-	if c.LastSeen.IsZero() { // nothing to write
-		if resign {
-			m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), s.stored.Expires(), false)
-		}
-		return nil
-	}
-	saved, err := m.cfg.Store.Apply(ctx, c)
+	saved, err := m.apply(ctx, c)
 	if errors.Is(err, ErrNotFound) {
 		m.log.InfoContext(ctx, "session ended before this request saved; change dropped")
 		m.setCookie(h, "", time.Time{}, true)
@@ -192,6 +187,12 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
 	}
 	return nil
+}
+
+// apply applies c to the store. A client hanging up must not abort a write
+// the handler already made, so ctx's cancellation is dropped.
+func (m *Manager) apply(ctx context.Context, c *Change) (*Record, error) {
+	return m.cfg.Store.Apply(context.WithoutCancel(ctx), c)
 }
 
 // setCookie adds the session cookie to h (replacing one already there) and
