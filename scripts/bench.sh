@@ -11,7 +11,7 @@
 #
 #   scripts/bench.sh                      # the published run
 #   SIDEBYSIDE_N=100000 scripts/bench.sh  # quicker
-#   BENCH='HTTP/case=read' COUNT=3 scripts/bench.sh   # a subset (rewrites the section with it)
+#   BENCH='HTTP/case=read' COUNT=3 scripts/bench.sh   # a subset, in COUNT passes (rewrites the section with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,14 +31,32 @@ pressure() { sed -n 's/^some .*avg300=\([0-9.]*\).*/\1%/p' "/proc/pressure/$1" 2
 load_before="$(load)"
 pressure_before="cpu $(pressure cpu), io $(pressure io)"
 start=$(date +%s)
-cmd="go test -run '^TestContenders\$' -bench '$pattern' -benchtime $benchtime -count $count -timeout 40m ."
-if [ -n "${SIDEBYSIDE_N:-}" ]; then cmd="SIDEBYSIDE_N=$SIDEBYSIDE_N $cmd"; fi
-echo "== (cd bench && $cmd)"
-(
-	cd bench
-	go test -run '^TestContenders$' -bench "$pattern" -benchtime "$benchtime" -count "$count" -timeout 40m .
-) | tee "$out.tmp"
+env=""
+if [ -n "${SIDEBYSIDE_N:-}" ]; then env="SIDEBYSIDE_N=$SIDEBYSIDE_N "; fi
+# The request cases (and the fsync probe) run in COUNT passes of -count 1,
+# so that a change in the machine's load lands on every contender of a case
+# alike: with -count N, go test runs each benchmark N times in a row. The
+# large cases need files built once per process, so they run with -count.
+quick='^Benchmark(HTTP|Fsync)$'
+large='^Benchmark(ReadSize|Cleanup|Footprint)$'
+if [ -n "${BENCH:-}" ]; then quick=$pattern large=$pattern; fi
+quick_cmd="go test -run '^TestContenders\$' -bench '$quick' -benchtime $benchtime -count 1 ."
+large_cmd="go test -run '^\$' -bench '$large' -benchtime $benchtime -count $count -timeout 40m ."
+: >"$out.tmp"
+for pass in $(seq "$count"); do
+	echo "== pass $pass/$count: (cd bench && $env$quick_cmd)"
+	if [ "$pass" -eq 1 ]; then
+		(cd bench && go test -run '^TestContenders$' -bench "$quick" -benchtime "$benchtime" -count 1 .) | tee -a "$out.tmp"
+	else
+		(cd bench && go test -run '^$' -bench "$quick" -benchtime "$benchtime" -count 1 .) | tee -a "$out.tmp"
+	fi
+done
+if [ -z "${BENCH:-}" ]; then
+	echo "== (cd bench && $env$large_cmd)"
+	(cd bench && go test -run '^$' -bench "$large" -benchtime "$benchtime" -count "$count" -timeout 40m .) | tee -a "$out.tmp"
+fi
 mv "$out.tmp" "$out"
+cmd="for pass in 1..$count: $env$quick_cmd; then $env$large_cmd"
 secs=$(($(date +%s) - start))
 
 echo "== writing BENCHMARKS.md (## Side by side)"

@@ -212,3 +212,41 @@ func TestMigrateSchema1(t *testing.T) {
 	}
 	wantClean(t, s)
 }
+
+// TestMigrateKeepsDamagedRecordsReapable: a schema-1 entry whose record no
+// longer decodes keeps its time through the upgrade, so the reaper still
+// removes the damaged record when it is due.
+func TestMigrateKeepsDamagedRecordsReapable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := openInternal(t, path, false)
+	id := session.NewID()
+	due := uint64(minute.Add(-time.Hour).UnixNano() + 123)
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSessions).Put(id[:], []byte(`{"v":1,"damaged`)); err != nil {
+			return err
+		}
+		k := make([]byte, expiryKeySize1)
+		copy(k, putUint64(due))
+		copy(k[8:], id[:])
+		if err := tx.Bucket(bucketExpiry).Put(k, []byte{}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, putUint64(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openInternal(t, path, false)
+	if n, err := s.Purge(context.Background(), minute); err != nil || n != 1 {
+		t.Fatalf("Purge after the upgrade = %d, %v; want the damaged record removed", n, err)
+	}
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketSessions).Get(id[:]) != nil {
+			t.Error("the damaged record is still stored")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

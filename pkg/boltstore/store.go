@@ -24,8 +24,7 @@ import (
 // Store is a session.Store persisted in one bbolt file. It also implements
 // session.SharedLoader, session.UserIndex, session.Lister,
 // session.StatsReporter, session.Purger, session.Importer, session.Checker
-// and session.Backuper. It is safe for
-// concurrent use; Close releases it.
+// and session.Backuper. It is safe for concurrent use; Close releases it.
 type Store struct {
 	db       *bolt.DB
 	path     string
@@ -325,7 +324,7 @@ func (s *Store) migrate(from uint64) error {
 				return err
 			}
 			// The new key needs the record; an entry without one goes.
-			_, id, ok := parseExpiryKey(k)
+			nanos, id, ok := parseExpiryKey(k)
 			if !ok {
 				continue
 			}
@@ -333,11 +332,11 @@ func (s *Store) migrate(from uint64) error {
 			if v == nil {
 				continue
 			}
-			r, err := decodeUnverified(id, v)
-			if err != nil {
-				continue // Check reports the record; the reaper never finds it due
-			}
-			if err := t.expiry.Put(expiryKey(r), []byte{}); err != nil {
+			key := expiryKeyAt(nanos-nanos%expiryGranule, 0, id)
+			if r, err := decodeUnverified(id, v); err == nil {
+				key = expiryKey(r)
+			} // else keep its time, so the reaper still removes the damaged record when due
+			if err := t.expiry.Put(key, []byte{}); err != nil {
 				return err
 			}
 			moved++
