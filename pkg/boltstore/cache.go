@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -23,6 +24,13 @@ const DefaultReadCacheSize = 16 << 20
 // stale entry simply misses; an entry from a transaction that lost a race
 // is as harmless. A cached record is never modified: callers that own a
 // record get a clone (Load), others only read it (LoadShared, Apply).
+//
+// Filling the cache costs a read that misses about a microsecond (a copy of
+// the bytes, the map, the collector), which pays off only when sessions are
+// read again before they are evicted (oldest first). Records a write just
+// stored are always added; records a read missed are only offered, and
+// while a shard's lookups mostly miss (a working set larger than the
+// cache) few offers are kept, so cold reads cost what they cost uncached.
 type recordCache struct {
 	shards [cacheShards]cacheShard
 	limit  int // bytes per shard
@@ -34,6 +42,17 @@ type cacheShard struct {
 	mu   sync.Mutex
 	m    map[session.ID]*cacheEntry
 	size int
+	// fifo holds every id of m once, oldest first from head: eviction
+	// removes the oldest. (Starting a map iteration to pick a victim cost
+	// half of a miss's overhead.)
+	fifo []session.ID
+	head int
+
+	// Recent lookups, halved as they grow: while most miss (a working set
+	// larger than the cache), offer admits only a few records, so reads
+	// that would only churn the cache do not pay for filling it.
+	hits, misses atomic.Int64
+	refused      atomic.Int64 // offers refused while thrashing
 }
 
 // cacheEntry is immutable once stored, so it is used outside the lock.
@@ -76,16 +95,42 @@ func (c *recordCache) lookup(id session.ID, value []byte) *session.Record {
 	sh.mu.Lock()
 	e := sh.m[id]
 	sh.mu.Unlock()
+	if h, m := sh.hits.Load(), sh.misses.Load(); h+m > 1<<16 {
+		sh.hits.Store(h / 2)
+		sh.misses.Store(m / 2)
+	}
 	if e == nil || !bytes.Equal(e.value, value) {
+		sh.misses.Add(1)
 		return nil
 	}
+	sh.hits.Add(1)
 	return e.rec
+}
+
+// Admission while thrashing: when fewer than one lookup in thrashRatio
+// hits, offer admits one record in thrashAdmit.
+const (
+	thrashRatio = 8
+	thrashAdmit = 16
+)
+
+// offer is add for a record a read missed: it is admitted unless the
+// shard's recent lookups mostly miss, and then only now and then.
+func (c *recordCache) offer(id session.ID, value []byte, rec *session.Record) {
+	if c == nil {
+		return
+	}
+	sh := c.shard(id)
+	if m := sh.misses.Load(); m > 256 && m > thrashRatio*sh.hits.Load() && sh.refused.Add(1)%thrashAdmit != 0 {
+		return
+	}
+	c.add(id, value, rec)
 }
 
 // add remembers that value, stored under id, decodes to rec. It copies
 // value but takes rec as it is: from now on rec is shared and must not be
-// modified. It evicts arbitrary entries (Go's map order) to stay within the
-// limit; an entry larger than a shard's limit is not kept.
+// modified. It evicts the oldest entries to stay within the limit; an entry
+// larger than a shard's limit is not kept.
 func (c *recordCache) add(id session.ID, value []byte, rec *session.Record) {
 	if c == nil {
 		return
@@ -102,16 +147,22 @@ func (c *recordCache) add(id session.ID, value []byte, rec *session.Record) {
 	defer sh.mu.Unlock()
 	if old := sh.m[id]; old != nil {
 		sh.size -= old.size
+	} else {
+		sh.fifo = append(sh.fifo, id)
 	}
 	sh.m[id] = e
 	sh.size += e.size
-	for k, v := range sh.m {
-		if sh.size <= c.limit {
-			break
+	for sh.size > c.limit && sh.head < len(sh.fifo) {
+		victim := sh.fifo[sh.head]
+		if victim == id {
+			break // only the new entry is left
 		}
-		if k != id {
-			delete(sh.m, k)
-			sh.size -= v.size
-		}
+		sh.head++
+		sh.size -= sh.m[victim].size
+		delete(sh.m, victim)
+	}
+	if sh.head > len(sh.fifo)/2 { // reclaim the consumed front
+		sh.fifo = append(sh.fifo[:0], sh.fifo[sh.head:]...)
+		sh.head = 0
 	}
 }

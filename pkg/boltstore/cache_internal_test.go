@@ -140,3 +140,39 @@ func TestRecordCacheOff(t *testing.T) {
 		t.Fatal("a nil cache hit")
 	}
 }
+
+// TestRecordCacheAdmission: while a shard's lookups mostly miss, reads
+// offer records that are rarely kept; once lookups hit, every offer is.
+func TestRecordCacheAdmission(t *testing.T) {
+	c := newRecordCache(cacheShards << 20)
+	rec := sessiontest.NewRecord(session.NewID(), "", sessiontest.Base())
+	value := []byte("v")
+	inShard0 := func() session.ID {
+		id := session.NewID()
+		id[15] = 0
+		return id
+	}
+	sh := &c.shards[0]
+	for range 4000 {
+		c.lookup(inShard0(), value) // misses: a working set larger than the cache
+	}
+	for range 1600 {
+		c.offer(inShard0(), value, rec)
+	}
+	if n := len(sh.m); n == 0 || n > 1600/thrashAdmit*2 {
+		t.Errorf("while thrashing, %d of 1600 offers were kept; want about %d", n, 1600/thrashAdmit)
+	}
+
+	hot := inShard0()
+	c.add(hot, value, rec)
+	for range 4000 / thrashRatio {
+		c.lookup(hot, value)
+	}
+	before := len(sh.m)
+	for range 100 {
+		c.offer(inShard0(), value, rec)
+	}
+	if got := len(sh.m) - before; got != 100 {
+		t.Errorf("with lookups hitting, %d of 100 offers were kept", got)
+	}
+}

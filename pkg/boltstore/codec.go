@@ -162,14 +162,14 @@ func (c *codec) decode(id session.ID, value []byte) (*session.Record, error) {
 // decodeShared is decode through the cache, for a caller that only reads
 // the record: it may be the cached one, which must not be modified. A record
 // decoded before from exactly these bytes is returned without decoding
-// again; with remember, a fresh decode is cached.
+// again; with remember, a fresh decode is offered to the cache.
 func (c *codec) decodeShared(id session.ID, value []byte, remember bool) (*session.Record, error) {
 	if r := c.cache.lookup(id, value); r != nil {
 		return r, nil
 	}
 	r, err := c.decode(id, value)
 	if err == nil && remember {
-		c.cache.add(id, value, r)
+		c.cache.offer(id, value, r)
 	}
 	return r, err
 }
