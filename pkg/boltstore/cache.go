@@ -158,8 +158,10 @@ func (c *recordCache) add(id session.ID, value []byte, rec *session.Record) {
 			break // only the new entry is left
 		}
 		sh.head++
-		sh.size -= sh.m[victim].size
-		delete(sh.m, victim)
+		if e := sh.m[victim]; e != nil { // always, as fifo mirrors m; never a panic if not
+			sh.size -= e.size
+			delete(sh.m, victim)
+		}
 	}
 	if sh.head > len(sh.fifo)/2 { // reclaim the consumed front
 		sh.fifo = append(sh.fifo[:0], sh.fifo[sh.head:]...)
