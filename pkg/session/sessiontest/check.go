@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -191,43 +192,15 @@ func stamp(t time.Time) string {
 	return "base-" + (-d).String()
 }
 
-// Accessors for the optional interfaces; each skips the test when the store
-// lacks the interface.
-
-func userIndex(t testing.TB, s session.Store) session.UserIndex {
+// implementing returns s as the optional interface T, or skips the test
+// when the store does not implement it.
+func implementing[T any](t testing.TB, s session.Store) T {
 	t.Helper()
-	ui, ok := s.(session.UserIndex)
+	v, ok := s.(T)
 	if !ok {
-		t.Skip("store does not implement session.UserIndex")
+		t.Skipf("store does not implement %v", reflect.TypeFor[T]())
 	}
-	return ui
-}
-
-func lister(t testing.TB, s session.Store) session.Lister {
-	t.Helper()
-	l, ok := s.(session.Lister)
-	if !ok {
-		t.Skip("store does not implement session.Lister")
-	}
-	return l
-}
-
-func statsReporter(t testing.TB, s session.Store) session.StatsReporter {
-	t.Helper()
-	sr, ok := s.(session.StatsReporter)
-	if !ok {
-		t.Skip("store does not implement session.StatsReporter")
-	}
-	return sr
-}
-
-func purger(t testing.TB, s session.Store) session.Purger {
-	t.Helper()
-	p, ok := s.(session.Purger)
-	if !ok {
-		t.Skip("store does not implement session.Purger")
-	}
-	return p
+	return v
 }
 
 // userSessions returns ui.UserSessions(user, now), failing the test on error

@@ -367,19 +367,26 @@ func resurrectionAttempts(id session.ID, now time.Time) []*session.Change {
 	}
 }
 
+// wantNoResurrection tries each of resurrectionAttempts(id, at): each must
+// fail with ErrNotFound and leave id (and a renewed id) absent.
+func wantNoResurrection(t *testing.T, s session.Store, id session.ID, at time.Time) {
+	t.Helper()
+	for _, c := range resurrectionAttempts(id, at) {
+		applyFails(t, s, c, session.ErrNotFound)
+		wantGone(t, s, id, at)
+		if !c.NewID.IsZero() {
+			wantGone(t, s, c.NewID, at)
+		}
+	}
+}
+
 func testNoResurrectionAfterDelete(t *testing.T, s session.Store) {
 	now := Base()
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 	if n, err := s.Delete(ctx(t), r.ID); err != nil || n != 1 {
 		t.Fatalf("Delete = %d, %v; want 1, <nil>", n, err)
 	}
-	for _, c := range resurrectionAttempts(r.ID, now.Add(time.Minute)) {
-		applyFails(t, s, c, session.ErrNotFound)
-		wantGone(t, s, r.ID, now.Add(time.Minute))
-		if !c.NewID.IsZero() {
-			wantGone(t, s, c.NewID, now.Add(time.Minute))
-		}
-	}
+	wantNoResurrection(t, s, r.ID, now.Add(time.Minute))
 	if ui, ok := s.(session.UserIndex); ok {
 		wantUserIDs(t, ui, "alice", now.Add(time.Minute))
 	}
@@ -389,13 +396,7 @@ func testNoResurrectionAfterDestroy(t *testing.T, s session.Store) {
 	now := Base()
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 	apply(t, s, &session.Change{ID: r.ID, Now: now, Destroy: true})
-	for _, c := range resurrectionAttempts(r.ID, now.Add(time.Minute)) {
-		applyFails(t, s, c, session.ErrNotFound)
-		wantGone(t, s, r.ID, now.Add(time.Minute))
-		if !c.NewID.IsZero() {
-			wantGone(t, s, c.NewID, now.Add(time.Minute))
-		}
-	}
+	wantNoResurrection(t, s, r.ID, now.Add(time.Minute))
 	if ui, ok := s.(session.UserIndex); ok {
 		wantUserIDs(t, ui, "alice", now.Add(time.Minute))
 	}
@@ -406,13 +407,7 @@ func testNoResurrectionAfterExpiry(t *testing.T, s session.Store) {
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 	expires := r.Expires()
 	for _, at := range []time.Time{expires, expires.Add(time.Hour)} {
-		for _, c := range resurrectionAttempts(r.ID, at) {
-			applyFails(t, s, c, session.ErrNotFound)
-			wantGone(t, s, r.ID, at)
-			if !c.NewID.IsZero() {
-				wantGone(t, s, c.NewID, at)
-			}
-		}
+		wantNoResurrection(t, s, r.ID, at)
 	}
 	// Nothing was written: seen from before its expiry, the record is
 	// unchanged (or already removed, which a store may do with expired

@@ -14,17 +14,8 @@ var importCases = []testCase{
 	{"AtomicOnInvalid", testImportAtomicOnInvalid},
 }
 
-func importer(t *testing.T, s session.Store) session.Importer {
-	t.Helper()
-	im, ok := s.(session.Importer)
-	if !ok {
-		t.Skip("store does not implement session.Importer")
-	}
-	return im
-}
-
 func testImportInsertsAndSkips(t *testing.T, s session.Store) {
-	im := importer(t, s)
+	im := implementing[session.Importer](t, s)
 	now := Base()
 	existing := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 
@@ -61,7 +52,7 @@ func testImportInsertsAndSkips(t *testing.T, s session.Store) {
 }
 
 func testImportAtomicOnInvalid(t *testing.T, s session.Store) {
-	im := importer(t, s)
+	im := implementing[session.Importer](t, s)
 	now := Base()
 	good := NewRecord(session.NewID(), "dave", now)
 	bad := NewRecord(session.NewID(), "dave", now)

@@ -23,7 +23,7 @@ var userIndexCases = []testCase{
 }
 
 func testUserIndexInsert(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	wantUserIDs(t, ui, "alice", now)
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
@@ -31,7 +31,7 @@ func testUserIndexInsert(t *testing.T, s session.Store) {
 }
 
 func testUserIndexLogin(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	r := Insert(t, s, NewRecord(session.NewID(), "", now))[0]
 	wantUserIDs(t, ui, "alice", now)
@@ -48,7 +48,7 @@ func testUserIndexLogin(t *testing.T, s session.Store) {
 }
 
 func testUserIndexOrder(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	recs := Insert(t, s,
 		NewRecord(session.NewID(), "alice", now.Add(2*time.Minute)),
@@ -63,7 +63,7 @@ func testUserIndexOrder(t *testing.T, s session.Store) {
 }
 
 func testUserIndexSimilarNames(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	// Names that are prefixes of each other, differ in case, or hold bytes
 	// a key encoding might use as separators.
@@ -93,7 +93,7 @@ func testUserIndexSimilarNames(t *testing.T, s session.Store) {
 }
 
 func testUserIndexRenew(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 	newID := session.NewID()
@@ -102,7 +102,7 @@ func testUserIndexRenew(t *testing.T, s session.Store) {
 }
 
 func testUserIndexDestroyAndDelete(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	recs := Insert(t, s,
 		NewRecord(session.NewID(), "alice", now),
@@ -119,7 +119,7 @@ func testUserIndexDestroyAndDelete(t *testing.T, s session.Store) {
 }
 
 func testUserIndexRebind(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 	apply(t, s, &session.Change{ID: r.ID, Now: now, User: str("bob")})
@@ -141,7 +141,7 @@ func testUserIndexRebind(t *testing.T, s session.Store) {
 }
 
 func testUserIndexExpired(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	short := NewRecord(session.NewID(), "alice", now)
 	long := NewRecord(session.NewID(), "alice", now.Add(time.Second))
@@ -154,7 +154,7 @@ func testUserIndexExpired(t *testing.T, s session.Store) {
 }
 
 func testUserIndexAnonymous(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	anon := Insert(t, s, NewRecord(session.NewID(), "", now), NewRecord(session.NewID(), "", now))
 	Insert(t, s, NewRecord(session.NewID(), "alice", now))
@@ -169,7 +169,7 @@ func testUserIndexAnonymous(t *testing.T, s session.Store) {
 }
 
 func testUserIndexDeleteUser(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	expired := NewRecord(session.NewID(), "alice", now)
 	expired.IdleExpires = now.Add(time.Minute)
@@ -209,7 +209,7 @@ func testUserIndexDeleteUser(t *testing.T, s session.Store) {
 }
 
 func testUserIndexReturnsCopies(t *testing.T, s session.Store) {
-	ui := userIndex(t, s)
+	ui := implementing[session.UserIndex](t, s)
 	now := Base()
 	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
 	for _, got := range userSessions(t, ui, "alice", now) {

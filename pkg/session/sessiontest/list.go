@@ -80,7 +80,7 @@ func selectRecords(recs []*session.Record, keep func(*session.Record) bool) []*s
 }
 
 func testListEmpty(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	for _, f := range []session.Filter{session.Live, session.Expired, session.All} {
 		p, err := l.List(ctx(t), session.ListQuery{Now: Base(), Filter: f})
 		if err != nil || len(p.Records) != 0 || !p.Next.IsZero() {
@@ -91,7 +91,7 @@ func testListEmpty(t *testing.T, s session.Store) {
 }
 
 func testListPaging(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	const n = 250
 	all := listFixture(t, s, n)
 	for _, limit := range []int{7, 1, 100, n, n + 1} {
@@ -107,7 +107,7 @@ func testListPaging(t *testing.T, s session.Store) {
 }
 
 func testListFilters(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	all := listFixture(t, s, 60)
 	now := listNow()
 	live := selectRecords(all, func(r *session.Record) bool { return !r.Expired(now) })
@@ -134,7 +134,7 @@ func testListFilters(t *testing.T, s session.Store) {
 }
 
 func testListUser(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	all := listFixture(t, s, 60)
 	now := listNow()
 	for _, user := range []string{"alice", "ali", "nobody"} {
@@ -158,7 +158,7 @@ func testListUser(t *testing.T, s session.Store) {
 }
 
 func testListAfter(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	all := listFixture(t, s, 40)
 	now := listNow()
 	q := session.ListQuery{After: all[9].ID, Limit: 8, Now: now, Filter: session.All}
@@ -177,7 +177,7 @@ func testListAfter(t *testing.T, s session.Store) {
 }
 
 func testListLimit(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	const n = session.MaxPageSize + 1
 	all := listFixture(t, s, n)
 	now := listNow()
@@ -211,7 +211,7 @@ func testListLimit(t *testing.T, s session.Store) {
 }
 
 func testListReturnsCopies(t *testing.T, s session.Store) {
-	l := lister(t, s)
+	l := implementing[session.Lister](t, s)
 	all := listFixture(t, s, 5)
 	p, err := l.List(ctx(t), session.ListQuery{Now: Base(), Filter: session.All})
 	if err != nil {

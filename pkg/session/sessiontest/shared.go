@@ -15,15 +15,6 @@ var sharedCases = []testCase{
 	{"LoadStillCopies", testSharedLoadStillCopies},
 }
 
-func sharedLoader(t *testing.T, s session.Store) session.SharedLoader {
-	t.Helper()
-	sl, ok := s.(session.SharedLoader)
-	if !ok {
-		t.Skip("store does not implement session.SharedLoader")
-	}
-	return sl
-}
-
 func loadShared(t testing.TB, sl session.SharedLoader, id session.ID, now time.Time) *session.Record {
 	t.Helper()
 	r, err := sl.LoadShared(ctx(t), id, now)
@@ -35,7 +26,7 @@ func loadShared(t testing.TB, sl session.SharedLoader, id session.ID, now time.T
 
 // testSharedSameAsLoad: LoadShared answers what Load answers, found or not.
 func testSharedSameAsLoad(t *testing.T, s session.Store) {
-	sl := sharedLoader(t, s)
+	sl := implementing[session.SharedLoader](t, s)
 	now := Base()
 	r := NewRecord(session.NewID(), "alice", now)
 	r.Data["list"] = raw(`[1,2,3]`)
@@ -57,7 +48,7 @@ func testSharedSameAsLoad(t *testing.T, s session.Store) {
 // testSharedLentRecordKept: the store never modifies a record it lent, even
 // when the session changes afterwards.
 func testSharedLentRecordKept(t *testing.T, s session.Store) {
-	sl := sharedLoader(t, s)
+	sl := implementing[session.SharedLoader](t, s)
 	now := Base()
 	r := NewRecord(session.NewID(), "alice", now)
 	r.Data["k"] = raw(`"old"`)
@@ -79,7 +70,7 @@ func testSharedLentRecordKept(t *testing.T, s session.Store) {
 // testSharedLoadStillCopies: changing what Load returned does not reach
 // what LoadShared lends.
 func testSharedLoadStillCopies(t *testing.T, s session.Store) {
-	sl := sharedLoader(t, s)
+	sl := implementing[session.SharedLoader](t, s)
 	now := Base()
 	r := NewRecord(session.NewID(), "alice", now)
 	r.Data["list"] = raw(`[1,2,3]`)

@@ -14,12 +14,12 @@ var statsCases = []testCase{
 }
 
 func testStatsEmpty(t *testing.T, s session.Store) {
-	sr := statsReporter(t, s)
+	sr := implementing[session.StatsReporter](t, s)
 	wantCounts(t, sr, Base(), counts{})
 }
 
 func testStatsCounts(t *testing.T, s session.Store) {
-	sr := statsReporter(t, s)
+	sr := implementing[session.StatsReporter](t, s)
 	now := Base()
 	soon := func(r *session.Record) *session.Record {
 		r.IdleExpires = now.Add(time.Minute)
@@ -65,14 +65,14 @@ var purgeCases = []testCase{
 }
 
 func testPurgeEmpty(t *testing.T, s session.Store) {
-	p := purger(t, s)
+	p := implementing[session.Purger](t, s)
 	if n, err := p.Purge(ctx(t), Base()); err != nil || n != 0 {
 		t.Fatalf("Purge of an empty store = %d, %v; want 0, <nil>", n, err)
 	}
 }
 
 func testPurgeRemovesExpired(t *testing.T, s session.Store) {
-	p := purger(t, s)
+	p := implementing[session.Purger](t, s)
 	now := Base()
 	idle := NewRecord(session.NewID(), "alice", now) // expires at now+IdleTimeout
 	deadline := NewRecord(session.NewID(), "bob", now)
