@@ -154,6 +154,17 @@ func (l *lister) match(id session.ID, v []byte) (*session.Record, bool) {
 	return r, true
 }
 
+// collect adds the record stored as v under id to p if it matches the
+// query, and reports whether p is then full.
+func (l *lister) collect(p *session.Page, id session.ID, v []byte) (full bool) {
+	r, ok := l.match(id, v)
+	if !ok {
+		return false
+	}
+	p.Records = append(p.Records, r)
+	return len(p.Records) == l.limit
+}
+
 // byID walks the sessions bucket from q.After.
 func (l *lister) byID() session.Page {
 	var p session.Page
@@ -167,14 +178,11 @@ func (l *lister) byID() session.Page {
 			continue
 		}
 		id := session.ID(k)
-		if r, ok := l.match(id, v); ok {
-			p.Records = append(p.Records, r)
-			if len(p.Records) == l.limit {
-				if k, _ := c.Next(); k != nil {
-					p.Next = id
-				}
-				break
+		if l.collect(&p, id, v) {
+			if k, _ := c.Next(); k != nil {
+				p.Next = id
 			}
+			break
 		}
 	}
 	return p
@@ -196,14 +204,11 @@ func (l *lister) byUser(users *bolt.Bucket) session.Page {
 		if v == nil {
 			continue
 		}
-		if r, ok := l.match(id, v); ok {
-			p.Records = append(p.Records, r)
-			if len(p.Records) == l.limit {
-				if k, _ := c.Next(); k != nil && hasUserPrefix(k, prefix) {
-					p.Next = id
-				}
-				break
+		if l.collect(&p, id, v) {
+			if k, _ := c.Next(); k != nil && hasUserPrefix(k, prefix) {
+				p.Next = id
 			}
+			break
 		}
 	}
 	return p
@@ -228,14 +233,11 @@ func (l *lister) expired(expiry *bolt.Bucket) session.Page {
 		if v == nil {
 			continue
 		}
-		if r, ok := l.match(id, v); ok {
-			p.Records = append(p.Records, r)
-			if len(p.Records) == l.limit {
-				if i < len(ids)-1 {
-					p.Next = id
-				}
-				break
+		if l.collect(&p, id, v) {
+			if i < len(ids)-1 {
+				p.Next = id
 			}
+			break
 		}
 	}
 	return p
