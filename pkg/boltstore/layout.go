@@ -102,15 +102,22 @@ func exactExpiryKey(r *session.Record) []byte {
 	return k
 }
 
-// surelyDue reports whether expiry-index key k is due at limit (unix
-// nanoseconds) for every record its minute can hold: the minute ended at or
-// before limit. Malformed keys are due.
-func surelyDue(k []byte, limit uint64) bool {
+// due reports whether expiry-index key k is due at limit: its minute has
+// begun, so its record may be expired. Malformed keys (shorter than 8 bytes)
+// are due, so the reaper removes them.
+func due(k []byte, limit uint64) bool {
 	if len(k) < 8 {
 		return true
 	}
 	nanos, _ := getUint64(k[:8])
-	return nanos < limit && limit-nanos >= expiryGranule
+	return nanos <= limit
+}
+
+// surelyDue reports whether expiry-index key k is due at limit (unix
+// nanoseconds) for every record its minute can hold: the minute ended at or
+// before limit. Malformed keys are due.
+func surelyDue(k []byte, limit uint64) bool {
+	return limit >= expiryGranule && due(k, limit-expiryGranule)
 }
 
 // expiryKeyAt returns the expiry-index key for the minute starting at

@@ -103,7 +103,8 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	start := time.Now()
 	total := 0
 	batch := min(reapFirstBatch, s.opts.ReapBatch)
-	var longest time.Duration
+	var longest, longestDeleting time.Duration
+	slowRounds := 0
 	var after []byte // the last entry handled: records of the current minute not yet expired stay behind
 	var err error
 	for {
@@ -119,9 +120,15 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		}
 		roundStart := time.Now()
 		var n int
-		n, err = s.reapRound(keys, now)
+		var deleting time.Duration
+		n, deleting, err = s.reapRound(keys, now)
 		d := time.Since(roundStart)
-		longest = max(longest, d)
+		if d > longest {
+			longest, longestDeleting = d, deleting
+		}
+		if d > slowRound {
+			slowRounds++
+		}
 		total += n
 		if err != nil || len(keys) < batch {
 			break
@@ -129,9 +136,19 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		after = keys[len(keys)-1]
 		batch = nextBatch(batch, d, s.opts.ReapBatch)
 	}
+	if slowRounds > 0 {
+		// Writers waited that long. Deleting is the reaper's own work;
+		// committing is mostly the disk's (page writes and fsyncs).
+		s.log.Warn("boltstore: slow reaper rounds", "rounds", slowRounds, "over", slowRound,
+			"longest", longest, "deleting", longestDeleting, "committing", longest-longestDeleting)
+	}
 	s.lastReap.Store(&session.ReapStats{At: now, Removed: total, Duration: time.Since(start), LongestStep: longest})
 	return total, err
 }
+
+// slowRound is the round length over which a pass warns: twice the target,
+// the longest a request write should wait for the reaper.
+const slowRound = 2 * reapRoundTarget
 
 // reapScan returns copies of up to n expiry-index keys due at limit (unix
 // nanoseconds), from the start of the index or, when after is not nil, from
@@ -162,22 +179,12 @@ func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
 	return keys, err
 }
 
-// due reports whether expiry-index key k is due at limit: its minute has
-// begun, so its record may be expired. Malformed keys (shorter than 8 bytes)
-// are due, so the reaper removes them.
-func due(k []byte, limit uint64) bool {
-	if len(k) < 8 {
-		return true
-	}
-	nanos, _ := getUint64(k[:8])
-	return nanos <= limit
-}
-
 // reapRound re-checks and deletes keys in one write transaction and returns
-// the records removed.
-func (s *Store) reapRound(keys [][]byte, now time.Time) (int, error) {
-	removed := 0
-	err := s.update("reap", func(tx *bolt.Tx) error {
+// the records removed and how long it took until the commit (waiting for
+// the write lock and deleting).
+func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting time.Duration, err error) {
+	start := time.Now()
+	err = s.update("reap", func(tx *bolt.Tx) error {
 		removed = 0
 		t, err := s.newTxn(tx)
 		if err != nil {
@@ -194,13 +201,14 @@ func (s *Store) reapRound(keys [][]byte, now time.Time) (int, error) {
 			}
 			removed += n
 		}
+		deleting = time.Since(start)
 		return t.flush()
 	})
 	s.reapTxs.Add(1)
 	if err != nil {
-		return 0, err
+		return 0, deleting, err
 	}
-	return removed, nil
+	return removed, deleting, nil
 }
 
 // reapEntry handles one due expiry-index entry and returns 1 if it removed
