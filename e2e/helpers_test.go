@@ -16,24 +16,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 )
 
-// Bounds on the processes under test. They are generous: the tests run
-// with -race on small shared machines. A process that outlives its bound
-// gets SIGTERM, then SIGKILL after killDelay.
+// Bounds on the processes under test besides sesdemo's (package demoproc).
+// They are generous: the tests run with -race on small shared machines.
 const (
 	buildTimeout = 5 * time.Minute  // go build of both binaries
-	startTimeout = 20 * time.Second // sesdemo until its "listening" line
-	stopTimeout  = 20 * time.Second // sesdemo after SIGTERM
-	ctlTimeout   = 30 * time.Second // one sesctl run
-	killDelay    = 5 * time.Second  // from SIGTERM to SIGKILL
+	ctlTimeout   = 30 * time.Second // one sesctl run, then SIGTERM and, after demoproc.KillDelay, SIGKILL
 )
 
 // bins are the binaries under test, built once per test binary into dir,
@@ -86,18 +82,6 @@ func build(t *testing.T) {
 	}
 }
 
-// processEnv is the environment of the processes under test: the test's,
-// without $SESCTL_DB and $SESCTL_KEYS (every sesctl run says what it
-// uses), and with the race detector's sleep of a second at exit turned off
-// (binaries built with -race sleep so by default).
-func processEnv() []string {
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SESCTL_") })
-	if gorace := os.Getenv("GORACE"); !strings.Contains(gorace, "atexit_sleep_ms") {
-		env = append(env, "GORACE="+strings.TrimSpace(gorace+" atexit_sleep_ms=0"))
-	}
-	return env
-}
-
 // shortTempDir returns a new temporary directory, removed at cleanup. The
 // admin socket's path (the database's plus ".sock") must fit in 107 bytes,
 // more than some t.TempDir paths take, hence os.MkdirTemp("", ...).
@@ -116,159 +100,32 @@ func shortTempDir(t *testing.T) string {
 
 // ---- sesdemo ----
 
-// demo is a running sesdemo process.
+// demo is a running sesdemo with its database (demo.db) and key file
+// (demo.keys) in dir.
 type demo struct {
-	t      *testing.T
-	dir    string   // holds the database and the key file
-	extra  []string // flags besides -addr, -db and -keys
-	db     string
-	keys   string
-	socket string // the admin socket, from the "listening" line
-	base   string // http://127.0.0.1:PORT
-	cmd    *exec.Cmd
-	stderr *demoLog
-	done   chan struct{} // closed when the process has exited
+	*demoproc.Process
+	t     *testing.T
+	dir   string
+	extra []string // flags besides -addr, -db and -keys
+	db    string
+	keys  string
 }
 
-// startDemo starts sesdemo on a free port with its database (demo.db) and
-// key file (demo.keys) in dir, and waits until it listens. extra are more
-// flags. At cleanup the process, if still running, gets SIGTERM and, after
-// stopTimeout, SIGKILL; its stderr is logged if the test failed, and a data
-// race it reported fails the test.
+// startDemo starts sesdemo on a free port with its files in dir and waits
+// until it listens; extra are more flags. See demoproc.Launch for what
+// happens at cleanup.
 func startDemo(t *testing.T, dir string, extra ...string) *demo {
 	t.Helper()
-	d := &demo{
-		t:      t,
-		dir:    dir,
-		extra:  extra,
-		db:     filepath.Join(dir, "demo.db"),
-		keys:   filepath.Join(dir, "demo.keys"),
-		stderr: &demoLog{listening: make(chan []string, 1)},
-		done:   make(chan struct{}),
-	}
-	args := append([]string{"-addr", "127.0.0.1:0", "-db", d.db, "-keys", d.keys}, extra...)
-	d.cmd = exec.Command(bins.demo, args...)
-	d.cmd.Env = processEnv()
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the test binary die first
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("starting sesdemo: %v", err)
-	}
-	go func() {
-		d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		d.terminate(stopTimeout)
-		logs := d.stderr.String()
-		if t.Failed() {
-			t.Logf("sesdemo (pid %d, %v) stderr:\n%s", d.cmd.Process.Pid, d.cmd.ProcessState, logs)
-		}
-		if strings.Contains(logs, "WARNING: DATA RACE") {
-			t.Errorf("sesdemo reported a data race:\n%s", logs)
-		}
-	})
-	select {
-	case m := <-d.stderr.listening:
-		d.base, d.socket = "http://"+m[1], m[2]
-	case <-d.done:
-		t.Fatalf("sesdemo exited before listening (%v):\n%s", d.cmd.ProcessState, d.stderr)
-	case <-time.After(startTimeout):
-		t.Fatalf("sesdemo did not say it listens within %v:\n%s", startTimeout, d.stderr)
-	}
+	d := &demo{t: t, dir: dir, extra: extra, db: filepath.Join(dir, "demo.db"), keys: filepath.Join(dir, "demo.keys")}
+	d.Process = demoproc.Start(t, bins.demo, append([]string{"-db", d.db, "-keys", d.keys}, extra...)...)
 	return d
 }
 
 // restart stops d cleanly and starts sesdemo again on the same files.
 func (d *demo) restart() *demo {
 	d.t.Helper()
-	d.stop()
+	d.Stop()
 	return startDemo(d.t, d.dir, d.extra...)
-}
-
-// terminate ends the process if it still runs: SIGTERM, then SIGKILL after
-// timeout. It returns when the process has exited.
-func (d *demo) terminate(timeout time.Duration) {
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(timeout):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-}
-
-// kill ends the process with SIGKILL, as a crash would: the store is not
-// closed and the admin socket file stays behind.
-func (d *demo) kill() {
-	d.t.Helper()
-	if err := d.cmd.Process.Kill(); err != nil {
-		d.t.Fatalf("SIGKILL: %v", err)
-	}
-	<-d.done
-}
-
-// stop sends SIGTERM and requires a clean exit (status 0) within
-// stopTimeout, with the admin socket removed.
-func (d *demo) stop() {
-	d.t.Helper()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(stopTimeout):
-		d.terminate(killDelay)
-		d.t.Fatalf("sesdemo did not stop within %v of SIGTERM", stopTimeout)
-	}
-	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
-		d.t.Fatalf("sesdemo exited with status %d after SIGTERM, want 0", code)
-	}
-	if _, err := os.Lstat(d.socket); !errors.Is(err, os.ErrNotExist) {
-		d.t.Errorf("admin socket %s after a clean stop: %v, want it removed", d.socket, err)
-	}
-}
-
-// listeningLine matches sesdemo's startup log line: the bound address and
-// the admin socket.
-var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+) .*\badmin_socket=(\S+)`)
-
-// demoLog collects sesdemo's stderr and reports the "listening" line's
-// address and socket once.
-type demoLog struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	scanned   int
-	found     bool
-	listening chan []string // [line, addr, socket]
-}
-
-func (l *demoLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	for !l.found {
-		rest := l.buf.Bytes()[l.scanned:]
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			break
-		}
-		if m := listeningLine.FindStringSubmatch(string(rest[:i])); m != nil {
-			l.found = true
-			l.listening <- m
-		}
-		l.scanned += i + 1
-	}
-	return len(p), nil
-}
-
-func (l *demoLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // ---- HTTP clients ----
@@ -290,7 +147,7 @@ func newBrowser(t *testing.T, d *demo, userAgent string) *browser {
 		t.Fatal(err)
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
-	return &browser{t: t, base: d.base, ua: userAgent, c: &http.Client{
+	return &browser{t: t, base: d.Base, ua: userAgent, c: &http.Client{
 		Transport:     tr,
 		Jar:           jar,
 		Timeout:       10 * time.Second,
@@ -402,8 +259,8 @@ func sesctl(t *testing.T, args ...string) ctlRun {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.ctl, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = killDelay
-	cmd.Env = processEnv()
+	cmd.WaitDelay = demoproc.KillDelay
+	cmd.Env = demoproc.Env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

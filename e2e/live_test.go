@@ -167,7 +167,7 @@ func TestLiveBackupAndCompact(t *testing.T) {
 	if lines := strings.Count(r.stderr, "\n"); lines != 1 || !strings.Contains(r.stderr, "in use") {
 		t.Errorf("compact of the held file: want one line saying it is in use:\n%s", r)
 	}
-	ctlFail(t, 2, "backup", "--socket", d.socket, "compact", compacted)
+	ctlFail(t, 2, "backup", "--socket", d.Socket, "compact", compacted)
 	if _, err := os.Stat(compacted); !os.IsNotExist(err) {
 		t.Errorf("a refused compact left %s: %v", compacted, err)
 	}
@@ -178,7 +178,7 @@ func TestLiveBackupAndCompact(t *testing.T) {
 	if !c.OK || c.Records != 4 || !c.SealsVerified {
 		t.Errorf("check of the compacted backup: %+v", c)
 	}
-	d.stop()
+	d.Stop()
 }
 
 // TestLiveExpire: sessions that sesctl expires end for the app at once, and
@@ -262,7 +262,7 @@ func TestLiveExpire(t *testing.T) {
 	wantEnded(bob2)
 	wantAlive(bob)
 	wantAlive(carol)
-	d.stop()
+	d.Stop()
 }
 
 // TestLivePurge: a session past its idle timeout is gone for the app at
@@ -322,7 +322,7 @@ func TestLivePurge(t *testing.T) {
 		t.Errorf("a second purge: %+v, want nothing removed", p)
 	}
 	ctlOK(t, "--db", d.db, "purge", "--dry-run") // the table printer too
-	d.stop()
+	d.Stop()
 }
 
 // TestSocketChoice: where sesctl gets its data. --socket forces the
@@ -333,13 +333,13 @@ func TestSocketChoice(t *testing.T) {
 	t.Parallel()
 	build(t)
 	d := startDemo(t, shortTempDir(t))
-	if d.socket != d.db+".sock" {
-		t.Errorf("admin socket %s, want %s", d.socket, d.db+".sock")
+	if d.Socket != d.db+".sock" {
+		t.Errorf("admin socket %s, want %s", d.Socket, d.db+".sock")
 	}
-	if fi, err := os.Lstat(d.socket); err != nil {
+	if fi, err := os.Lstat(d.Socket); err != nil {
 		t.Errorf("admin socket: %v", err)
 	} else if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
-		t.Errorf("admin socket %s has mode %v, want a socket with mode 0600", d.socket, fi.Mode())
+		t.Errorf("admin socket %s has mode %v, want a socket with mode 0600", d.Socket, fi.Mode())
 	}
 	alice, bob := newBrowser(t, d, ""), newBrowser(t, d, "")
 	alice.login("alice")
@@ -349,15 +349,15 @@ func TestSocketChoice(t *testing.T) {
 
 	// --socket: the --db file is not even looked at.
 	missing := filepath.Join(d.dir, "no-such.db")
-	wantIDs(t, "--socket list", listJSON(t, "--socket", d.socket, "--db", missing), ids, users)
+	wantIDs(t, "--socket list", listJSON(t, "--socket", d.Socket, "--db", missing), ids, users)
 	wantIDs(t, "--db list", listJSON(t, "--db", d.db), ids, users)
 	ctlFail(t, 1, "no such database file", "--db", missing, "list")
 
-	d.stop()
+	d.Stop()
 
 	// Stopped: the socket is gone, so --socket fails (quickly), and --db
 	// opens the file itself: read-only without keys, writes with them.
-	r := ctlFail(t, 1, d.socket, "--socket", d.socket, "list")
+	r := ctlFail(t, 1, d.Socket, "--socket", d.Socket, "list")
 	if r.took > 5*time.Second {
 		t.Errorf("--socket with no app took %v", r.took)
 	}
@@ -368,14 +368,14 @@ func TestSocketChoice(t *testing.T) {
 	if !c.OK || c.Records != 1 || !c.SealsVerified {
 		t.Errorf("check of the free file: %+v", c)
 	}
-	if _, err := os.Lstat(d.socket); !os.IsNotExist(err) {
-		t.Errorf("sesctl on the free file left something at %s: %v", d.socket, err)
+	if _, err := os.Lstat(d.Socket); !os.IsNotExist(err) {
+		t.Errorf("sesctl on the free file left something at %s: %v", d.Socket, err)
 	}
 
 	// Started again: the socket is back, the offline expire holds, bob is
 	// still logged in.
 	d = d.restart()
-	alice.base, bob.base = d.base, d.base
+	alice.base, bob.base = d.Base, d.Base
 	if s := alice.session(); s.ID == aliceID || s.User != "" {
 		t.Errorf("alice, expired while the app was stopped, has %+v", s)
 	}
@@ -384,10 +384,10 @@ func TestSocketChoice(t *testing.T) {
 	}
 	wantIDs(t, "list after the restart", listJSON(t, "--db", d.db), []string{bobID}, []string{"bob"})
 	var st stats
-	if err := json.Unmarshal([]byte(ctlOK(t, "--socket", d.socket, "-o", "json", "stats")), &st); err != nil || st.Sessions != 1 {
+	if err := json.Unmarshal([]byte(ctlOK(t, "--socket", d.Socket, "-o", "json", "stats")), &st); err != nil || st.Sessions != 1 {
 		t.Errorf("stats through --socket after the restart: %+v, %v", st, err)
 	}
-	d.stop()
+	d.Stop()
 }
 
 // waitExpired waits until session id has expired, asking sesctl (a
@@ -419,21 +419,21 @@ func TestCrashedApp(t *testing.T) {
 	alice.put("n", `1`)
 	id := alice.session().ID
 
-	d.kill()
-	if fi, err := os.Lstat(d.socket); err != nil || fi.Mode().Type() != os.ModeSocket {
+	d.Kill()
+	if fi, err := os.Lstat(d.Socket); err != nil || fi.Mode().Type() != os.ModeSocket {
 		t.Fatalf("after SIGKILL the socket file should be left behind: %v", err)
 	}
-	r := ctlFail(t, 1, d.socket, "--socket", d.socket, "list")
+	r := ctlFail(t, 1, d.Socket, "--socket", d.Socket, "list")
 	if r.took > 5*time.Second {
 		t.Errorf("--socket with a stale socket took %v", r.took)
 	}
 	wantIDs(t, "list of the crashed app's file", listJSON(t, "--db", d.db), []string{id}, []string{"alice"})
 
 	d = startDemo(t, d.dir)
-	alice.base = d.base
+	alice.base = d.Base
 	if s := alice.session(); s.ID != id || s.User != "alice" || string(s.Data["n"]) != "1" {
 		t.Errorf("alice after the crash and restart: %+v", s)
 	}
 	wantIDs(t, "list through the new socket", listJSON(t, "--db", d.db), []string{id}, []string{"alice"})
-	d.stop()
+	d.Stop()
 }

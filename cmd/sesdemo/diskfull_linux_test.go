@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 	"github.com/sesbolt/sesbolt/internal/testfs"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -35,7 +36,7 @@ func TestDiskFullOverHTTP(t *testing.T) {
 	db := filepath.Join(dir, "demo.db")
 	keys := filepath.Join(t.TempDir(), "demo.keys")
 	args := []string{"-db", db, "-keys", keys}
-	p := startDemo(t, bin, args...)
+	p := demoproc.Start(t, bin, args...)
 
 	// The storm: each worker writes 8 KiB values, five keys per session
 	// (well below the 64 KiB record limit), then starts a new session.
@@ -59,7 +60,7 @@ func TestDiskFullOverHTTP(t *testing.T) {
 			var b *browser
 			for n := 0; failures.Load() < enoughFailures && requests.Add(1) <= maxRequests; n++ {
 				if n%5 == 0 {
-					b = newBrowser(t, p.base, "")
+					b = newBrowser(t, p.Base, "")
 					mu.Lock()
 					browsers = append(browsers, b)
 					mu.Unlock()
@@ -135,7 +136,7 @@ func TestDiskFullOverHTTP(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	fresh := newBrowser(t, p.base, "")
+	fresh := newBrowser(t, p.Base, "")
 	wantStatus(t, fresh.put("/api/session/after", `"space freed"`), http.StatusNoContent)
 	acked = append(acked, write{fresh, "after", `"space freed"`})
 	old := acked[0].b
@@ -144,21 +145,21 @@ func TestDiskFullOverHTTP(t *testing.T) {
 	checkAcked("space freed")
 
 	// A restart keeps it all, and the file checks clean.
-	p.stop()
-	logs := p.stderr.String()
+	p.Stop()
+	logs := p.Log.String()
 	if !strings.Contains(logs, "session store failure") || !strings.Contains(logs, "no space left on device") {
 		t.Errorf("the log does not say why writes failed:\n%.2000s", logs)
 	}
 	if strings.Contains(logs, "panic") {
 		t.Errorf("the log shows a panic:\n%s", logs)
 	}
-	p = startDemo(t, bin, args...)
+	p = demoproc.Start(t, bin, args...)
 	for _, b := range browsers {
-		b.base = p.base
+		b.base = p.Base
 	}
-	fresh.base = p.base
+	fresh.base = p.Base
 	checkAcked("after a restart")
-	p.stop()
+	p.Stop()
 
 	kr, _, err := session.LoadOrCreateKeyFile(keys)
 	if err != nil {

@@ -11,12 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 )
 
 // The end-to-end tests build the real binary and drive it over HTTP, with
@@ -62,109 +63,6 @@ func buildDemo(t *testing.T) string {
 	return demoBin.path
 }
 
-// demoProcess is a running sesdemo.
-type demoProcess struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:PORT
-	stderr *stderrWatcher
-	done   chan struct{} // closed when the process has exited
-}
-
-// startDemo starts bin on a free port with args and waits until it listens.
-// The test's cleanup kills it if it is still running.
-func startDemo(t *testing.T, bin string, args ...string) *demoProcess {
-	t.Helper()
-	w := &stderrWatcher{addr: make(chan string, 1)}
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Stderr = w
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting sesdemo: %v", err)
-	}
-	p := &demoProcess{t: t, cmd: cmd, stderr: w, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("sesdemo (pid %d) stderr:\n%s", cmd.Process.Pid, w)
-		}
-	})
-	select {
-	case addr := <-w.addr:
-		p.base = "http://" + addr
-	case <-p.done:
-		t.Fatalf("sesdemo exited before listening (%v):\n%s", cmd.ProcessState, w)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("sesdemo did not report its address:\n%s", w)
-	}
-	return p
-}
-
-// stop sends SIGTERM and requires a clean exit with status 0.
-func (p *demoProcess) stop() {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		p.t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		p.t.Fatal("sesdemo did not stop within 20s of SIGTERM")
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		p.t.Fatalf("sesdemo exited with %d after SIGTERM, want 0:\n%s", code, p.stderr)
-	}
-	if !strings.Contains(p.stderr.String(), "stopped; database closed") {
-		p.t.Errorf("no clean-stop log line:\n%s", p.stderr)
-	}
-}
-
-// listenLine matches the startup log line that names the bound address.
-var listenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// stderrWatcher collects a process's stderr and reports the address from
-// its "listening" log line.
-type stderrWatcher struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	scanned int
-	addr    chan string
-	found   bool
-}
-
-func (w *stderrWatcher) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for !w.found {
-		rest := w.buf.Bytes()[w.scanned:]
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			break
-		}
-		if m := listenLine.FindSubmatch(rest[:i]); m != nil {
-			w.found = true
-			w.addr <- string(m[1])
-		}
-		w.scanned += i + 1
-	}
-	return len(p), nil
-}
-
-func (w *stderrWatcher) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	bin := buildDemo(t)
@@ -172,17 +70,17 @@ func TestEndToEnd(t *testing.T) {
 	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
 	args := []string{"-db", db, "-keys", keys}
 
-	p := startDemo(t, bin, args...)
+	p := demoproc.Start(t, bin, args...)
 	keyFile := wantKeyFile(t, keys)
-	if !strings.Contains(p.stderr.String(), `msg="created key file"`) {
-		t.Errorf("first run did not say it created the key file:\n%s", p.stderr)
+	if !strings.Contains(p.Log.String(), `msg="created key file"`) {
+		t.Errorf("first run did not say it created the key file:\n%s", p.Log)
 	}
-	if !strings.Contains(p.stderr.String(), "cookie Secure flag and __Host- prefix are off") {
-		t.Errorf("no log line about the insecure cookie:\n%s", p.stderr)
+	if !strings.Contains(p.Log.String(), "cookie Secure flag and __Host- prefix are off") {
+		t.Errorf("no log line about the insecure cookie:\n%s", p.Log)
 	}
 
 	firefox := "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-	alice := newBrowser(t, p.base, firefox)
+	alice := newBrowser(t, p.Base, firefox)
 	wantStatus(t, alice.do("GET", "/", nil), http.StatusOK)
 	alice.login("alice")
 	wantStatus(t, alice.put("/api/session/color", `"blue"`), http.StatusNoContent)
@@ -223,24 +121,24 @@ func TestEndToEnd(t *testing.T) {
 
 	// Restart: the session survives, under the same id; the key file is
 	// reused, not rewritten.
-	p.stop()
-	p = startDemo(t, bin, args...)
+	p.Stop()
+	p = demoproc.Start(t, bin, args...)
 	if again := wantKeyFile(t, keys); again != keyFile {
 		t.Error("the second run rewrote the key file")
 	}
-	if strings.Contains(p.stderr.String(), "created key file") {
+	if strings.Contains(p.Log.String(), "created key file") {
 		t.Error("the second run created a key file")
 	}
-	alice.base = p.base // a new port; cookies do not depend on it
+	alice.base = p.Base // a new port; cookies do not depend on it
 	after := alice.session()
 	if after.ID != s.ID || after.User != "alice" || len(after.Data) != n+1 || !after.Created.Equal(s.Created) {
 		t.Fatalf("after restart: id %s user %q %d keys, want id %s user alice %d keys", after.ID, after.User, len(after.Data), s.ID, n+1)
 	}
 
 	// A second device of Alice's, and Bob.
-	phone := newBrowser(t, p.base, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
+	phone := newBrowser(t, p.Base, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
 	phone.login("alice")
-	bob := newBrowser(t, p.base, "curl/8.5.0")
+	bob := newBrowser(t, p.Base, "curl/8.5.0")
 	bob.login("bob")
 	list := alice.sessions()
 	if len(list) != 2 {
@@ -261,7 +159,7 @@ func TestEndToEnd(t *testing.T) {
 	// Error cases.
 	wantJSONError(t, bob.do("DELETE", "/api/sessions/"+phoneID, nil), http.StatusNotFound)
 	wantJSONError(t, bob.do("DELETE", "/api/sessions/xyz", nil), http.StatusBadRequest)
-	wantJSONError(t, newBrowser(t, p.base, "").do("GET", "/api/sessions", nil), http.StatusUnauthorized)
+	wantJSONError(t, newBrowser(t, p.Base, "").do("GET", "/api/sessions", nil), http.StatusUnauthorized)
 	wantJSONError(t, alice.put("/api/session/bad", `{"unterminated": `), http.StatusBadRequest)
 	wantJSONError(t, alice.put("/api/session/big", `"`+strings.Repeat("x", 70<<10)+`"`), http.StatusRequestEntityTooLarge)
 	wantStatus(t, alice.post("/logout-everywhere", nil, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
@@ -287,15 +185,15 @@ func TestEndToEnd(t *testing.T) {
 	// Logout: the old cookie now gives a fresh session.
 	old := bob.cookie("session")
 	wantStatus(t, bob.post("/logout", nil), http.StatusSeeOther)
-	replay := newBrowser(t, p.base, "")
+	replay := newBrowser(t, p.Base, "")
 	r = replay.do("GET", "/api/session", nil, "Cookie", "session="+old.Value)
 	var fresh sessionJSON
 	if err := json.Unmarshal(r.body, &fresh); err != nil || fresh.User != "" || fresh.ID == bobSession.ID {
 		t.Errorf("old cookie after logout gives %s (%v)", r.body, err)
 	}
 
-	p.stop()
-	logs := p.stderr.String()
+	p.Stop()
+	logs := p.Log.String()
 	if !strings.Contains(logs, "msg=request method=POST path=/logout status=303") {
 		t.Errorf("no request log line for the logout:\n%s", logs)
 	}
@@ -327,7 +225,7 @@ func TestStartupErrors(t *testing.T) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "demo.keys")
 	held := filepath.Join(dir, "held.db")
-	p := startDemo(t, bin, "-db", held, "-keys", keys)
+	p := demoproc.Start(t, bin, "-db", held, "-keys", keys)
 	garbage := filepath.Join(dir, "garbage.db")
 	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 2000), 0o600); err != nil {
 		t.Fatal(err)
@@ -346,7 +244,7 @@ func TestStartupErrors(t *testing.T) {
 		{"database held by another process", []string{"-db", held, "-keys", keys}, 1, "in use by another process"},
 		{"not a database", []string{"-db", garbage, "-keys", keys}, 1, "not a bbolt database"},
 		{"key file cannot be created", []string{"-db", filepath.Join(dir, "a.db"), "-keys", filepath.Join(notDir, "keys")}, 1, "key file"},
-		{"address in use", []string{"-db", filepath.Join(dir, "b.db"), "-keys", keys, "-addr", strings.TrimPrefix(p.base, "http://")}, 1, "address already in use"},
+		{"address in use", []string{"-db", filepath.Join(dir, "b.db"), "-keys", keys, "-addr", strings.TrimPrefix(p.Base, "http://")}, 1, "address already in use"},
 		{"bad flag", []string{"-port", "80"}, 2, "flag provided but not defined: -port"},
 		{"lifetime shorter than idle", []string{"-idle", "1h", "-lifetime", "30m"}, 2, "must not be shorter"},
 	} {
@@ -376,7 +274,7 @@ func TestStartupErrors(t *testing.T) {
 			}
 		})
 	}
-	p.stop() // the held database was never disturbed
+	p.Stop() // the held database was never disturbed
 }
 
 func TestGracefulShutdown(t *testing.T) {
@@ -384,8 +282,8 @@ func TestGracefulShutdown(t *testing.T) {
 	bin := buildDemo(t)
 	dir := t.TempDir()
 	args := []string{"-db", filepath.Join(dir, "demo.db"), "-keys", filepath.Join(dir, "demo.keys")}
-	p := startDemo(t, bin, args...)
-	b := newBrowser(t, p.base, "")
+	p := demoproc.Start(t, bin, args...)
+	b := newBrowser(t, p.Base, "")
 	b.login("alice")
 
 	// A PUT whose body is still arriving when SIGTERM comes.
@@ -402,10 +300,10 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // let the server start reading the body
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), "shutting down"); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Log.String(), "shutting down"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no shutdown log line after SIGTERM")
 		}
@@ -416,18 +314,18 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("in-flight PUT during shutdown: %v", err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("sesdemo did not exit after SIGTERM")
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
 
-	p = startDemo(t, bin, args...)
-	b.base = p.base
+	p = demoproc.Start(t, bin, args...)
+	b.base = p.Base
 	if got := string(b.session().Data["slow"]); got != `"inflight"` {
 		t.Errorf("the in-flight PUT stored %s, want \"inflight\"", got)
 	}
-	p.stop()
+	p.Stop()
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -67,14 +68,14 @@ func demoFile(t *testing.T, bin string) (db, keys string, users []*browser) {
 	t.Helper()
 	dir := t.TempDir()
 	db, keys = filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
-	p := startDemo(t, bin, "-db", db, "-keys", keys)
+	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
 	for _, name := range []string{"alice", "bob", "carol"} {
-		b := newBrowser(t, p.base, "")
+		b := newBrowser(t, p.Base, "")
 		b.login(name)
 		wantStatus(t, b.put("/api/session/note", `"`+strings.Repeat(name, 200)+`"`), http.StatusNoContent)
 		users = append(users, b)
 	}
-	p.stop()
+	p.Stop()
 	return db, keys, users
 }
 
@@ -126,8 +127,8 @@ func TestCorruptDatabase(t *testing.T) {
 			if tc.name == "empty" {
 				// An empty file is a new database, not damage: bbolt
 				// initialises it. That is fine; the demo must start.
-				p := startDemo(t, bin, "-db", path, "-keys", keys)
-				p.stop()
+				p := demoproc.Start(t, bin, "-db", path, "-keys", keys)
+				p.Stop()
 				return
 			}
 			line := startupFailure(t, bin, 10*time.Second, []string{"-db", path, "-keys", keys}, "database", path, hint, tc.want)
@@ -165,37 +166,18 @@ func TestCorruptDatabase(t *testing.T) {
 			return b
 		})
 		// It may refuse to start (clearly), or start and fail calls.
-		w := &stderrWatcher{addr: make(chan string, 1)}
-		cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", path, "-keys", keys)
-		cmd.Stderr = w
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p := &demoProcess{t: t, cmd: cmd, stderr: w, done: make(chan struct{})}
-		go func() {
-			cmd.Wait()
-			close(p.done)
-		}()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-p.done
-		})
-		select {
-		case addr := <-w.addr:
-			p.base = "http://" + addr
-		case <-p.done:
-			out := w.String()
+		p, started := demoproc.Launch(t, bin, "-db", path, "-keys", keys)
+		if !started {
+			out := p.Log.String()
 			if !strings.HasPrefix(out, "sesdemo: database:") || strings.Contains(out, "panic") {
 				t.Fatalf("refused to start, unclearly:\n%s", out)
 			}
 			t.Logf("refused to start: %s", out)
 			return
-		case <-time.After(20 * time.Second):
-			t.Fatalf("sesdemo neither started nor failed:\n%s", w)
 		}
 		var statuses []string
 		for _, u := range users {
-			u.base = p.base
+			u.base = p.Base
 			for _, path := range []string{"/api/session", "/api/sessions", "/"} {
 				r, err := u.send("GET", path, nil)
 				if err != nil {
@@ -214,11 +196,11 @@ func TestCorruptDatabase(t *testing.T) {
 		}
 		t.Logf("served a damaged file: %s", strings.Join(statuses, ", "))
 		select {
-		case <-p.done:
-			t.Fatalf("the server died on a damaged file:\n%s", p.stderr)
+		case <-p.Done:
+			t.Fatalf("the server died on a damaged file:\n%s", p.Log)
 		default:
 		}
-		p.stop()
+		p.Stop()
 	})
 }
 
@@ -231,8 +213,8 @@ func TestDatabaseHeld(t *testing.T) {
 	bin := buildDemo(t)
 	dir := t.TempDir()
 	db, keys := filepath.Join(dir, "held.db"), filepath.Join(dir, "demo.keys")
-	p := startDemo(t, bin, "-db", db, "-keys", keys)
-	b := newBrowser(t, p.base, "")
+	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
+	b := newBrowser(t, p.Base, "")
 	b.login("alice")
 	// 1 s of lock timeout, plus the process's start and exit.
 	startupFailure(t, bin, 5*time.Second, []string{"-db", db, "-keys", keys},
@@ -240,7 +222,7 @@ func TestDatabaseHeld(t *testing.T) {
 	if s := b.session(); s.User != "alice" {
 		t.Errorf("the first server lost its session: %+v", s)
 	}
-	p.stop()
+	p.Stop()
 }
 
 // TestAdminSocketPathTaken: a regular file where the admin socket goes
@@ -266,11 +248,11 @@ func TestAdminSocketPathTaken(t *testing.T) {
 	if err := os.Remove(db + ".sock"); err != nil {
 		t.Fatal(err)
 	}
-	p := startDemo(t, bin, "-db", db, "-keys", keys)
+	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
 	if fi, err := os.Lstat(db + ".sock"); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket after the obstacle is gone: %v, %v; want a socket with mode 0600", fi, err)
 	}
-	p.stop()
+	p.Stop()
 }
 
 // fakeClock is a clock tests move by hand.

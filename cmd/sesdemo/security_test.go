@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -46,7 +47,7 @@ func TestSecretsStayOutOfLogsAndURLs(t *testing.T) {
 	bin := buildDemo(t)
 	dir := t.TempDir()
 	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
-	p := startDemo(t, bin, "-db", db, "-keys", keys)
+	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
 
 	const secret = "correct-horse-battery-staple"
 	var cookies, ids []string
@@ -61,8 +62,8 @@ func TestSecretsStayOutOfLogsAndURLs(t *testing.T) {
 		}
 		return r
 	}
-	alice := newBrowser(t, p.base, "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-	phone := newBrowser(t, p.base, "curl/8.5.0")
+	alice := newBrowser(t, p.Base, "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+	phone := newBrowser(t, p.Base, "curl/8.5.0")
 	record(alice.do("GET", "/", nil))
 	record(alice.post("/login", url.Values{"user": {"alice"}}))
 	record(phone.post("/login", url.Values{"user": {"alice"}}))
@@ -79,13 +80,13 @@ func TestSecretsStayOutOfLogsAndURLs(t *testing.T) {
 	record(alice.post("/delete", url.Values{"key": {"pin"}}))
 	record(alice.post("/logout-everywhere", nil, "Sec-Fetch-Site", "cross-site"))
 	record(alice.post("/logout", nil))
-	p.stop()
+	p.Stop()
 
 	secrets := map[string][]string{"cookie value": cookies, "session id": ids, "key": keyLines(t, keys), "session data": {secret}}
 	if len(cookies) < 2 { // the two logins
 		t.Fatalf("only %d cookies seen", len(cookies))
 	}
-	logs := p.stderr.String()
+	logs := p.Log.String()
 	for what, vals := range secrets {
 		for _, v := range vals {
 			if strings.Contains(logs, v) {
@@ -133,13 +134,13 @@ func TestStolenDatabaseCannotRideASession(t *testing.T) {
 	bin := buildDemo(t)
 	dir := t.TempDir()
 	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
-	p := startDemo(t, bin, "-db", db, "-keys", keys)
-	victim := newBrowser(t, p.base, "")
+	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
+	victim := newBrowser(t, p.Base, "")
 	victim.login("victim")
 	wantStatus(t, victim.put("/api/session/role", `"admin"`), http.StatusNoContent)
 	cookie := victim.cookie("session").Value
 	s := victim.session()
-	p.stop()
+	p.Stop()
 
 	stolen, err := os.ReadFile(db)
 	if err != nil {
@@ -161,7 +162,7 @@ func TestStolenDatabaseCannotRideASession(t *testing.T) {
 		t.Error("the database holds a cookie value")
 	}
 
-	p = startDemo(t, bin, "-db", db, "-keys", keys)
+	p = demoproc.Start(t, bin, "-db", db, "-keys", keys)
 	id, err := session.ParseID(s.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -175,17 +176,17 @@ func TestStolenDatabaseCannotRideASession(t *testing.T) {
 		"id signed with a guess": otherKey.SignCookie("session", id),
 		"bare id":                s.ID,
 	} {
-		r := newBrowser(t, p.base, "").do("GET", "/api/session", nil, "Cookie", "session="+forged)
+		r := newBrowser(t, p.Base, "").do("GET", "/api/session", nil, "Cookie", "session="+forged)
 		wantStatus(t, r, http.StatusOK)
 		if strings.Contains(string(r.body), s.ID) || strings.Contains(string(r.body), "admin") {
 			t.Errorf("%s: rode the session: %s", name, r.body)
 		}
 	}
-	victim.base = p.base
+	victim.base = p.Base
 	if got := victim.session(); got.ID != s.ID || got.User != "victim" {
 		t.Errorf("the real cookie no longer works: %+v", got)
 	}
-	p.stop()
+	p.Stop()
 }
 
 // TestLocalFilesArePrivate: against other users of the host, everything
@@ -202,7 +203,7 @@ func TestLocalFilesArePrivate(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
-	p := startDemo(t, bin, "-db", db, "-keys", keys)
+	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
 	for path, want := range map[string]os.FileMode{keys: 0o600, db: 0o600, db + ".sock": os.ModeSocket | 0o600} {
 		fi, err := os.Lstat(path)
 		if err != nil {
@@ -212,17 +213,17 @@ func TestLocalFilesArePrivate(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", filepath.Base(path), got, want)
 		}
 	}
-	if strings.Contains(p.stderr.String(), "readable by other users") {
+	if strings.Contains(p.Log.String(), "readable by other users") {
 		t.Error("a private key file was warned about")
 	}
-	p.stop()
+	p.Stop()
 
 	if err := os.Chmod(keys, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p = startDemo(t, bin, "-db", db, "-keys", keys)
-	p.stop()
-	if !strings.Contains(p.stderr.String(), "key file is readable by other users; chmod 600 it") {
-		t.Errorf("no warning about a world-readable key file:\n%s", p.stderr)
+	p = demoproc.Start(t, bin, "-db", db, "-keys", keys)
+	p.Stop()
+	if !strings.Contains(p.Log.String(), "key file is readable by other users; chmod 600 it") {
+		t.Errorf("no warning about a world-readable key file:\n%s", p.Log)
 	}
 }
