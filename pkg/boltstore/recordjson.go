@@ -322,14 +322,16 @@ func parseFast(b []byte, trusted bool) (*session.Record, error) {
 	p.lit(`,"deadline":`)
 	r.Deadline = p.time()
 	p.lit(`,"client":{`)
-	if p.peek(`"ip":`) {
+	hasIP := p.peek(`"ip":`)
+	if hasIP {
 		p.lit(`"ip":`)
 		r.Client.IP = string(p.str())
-		if p.peek(`,`) {
+	}
+	// A user agent after an ip needs the comma between them.
+	if hasIP && p.peek(`,`) || !hasIP && p.peek(`"user_agent":`) {
+		if hasIP {
 			p.lit(`,`)
 		}
-	}
-	if p.peek(`"user_agent":`) {
 		p.lit(`"user_agent":`)
 		r.Client.UserAgent = string(p.str())
 	}
