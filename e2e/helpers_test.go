@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,61 +24,28 @@ import (
 	"github.com/sesbolt/sesbolt/internal/demoproc"
 )
 
-// Bounds on the processes under test besides sesdemo's (package demoproc).
-// They are generous: the tests run with -race on small shared machines.
-const (
-	buildTimeout = 5 * time.Minute  // go build of both binaries
-	ctlTimeout   = 30 * time.Second // one sesctl run, then SIGTERM and, after demoproc.KillDelay, SIGKILL
-)
+// ctlTimeout bounds one sesctl run (then SIGTERM and, after
+// demoproc.KillDelay, SIGKILL). It is generous: the tests run with -race on
+// small shared machines.
+const ctlTimeout = 30 * time.Second
 
-// bins are the binaries under test, built once per test binary into dir,
-// which TestMain removes.
-var bins struct {
-	once sync.Once
-	dir  string
-	demo string
-	ctl  string
-	err  error
+// bins are the binaries under test (with -race when the tests run with
+// it), built once per test binary; TestMain removes them.
+var bins = &demoproc.Binaries{
+	Pkgs: []string{"github.com/sesbolt/sesbolt/cmd/sesdemo", "github.com/sesbolt/sesbolt/cmd/sesctl"},
+	Race: raceEnabled,
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins.dir != "" {
-		os.RemoveAll(bins.dir)
-	}
+	bins.Remove()
 	os.Exit(code)
 }
 
-// build builds sesdemo and sesctl (once per test binary; with -race when
-// the tests run with -race). It skips the test with -short.
+// build builds sesdemo and sesctl once; with -short it skips the test.
 func build(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs sesdemo and sesctl; skipped with -short")
-	}
-	bins.once.Do(func() {
-		bins.dir, bins.err = os.MkdirTemp("", "e2e-bin")
-		if bins.err != nil {
-			return
-		}
-		args := []string{"build", "-o", bins.dir + string(filepath.Separator)}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "github.com/sesbolt/sesbolt/cmd/sesdemo", "github.com/sesbolt/sesbolt/cmd/sesctl")
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
-		if err != nil {
-			bins.err = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-			return
-		}
-		bins.demo = filepath.Join(bins.dir, "sesdemo")
-		bins.ctl = filepath.Join(bins.dir, "sesctl")
-	})
-	if bins.err != nil {
-		t.Fatal(bins.err)
-	}
+	bins.Build(t)
 }
 
 // shortTempDir returns a new temporary directory, removed at cleanup. The
@@ -117,7 +83,7 @@ type demo struct {
 func startDemo(t *testing.T, dir string, extra ...string) *demo {
 	t.Helper()
 	d := &demo{t: t, dir: dir, extra: extra, db: filepath.Join(dir, "demo.db"), keys: filepath.Join(dir, "demo.keys")}
-	d.Process = demoproc.Start(t, bins.demo, append([]string{"-db", d.db, "-keys", d.keys}, extra...)...)
+	d.Process = demoproc.Start(t, bins.Path(t, "sesdemo"), append([]string{"-db", d.db, "-keys", d.keys}, extra...)...)
 	return d
 }
 
@@ -257,7 +223,7 @@ func sesctl(t *testing.T, args ...string) ctlRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.ctl, args...)
+	cmd := exec.CommandContext(ctx, bins.Path(t, "sesctl"), args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = demoproc.KillDelay
 	cmd.Env = demoproc.Env()

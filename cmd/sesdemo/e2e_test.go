@@ -23,19 +23,12 @@ import (
 // The end-to-end tests build the real binary and drive it over HTTP, with
 // sessions in a real bbolt file.
 
-// demoBin is the binary the end-to-end tests share, built once.
-var demoBin struct {
-	once sync.Once
-	dir  string // removed by TestMain
-	path string
-	err  error
-}
+// demoBins is the binary the end-to-end tests share, built once.
+var demoBins = &demoproc.Binaries{Pkgs: []string{"github.com/sesbolt/sesbolt/cmd/sesdemo"}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if demoBin.dir != "" {
-		os.RemoveAll(demoBin.dir)
-	}
+	demoBins.Remove()
 	os.Exit(code)
 }
 
@@ -43,24 +36,7 @@ func TestMain(m *testing.M) {
 // -short it skips the test.
 func buildDemo(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	demoBin.once.Do(func() {
-		demoBin.dir, demoBin.err = os.MkdirTemp("", "sesdemo-e2e-")
-		if demoBin.err != nil {
-			return
-		}
-		demoBin.path = filepath.Join(demoBin.dir, "sesdemo")
-		out, err := exec.Command("go", "build", "-o", demoBin.path, ".").CombinedOutput()
-		if err != nil {
-			demoBin.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if demoBin.err != nil {
-		t.Fatal(demoBin.err)
-	}
-	return demoBin.path
+	return demoBins.Path(t, "sesdemo")
 }
 
 func TestEndToEnd(t *testing.T) {
