@@ -170,7 +170,7 @@ func TestEndToEnd(t *testing.T) {
 
 	p.Stop()
 	logs := p.Log.String()
-	if !strings.Contains(logs, "msg=request method=POST path=/logout status=303") {
+	if !strings.Contains(logs, "msg=request method=POST route=/logout status=303") {
 		t.Errorf("no request log line for the logout:\n%s", logs)
 	}
 	if strings.Contains(logs, old.Value) {

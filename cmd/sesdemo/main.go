@@ -9,10 +9,10 @@
 // per line, newest first). Since the demo serves plain HTTP on localhost, it
 // turns the cookie's Secure flag off and says so; use -secure behind TLS.
 //
-// Routes: GET / (the page), POST /login, /logout, /logout-everywhere, /set,
-// /delete, /revoke (forms; each redirects to / with 303), and the JSON API:
-// GET /api/session, PUT and DELETE /api/session/{key}, GET /api/sessions,
-// DELETE /api/sessions/{id}.
+// Routes: the page at GET /, its forms (POST /login, /logout, ...), and a
+// JSON API under /api/. docs/demo.md has the table of every route, with its
+// body and answers; the page and sesdemo -h list them too. The table is
+// demoRoutes in routes.go.
 //
 // Exit status: 0 after a clean shutdown on SIGINT or SIGTERM, 1 when startup
 // or shutdown fails (one line on stderr), 2 for bad flags.
@@ -92,8 +92,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.lifetime, "lifetime", session.DefaultLifetime, "absolute lifetime: a session ends this long after login, however active")
 	fs.BoolVar(&o.secure, "secure", false, "keep the cookie's Secure flag and __Host- name (serve behind TLS)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file.\n\nFlags:\n")
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file.\n\nFlags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nRoutes (docs/demo.md has the table with each one's body and answers; the page at / shows it too):\n")
+		printRoutes(out, demoRoutes())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,9 +80,14 @@ func TestHelpFlag(t *testing.T) {
 	if code := mainCode([]string{"-h"}, &stderr); code != 0 {
 		t.Errorf("-h: exit code %d, want 0", code)
 	}
-	for _, f := range []string{"-addr", "-db", "-keys", "-idle", "-lifetime", "-secure"} {
+	for _, f := range []string{"-addr", "-db", "-keys", "-idle", "-lifetime", "-secure", "docs/demo.md"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage lacks %s", f)
+		}
+	}
+	for _, rt := range demoRoutes() {
+		if !regexp.MustCompile(`(?m)^  ` + rt.Method + ` +` + regexp.QuoteMeta(rt.Path) + `$`).MatchString(stderr.String()) {
+			t.Errorf("usage does not list %s %s:\n%s", rt.Method, rt.Path, stderr.String())
 		}
 	}
 }

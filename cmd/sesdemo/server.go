@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,10 +56,13 @@ type config struct {
 
 // server holds the demo's handlers.
 type server struct {
-	mgr  *session.Manager
-	log  *slog.Logger
-	page *template.Template
-	now  func() time.Time
+	mgr    *session.Manager
+	log    *slog.Logger
+	page   *template.Template
+	now    func() time.Time
+	routes []route           // demoRoutes(), registered on mux
+	mux    *http.ServeMux    // serves routes
+	paths  map[string]string // mux pattern → route path, for the request log
 }
 
 // newServer returns the demo's handler: the routes below behind, from the
@@ -75,6 +79,7 @@ func newServer(cfg config) (http.Handler, error) {
 	sv := &server{log: cfg.Logger, now: cfg.Now}
 	page, err := template.New("index.html").Funcs(template.FuncMap{
 		"when": sv.when,
+		"code": codeText,
 	}).ParseFS(templateFS, "templates/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("parsing page template: %w", err)
@@ -94,24 +99,18 @@ func newServer(cfg config) (http.Handler, error) {
 		return nil, fmt.Errorf("configuring sessions: %w", err)
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", sv.withSession(sv.index))
-	mux.HandleFunc("POST /login", sv.withSession(sv.login))
-	mux.HandleFunc("POST /logout", sv.withSession(sv.logout))
-	mux.HandleFunc("POST /logout-everywhere", sv.withSession(sv.logoutEverywhere))
-	mux.HandleFunc("POST /set", sv.withSession(sv.set))
-	mux.HandleFunc("POST /delete", sv.withSession(sv.unset))
-	mux.HandleFunc("POST /revoke", sv.withSession(sv.revoke))
-	mux.HandleFunc("GET /api/session", sv.withSession(sv.apiSession))
-	mux.HandleFunc("PUT /api/session/{key}", sv.withSession(sv.apiPut))
-	mux.HandleFunc("DELETE /api/session/{key}", sv.withSession(sv.apiDelete))
-	mux.HandleFunc("GET /api/sessions", sv.withSession(sv.apiSessions))
-	mux.HandleFunc("DELETE /api/sessions/{id}", sv.withSession(sv.apiRevoke))
+	sv.routes = demoRoutes()
+	sv.mux = http.NewServeMux()
+	sv.paths = make(map[string]string, len(sv.routes))
+	for _, rt := range sv.routes {
+		sv.mux.HandleFunc(rt.pattern(), sv.withSession(rt))
+		sv.paths[rt.pattern()] = rt.Path
+	}
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(sv.crossOriginDenied))
 
-	var h http.Handler = mux
+	var h http.Handler = sv.mux
 	h = captureSession(h)
 	h = middleware.LoadAndSave(sv.mgr)(h)
 	h = cop.Handler(h) // refused requests never load a session
@@ -119,18 +118,18 @@ func newServer(cfg config) (http.Handler, error) {
 	return h, nil
 }
 
-// withSession passes the request's session to h. Every route is behind
-// middleware.LoadAndSave, so a missing session is a wiring bug: it gets a
-// 500, not a panic.
-func (sv *server) withSession(h func(http.ResponseWriter, *http.Request, *session.Session)) http.HandlerFunc {
+// withSession passes the request's session to rt's handler. Every route is
+// behind middleware.LoadAndSave, so a missing session is a wiring bug: it
+// gets a 500, not a panic.
+func (sv *server) withSession(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := session.FromContext(r.Context())
 		if !ok {
-			sv.log.ErrorContext(r.Context(), "no session in request context", "path", r.URL.Path)
+			sv.log.ErrorContext(r.Context(), "no session in request context", "method", r.Method, "route", rt.Path)
 			sv.fail(w, r, http.StatusInternalServerError, "internal error")
 			return
 		}
-		h(w, r, s)
+		rt.serve(sv, w, r, s)
 	}
 }
 
@@ -174,6 +173,7 @@ type pageData struct {
 	Secure           bool
 	Idle, Lifetime   time.Duration
 	Origin           string
+	Routes           []route
 }
 
 // dataItem is one session value as the page shows it.
@@ -196,6 +196,7 @@ func (sv *server) index(w http.ResponseWriter, r *http.Request, s *session.Sessi
 		Idle:       cfg.IdleTimeout,
 		Lifetime:   cfg.Lifetime,
 		Origin:     "http://" + r.Host,
+		Routes:     sv.routes,
 	}
 	if d.Secure {
 		d.Origin = "https://" + r.Host
@@ -252,34 +253,103 @@ func redirect(w http.ResponseWriter, r *http.Request, query string) {
 	http.Redirect(w, r, "/?"+query, http.StatusSeeOther)
 }
 
-// parseForm reads a form body of at most maxBody bytes. On failure it writes
-// 413 or 400 and returns false.
+// parseForm reads a form body (URL-encoded or multipart) of at most maxBody
+// bytes. On failure it answers 413 or 400 and returns false.
 func (sv *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
-		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
-			http.Error(w, "form too large", http.StatusRequestEntityTooLarge)
-			return false
-		}
-		http.Error(w, "bad form", http.StatusBadRequest)
+	var err error
+	if mediaType(r.Header.Get("Content-Type")) == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxBody) // the body limit keeps it all in memory
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		sv.bodyError(w, r, err, "bad form")
 		return false
 	}
 	return true
 }
 
-func (sv *server) login(w http.ResponseWriter, r *http.Request, s *session.Session) {
-	if !sv.parseForm(w, r) {
+// decodeJSON reads a JSON request body of at most maxBody bytes into v: one
+// object with no field v lacks and nothing after it. On failure it answers
+// 413 or 400 and returns false.
+func (sv *server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("data after the JSON object")
+			if mbe := new(http.MaxBytesError); errors.As(terr, &mbe) {
+				err = terr
+			}
+		}
+	}
+	if err == io.EOF {
+		err = errors.New("empty body")
+	}
+	if err != nil {
+		sv.bodyError(w, r, err, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// bodyError answers a failure to read a request body: 413 when it is over
+// maxBody, else 400 with msg.
+func (sv *server) bodyError(w http.ResponseWriter, r *http.Request, err error, msg string) {
+	if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+		sv.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
 		return
 	}
-	user := strings.TrimSpace(r.PostFormValue("user"))
+	sv.fail(w, r, http.StatusBadRequest, msg)
+}
+
+// loginJSON is the JSON body of POST /login.
+type loginJSON struct {
+	User string `json:"user"`
+}
+
+// login binds the session to a user. Browsers post a form and are
+// redirected back to the page; API clients (apiClient) get JSON answers and
+// never a redirect.
+func (sv *server) login(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	api := apiClient(r)
+	var user string
+	switch ct := mediaType(r.Header.Get("Content-Type")); ct {
+	case "application/json":
+		var body loginJSON
+		if !sv.decodeJSON(w, r, &body) {
+			return
+		}
+		user = body.User
+	case "", "application/x-www-form-urlencoded", "multipart/form-data":
+		if !sv.parseForm(w, r) {
+			return
+		}
+		user = r.PostFormValue("user")
+	default:
+		sv.fail(w, r, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Type %q not accepted: post a form, or JSON {\"user\": \"...\"}", ct))
+		return
+	}
+	user = strings.TrimSpace(user)
 	if !printable(user, maxUserLen) {
+		if api {
+			sv.fail(w, r, http.StatusBadRequest, problems["user"])
+			return
+		}
 		redirect(w, r, "e=user")
 		return
 	}
 	// Login keeps anonymous data (a cart) and drops another user's.
 	if err := s.Login(user); err != nil {
 		sv.log.ErrorContext(r.Context(), "login", "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		sv.fail(w, r, http.StatusInternalServerError, "internal error")
+		return
+	}
+	if api {
+		sv.writeJSON(w, r, http.StatusOK, sessionBody(s))
 		return
 	}
 	redirect(w, r, "m=login")
@@ -287,7 +357,16 @@ func (sv *server) login(w http.ResponseWriter, r *http.Request, s *session.Sessi
 
 func (sv *server) logout(w http.ResponseWriter, r *http.Request, s *session.Session) {
 	s.Destroy()
+	if apiClient(r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	redirect(w, r, "m=logout")
+}
+
+// endedJSON is the API answer of POST /logout-everywhere.
+type endedJSON struct {
+	Ended int `json:"ended"`
 }
 
 func (sv *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, s *session.Session) {
@@ -297,11 +376,15 @@ func (sv *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, s *se
 		n, err = sv.mgr.DestroyUser(r.Context(), user)
 		if err != nil {
 			sv.log.ErrorContext(r.Context(), "log out everywhere", "error", err)
-			http.Error(w, "could not end your sessions", http.StatusInternalServerError)
+			sv.fail(w, r, http.StatusInternalServerError, "could not end your sessions")
 			return
 		}
 	}
 	s.Destroy() // clears this browser's cookie too
+	if apiClient(r) {
+		sv.writeJSON(w, r, http.StatusOK, endedJSON{Ended: n})
+		return
+	}
 	redirect(w, r, "m=everywhere&n="+strconv.Itoa(n))
 }
 
@@ -427,7 +510,14 @@ type errorJSON struct {
 }
 
 func (sv *server) apiSession(w http.ResponseWriter, r *http.Request, s *session.Session) {
-	body := sessionJSON{
+	sv.writeJSON(w, r, http.StatusOK, sessionBody(s))
+}
+
+// sessionBody describes s as GET /api/session answers it: its times as of
+// the start of the request (a request that changes the session moves
+// last_seen and expires when it saves).
+func sessionBody(s *session.Session) sessionJSON {
+	return sessionJSON{
 		ID:       s.ID().String(),
 		User:     s.UserID(),
 		Data:     s.Data(),
@@ -435,7 +525,6 @@ func (sv *server) apiSession(w http.ResponseWriter, r *http.Request, s *session.
 		LastSeen: s.LastSeen().UTC(),
 		Expires:  s.Expires().UTC(),
 	}
-	sv.writeJSON(w, r, http.StatusOK, body)
 }
 
 func (sv *server) apiPut(w http.ResponseWriter, r *http.Request, s *session.Session) {
@@ -446,11 +535,7 @@ func (sv *server) apiPut(w http.ResponseWriter, r *http.Request, s *session.Sess
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
-			sv.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
-			return
-		}
-		sv.fail(w, r, http.StatusBadRequest, "reading body: "+err.Error())
+		sv.bodyError(w, r, err, "reading body: "+err.Error())
 		return
 	}
 	if err := s.SetRaw(key, raw); err != nil {
@@ -538,13 +623,51 @@ func (sv *server) writeJSON(w http.ResponseWriter, r *http.Request, code int, v 
 	w.Write(append(b, '\n'))
 }
 
-// fail writes an error: {"error": msg} under /api/, plain text elsewhere.
+// fail writes an error: {"error": msg} under /api/ and to API clients
+// (apiClient), plain text to browsers elsewhere.
 func (sv *server) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if strings.HasPrefix(r.URL.Path, "/api/") || apiClient(r) {
 		sv.writeJSON(w, r, code, errorJSON{Error: msg})
 		return
 	}
 	http.Error(w, msg, code)
+}
+
+// apiClient reports whether r comes from a program rather than a browser
+// form: its body is JSON (Content-Type application/json) or it accepts
+// application/json (Accept names it with a nonzero weight; "*/*" does not
+// count, so curl's default Accept and browsers' are not API clients). API
+// clients get JSON answers on every route, and never a redirect.
+func apiClient(r *http.Request) bool {
+	if mediaType(r.Header.Get("Content-Type")) == "application/json" {
+		return true
+	}
+	for _, accept := range r.Header.Values("Accept") {
+		for _, rng := range strings.Split(accept, ",") {
+			mt, params, err := mime.ParseMediaType(rng)
+			if err != nil || mt != "application/json" {
+				continue
+			}
+			if q, err := strconv.ParseFloat(params["q"], 64); params["q"] == "" || (err == nil && q > 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mediaType returns the media type of a Content-Type header, lower case
+// without parameters; "" when the header is empty, and the header itself
+// when it does not parse.
+func mediaType(contentType string) string {
+	if contentType == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return contentType
+	}
+	return mt
 }
 
 // sessionError answers when the session could not be loaded or saved: 413
@@ -555,7 +678,7 @@ func (sv *server) sessionError(w http.ResponseWriter, r *http.Request, err error
 		sv.fail(w, r, http.StatusRequestEntityTooLarge, "session data too large")
 		return
 	}
-	sv.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "path", r.URL.Path, "error", err)
+	sv.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "route", sv.routeOf(r), "error", err)
 	sv.fail(w, r, http.StatusInternalServerError, "session store failure")
 }
 
@@ -584,9 +707,21 @@ func captureSession(next http.Handler) http.Handler {
 	})
 }
 
-// logRequests logs one line per request: method, path, status, duration and
-// a short hash of the session id (sessionTag) when a session was stored,
-// never the cookie.
+// routeOf names r's route for logs: the path of the route the mux matches
+// for it, as in the route table ("/api/sessions/{id}", the pattern the mux
+// puts in r.Pattern), or "(unknown)" when none matches (404, 405). Logs
+// never hold the request's path: it may carry a session id or a data key.
+func (sv *server) routeOf(r *http.Request) string {
+	_, pattern := sv.mux.Handler(r)
+	if path, ok := sv.paths[pattern]; ok {
+		return path
+	}
+	return "(unknown)"
+}
+
+// logRequests logs one line per request: method, route (routeOf), status,
+// duration and a short hash of the session id (sessionTag) when a session
+// was stored; never the path, the query, the cookie or a body.
 func (sv *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -599,7 +734,7 @@ func (sv *server) logRequests(next http.Handler) http.Handler {
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("route", sv.routeOf(r)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 		}

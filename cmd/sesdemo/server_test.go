@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -472,6 +473,152 @@ func TestLoginForm(t *testing.T) {
 	if b.session().User != "alice" {
 		t.Error("a refused login changed the user")
 	}
+
+	// A multipart form (<form enctype="multipart/form-data">) works too.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("user", "carol")
+	mw.Close()
+	r = b.do("POST", "/login", &body, "Content-Type", mw.FormDataContentType())
+	if loc := r.Header.Get("Location"); r.StatusCode != http.StatusSeeOther || loc != "/?m=login" || b.session().User != "carol" {
+		t.Errorf("multipart login: %d %q, user %q", r.StatusCode, loc, b.session().User)
+	}
+	// Browsers (Accept: text/html, */*) get no JSON.
+	r = b.do("POST", "/login", strings.NewReader("user=dave"), "Content-Type", "application/x-www-form-urlencoded",
+		"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	wantStatus(t, r, http.StatusSeeOther)
+	r = b.do("POST", "/login", strings.NewReader("user=erin"), "Content-Type", "application/x-www-form-urlencoded",
+		"Accept", "application/json;q=0")
+	wantStatus(t, r, http.StatusSeeOther)
+}
+
+// TestLoginAPI: API clients (a JSON body, or Accept: application/json) get
+// JSON answers from POST /login and never a redirect.
+func TestLoginAPI(t *testing.T) {
+	ts := newTestServer(t, nil)
+	const jsonCT, acceptJSON = "application/json", "application/json"
+
+	t.Run("JSON body", func(t *testing.T) {
+		b := newBrowser(t, ts.URL, "curl/8.5.0")
+		wantStatus(t, b.put("/api/session/cart", `["apple"]`), http.StatusNoContent)
+		before := b.session()
+		r := b.do("POST", "/login", strings.NewReader(`{"user": " alice "}`), "Content-Type", jsonCT)
+		wantStatus(t, r, http.StatusOK)
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		if r.Header.Get("Location") != "" {
+			t.Errorf("an API login redirects to %q", r.Header.Get("Location"))
+		}
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control %q, want no-store", cc)
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(r.body, &obj); err != nil {
+			t.Fatalf("%v in %s", err, r.body)
+		}
+		wantFields(t, "login answer", obj, "id", "user", "data", "created", "last_seen", "expires")
+		var got sessionJSON
+		json.Unmarshal(r.body, &got)
+		after := b.session()
+		if got.ID != after.ID || got.ID == before.ID || got.User != "alice" || string(got.Data["cart"]) != `["apple"]` {
+			t.Errorf("login answered %+v; want the new id %s (not %s), user alice, the cart kept", got, after.ID, before.ID)
+		}
+		if after.User != "alice" {
+			t.Errorf("after an API login the session is %+v", after)
+		}
+	})
+
+	t.Run("form accepting JSON", func(t *testing.T) {
+		b := newBrowser(t, ts.URL, "")
+		r := b.post("/login", url.Values{"user": {"bob"}}, "Accept", "text/html;q=0.5, application/json")
+		wantStatus(t, r, http.StatusOK)
+		var got sessionJSON
+		if err := json.Unmarshal(r.body, &got); err != nil || got.User != "bob" || got.ID != b.session().ID {
+			t.Errorf("login answered %s (%v); want bob's session", r.body, err)
+		}
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		b := newBrowser(t, ts.URL, "")
+		b.login("carol")
+		id := b.session().ID
+		for _, tc := range []struct {
+			name, ctype, body string
+			hdr               []string
+			want              int
+		}{
+			{"no user", jsonCT, `{}`, nil, http.StatusBadRequest},
+			{"empty user", jsonCT, `{"user": "  "}`, nil, http.StatusBadRequest},
+			{"user too long", jsonCT, `{"user": "` + strings.Repeat("u", maxUserLen+1) + `"}`, nil, http.StatusBadRequest},
+			{"control character", jsonCT, `{"user": "a\u0000b"}`, nil, http.StatusBadRequest},
+			{"user not a string", jsonCT, `{"user": 7}`, nil, http.StatusBadRequest},
+			{"malformed JSON", jsonCT, `{"user": "dave"`, nil, http.StatusBadRequest},
+			{"not an object", jsonCT, `["dave"]`, nil, http.StatusBadRequest},
+			{"null", jsonCT, `null`, nil, http.StatusBadRequest},
+			{"empty body", jsonCT, ``, nil, http.StatusBadRequest},
+			{"unknown field", jsonCT, `{"user": "dave", "admin": true}`, nil, http.StatusBadRequest},
+			{"two objects", jsonCT, `{"user": "dave"} {"user": "eve"}`, nil, http.StatusBadRequest},
+			{"body over 64 KiB", jsonCT, `{"user": "dave", "pad": "` + strings.Repeat("x", maxBody) + `"}`, nil, http.StatusRequestEntityTooLarge},
+			{"form without a user", "application/x-www-form-urlencoded", `other=1`, []string{"Accept", acceptJSON}, http.StatusBadRequest},
+			{"form over 64 KiB", "application/x-www-form-urlencoded", `user=dave&pad=` + strings.Repeat("x", maxBody), []string{"Accept", acceptJSON}, http.StatusRequestEntityTooLarge},
+			{"other content type", "text/plain", `user=dave`, []string{"Accept", acceptJSON}, http.StatusUnsupportedMediaType},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := b.do("POST", "/login", strings.NewReader(tc.body), append([]string{"Content-Type", tc.ctype}, tc.hdr...)...)
+				wantJSONError(t, r, tc.want)
+				if r.Header.Get("Location") != "" || len(r.Cookies()) != 0 {
+					t.Errorf("refused login redirects to %q or sets cookies %v", r.Header.Get("Location"), r.Cookies())
+				}
+			})
+		}
+		if s := b.session(); s.ID != id || s.User != "carol" {
+			t.Errorf("refused logins changed the session: %+v", s)
+		}
+	})
+
+	t.Run("cross-site", func(t *testing.T) {
+		b := newBrowser(t, ts.URL, "")
+		r := b.do("POST", "/login", strings.NewReader(`{"user": "mallory"}`), "Content-Type", jsonCT, "Sec-Fetch-Site", "cross-site")
+		wantJSONError(t, r, http.StatusForbidden)
+		if len(r.Cookies()) != 0 || b.session().User != "" {
+			t.Error("a cross-site JSON login logged in")
+		}
+	})
+}
+
+// TestLogoutAPI: the logout routes answer API clients in JSON (or 204),
+// never with a redirect.
+func TestLogoutAPI(t *testing.T) {
+	ts := newTestServer(t, nil)
+	a1, a2, bob := newBrowser(t, ts.URL, ""), newBrowser(t, ts.URL, ""), newBrowser(t, ts.URL, "")
+	a1.login("alice")
+	a2.login("alice")
+	bob.login("bob")
+
+	r := bob.do("POST", "/logout", nil, "Accept", "application/json")
+	wantStatus(t, r, http.StatusNoContent)
+	if c := r.Cookies(); len(c) != 1 || c[0].MaxAge >= 0 || r.Header.Get("Location") != "" {
+		t.Errorf("API logout: cookies %v, Location %q; want the cookie deleted and no redirect", c, r.Header.Get("Location"))
+	}
+	if bob.session().User != "" {
+		t.Error("API logout left bob logged in")
+	}
+
+	r = a1.do("POST", "/logout-everywhere", strings.NewReader(`{}`), "Content-Type", "application/json")
+	wantStatus(t, r, http.StatusOK)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" || strings.TrimSpace(string(r.body)) != `{"ended":2}` {
+		t.Errorf("API log out everywhere: %s %s, want application/json {\"ended\":2}", ct, r.body)
+	}
+	if a1.cookie("session") != nil || a2.session().User != "" {
+		t.Error("API log out everywhere left a session")
+	}
+	r = a1.do("POST", "/logout-everywhere", nil, "Accept", "application/json")
+	wantStatus(t, r, http.StatusOK)
+	if strings.TrimSpace(string(r.body)) != `{"ended":0}` {
+		t.Errorf("anonymous log out everywhere: %s, want {\"ended\":0}", r.body)
+	}
+	wantJSONError(t, a1.do("POST", "/logout", nil, "Accept", "application/json", "Origin", "http://evil.example"), http.StatusForbidden)
 }
 
 func TestSetAndDeleteForms(t *testing.T) {
@@ -639,6 +786,15 @@ func TestIndexPage(t *testing.T) {
 		t.Error("page does not escape session data")
 	}
 
+	for _, rt := range demoRoutes() {
+		if want := "<tr><td><code>" + rt.Method + "</code></td><td><code>" + rt.Path + "</code></td>"; !strings.Contains(page, want) {
+			t.Errorf("page does not list %s %s", rt.Method, rt.Path)
+		}
+	}
+	if want := "<code>/?m=everywhere&amp;n=N</code>"; !strings.Contains(page, want) {
+		t.Errorf("page lacks %q: code in the route table is not marked or escaped", want)
+	}
+
 	// Unknown notice codes show nothing.
 	r = b.do("GET", "/?m=%3Cscript%3E&e=bogus", nil)
 	if strings.Contains(string(r.body), `class="notice"`) || strings.Contains(string(r.body), `class="problem"`) {
@@ -751,6 +907,9 @@ func TestNewServerConfigErrors(t *testing.T) {
 	}
 }
 
+// TestRequestLog: one line per request naming the route by its pattern,
+// never by its path: the path of DELETE /api/sessions/{id} holds a session
+// id, that of PUT /api/session/{key} a data key name.
 func TestRequestLog(t *testing.T) {
 	ts := newTestServer(t, nil)
 	b := newBrowser(t, ts.URL, "")
@@ -758,6 +917,14 @@ func TestRequestLog(t *testing.T) {
 	b.login("alice")
 	s := b.session()
 	cookie := b.cookie("session").Value
+	other := newBrowser(t, ts.URL, "")
+	other.login("alice")
+	otherID := other.session().ID
+	const key = "favourite-colour"
+	wantStatus(t, b.put("/api/session/"+key, `"teal"`), http.StatusNoContent)
+	wantStatus(t, b.do("DELETE", "/api/sessions/"+otherID, nil), http.StatusNoContent)
+	wantStatus(t, b.do("GET", "/api/sessions/"+otherID, nil), http.StatusMethodNotAllowed)
+	wantStatus(t, b.do("GET", "/api/session/"+key+"/x", nil), http.StatusNotFound)
 
 	id, _ := session.ParseID(s.ID)
 	tag := sessionTag(id)
@@ -768,9 +935,13 @@ func TestRequestLog(t *testing.T) {
 	// may be after the client has read it: poll.
 	lines := []*regexp.Regexp{
 		// The anonymous page view stored nothing, so it names no session.
-		regexp.MustCompile(`(?m)msg=request method=GET path=/ status=200 duration=\S+$`),
-		regexp.MustCompile(`(?m)msg=request method=POST path=/login status=303 duration=\S+ session=[0-9a-f]{8}$`),
-		regexp.MustCompile(`(?m)msg=request method=GET path=/api/session status=200 duration=\S+ session=` + tag + `$`),
+		regexp.MustCompile(`(?m)msg=request method=GET route=/ status=200 duration=\S+$`),
+		regexp.MustCompile(`(?m)msg=request method=POST route=/login status=303 duration=\S+ session=[0-9a-f]{8}$`),
+		regexp.MustCompile(`(?m)msg=request method=GET route=/api/session status=200 duration=\S+ session=` + tag + `$`),
+		regexp.MustCompile(`(?m)msg=request method=PUT route=/api/session/\{key\} status=204 duration=\S+ session=` + tag + `$`),
+		regexp.MustCompile(`(?m)msg=request method=DELETE route=/api/sessions/\{id\} status=204 duration=\S+ session=` + tag + `$`),
+		regexp.MustCompile(`(?m)msg=request method=GET route=\(unknown\) status=405 duration=\S+ session=` + tag + `$`),
+		regexp.MustCompile(`(?m)msg=request method=GET route=\(unknown\) status=404 duration=\S+ session=` + tag + `$`),
 	}
 	var logs string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -784,7 +955,9 @@ func TestRequestLog(t *testing.T) {
 			t.Errorf("log lacks a line matching %s:\n%s", re, logs)
 		}
 	}
-	if strings.Contains(logs, cookie) || strings.Contains(logs, s.ID) {
-		t.Errorf("log holds the cookie or the raw session id:\n%s", logs)
+	for what, secret := range map[string]string{"cookie": cookie, "session id": s.ID, "revoked session id": otherID, "data key": key} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log holds a %s:\n%s", what, logs)
+		}
 	}
 }
