@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -220,7 +221,6 @@ func TestStartupErrors(t *testing.T) {
 		{"database held by another process", []string{"-db", held, "-keys", keys}, 1, "in use by another process"},
 		{"not a database", []string{"-db", garbage, "-keys", keys}, 1, "not a bbolt database"},
 		{"key file cannot be created", []string{"-db", filepath.Join(dir, "a.db"), "-keys", filepath.Join(notDir, "keys")}, 1, "key file"},
-		{"address in use", []string{"-db", filepath.Join(dir, "b.db"), "-keys", keys, "-addr", strings.TrimPrefix(p.Base, "http://")}, 1, "address already in use"},
 		{"bad flag", []string{"-port", "80"}, 2, "flag provided but not defined: -port"},
 		{"lifetime shorter than idle", []string{"-idle", "1h", "-lifetime", "30m"}, 2, "must not be shorter"},
 	} {
@@ -251,6 +251,40 @@ func TestStartupErrors(t *testing.T) {
 		})
 	}
 	p.Stop() // the held database was never disturbed
+}
+
+// TestPortTakenCreatesNothing: sesdemo binds its address before it creates
+// any file, so when the port is taken it exits with status 1 and one clear
+// line, and leaves no key file, database or socket behind.
+func TestPortTakenCreatesNothing(t *testing.T) {
+	t.Parallel()
+	bin := buildDemo(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	p, started := demoproc.Launch(t, bin, "-addr", taken.Addr().String(),
+		"-db", filepath.Join(dir, "demo.db"), "-keys", filepath.Join(dir, "demo.keys"))
+	if started {
+		t.Fatalf("sesdemo listens on a taken port:\n%s", p.Log)
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	out := strings.TrimSpace(p.Log.String())
+	if strings.Contains(out, "\n") || !strings.HasPrefix(out, "sesdemo: listening: ") ||
+		!strings.Contains(out, taken.Addr().String()) || !strings.Contains(out, "address already in use") || !strings.Contains(out, "-addr") {
+		t.Errorf("want one line naming the address, the problem and -addr; got:\n%s", out)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("sesdemo left %s behind", e.Name())
+	}
 }
 
 func TestGracefulShutdown(t *testing.T) {

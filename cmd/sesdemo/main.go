@@ -14,6 +14,9 @@
 // body and answers; the page and sesdemo -h list them too. The table is
 // demoRoutes in routes.go.
 //
+// The listener is bound before any file is created, so a taken port costs
+// nothing: sesdemo exits without a new key file or database.
+//
 // Exit status: 0 after a clean shutdown on SIGINT or SIGTERM, 1 when startup
 // or shutdown fails (one line on stderr), 2 for bad flags.
 package main
@@ -134,6 +137,14 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	// Bind first: a taken port must fail before the key file and the
+	// database are created.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w%s", err, listenHint(err))
+	}
+	defer ln.Close() // srv.Serve closes it too; a second Close does nothing
+
 	keys, created, err := session.LoadOrCreateKeyFile(o.keys)
 	if err != nil {
 		return fmt.Errorf("key file: %w", err) // the error names the file
@@ -168,10 +179,6 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listening: %w", err)
 	}
 
 	if created {
@@ -212,6 +219,14 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// listenHint suggests what to do about an address that cannot be bound.
+func listenHint(err error) string {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return " (another program, maybe another sesdemo, uses it; choose another with -addr, or -addr 127.0.0.1:0 for any free port)"
+	}
+	return ""
 }
 
 // openHint suggests what to do about a database that does not open.
