@@ -48,22 +48,6 @@ func build(t *testing.T) {
 	bins.Build(t)
 }
 
-// shortTempDir returns a new temporary directory, removed at cleanup. The
-// admin socket's path (the database's plus ".sock") must fit in 107 bytes,
-// more than some t.TempDir paths take, hence os.MkdirTemp("", ...).
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if sock := filepath.Join(dir, "demo.db.sock"); len(sock) > 107 {
-		t.Skipf("temporary directory too deep for a unix socket path (%d bytes): set TMPDIR", len(sock))
-	}
-	return dir
-}
-
 // ---- sesdemo ----
 
 // demo is a running sesdemo with its database (demo.db) and key file

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 )
 
 // While sesdemo runs it holds the database file (bbolt's exclusive lock),
@@ -25,7 +27,7 @@ const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefo
 func TestLiveRead(t *testing.T) {
 	t.Parallel()
 	build(t)
-	d := startDemo(t, shortTempDir(t))
+	d := startDemo(t, demoproc.ShortTempDir(t))
 
 	laptop := newBrowser(t, d, firefox)
 	laptop.login("alice")
@@ -97,7 +99,7 @@ func TestLiveRead(t *testing.T) {
 func TestLiveBackupAndCompact(t *testing.T) {
 	t.Parallel()
 	build(t)
-	dir := shortTempDir(t)
+	dir := demoproc.ShortTempDir(t)
 	d := startDemo(t, dir)
 	users := []string{"alice", "bob", "carol", "writer"}
 	var ids []string
@@ -186,7 +188,7 @@ func TestLiveBackupAndCompact(t *testing.T) {
 func TestLiveExpire(t *testing.T) {
 	t.Parallel()
 	build(t)
-	d := startDemo(t, shortTempDir(t))
+	d := startDemo(t, demoproc.ShortTempDir(t))
 
 	type client struct {
 		b    *browser
@@ -274,7 +276,7 @@ func TestLivePurge(t *testing.T) {
 	// A short idle timeout, so a session expires within the test; the
 	// reaper runs every minute, so it will not remove it first.
 	const idle = 2 * time.Second
-	d := startDemo(t, shortTempDir(t), "-idle", idle.String())
+	d := startDemo(t, demoproc.ShortTempDir(t), "-idle", idle.String())
 
 	old := newBrowser(t, d, "")
 	old.login("old")
@@ -332,7 +334,7 @@ func TestLivePurge(t *testing.T) {
 func TestSocketChoice(t *testing.T) {
 	t.Parallel()
 	build(t)
-	d := startDemo(t, shortTempDir(t))
+	d := startDemo(t, demoproc.ShortTempDir(t))
 	if d.Socket != d.db+".sock" {
 		t.Errorf("admin socket %s, want %s", d.Socket, d.db+".sock")
 	}
@@ -413,7 +415,7 @@ func waitExpired(t *testing.T, d *demo, id string) {
 func TestCrashedApp(t *testing.T) {
 	t.Parallel()
 	build(t)
-	d := startDemo(t, shortTempDir(t))
+	d := startDemo(t, demoproc.ShortTempDir(t))
 	alice := newBrowser(t, d, "")
 	alice.login("alice")
 	alice.put("n", `1`)

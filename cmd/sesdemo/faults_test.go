@@ -231,11 +231,7 @@ func TestDatabaseHeld(t *testing.T) {
 func TestAdminSocketPathTaken(t *testing.T) {
 	t.Parallel()
 	bin := buildDemo(t)
-	dir, err := os.MkdirTemp("", "sesdemo-sock-") // a short path: sockets are limited to 107 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := demoproc.ShortTempDir(t)
 	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
 	if err := os.WriteFile(db+".sock", []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)

@@ -197,11 +197,7 @@ func TestStolenDatabaseCannotRideASession(t *testing.T) {
 func TestLocalFilesArePrivate(t *testing.T) {
 	t.Parallel()
 	bin := buildDemo(t)
-	dir, err := os.MkdirTemp("", "sesdemo-perm-") // a short path: the socket is beside the database
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := demoproc.ShortTempDir(t)
 	db, keys := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.keys")
 	p := demoproc.Start(t, bin, "-db", db, "-keys", keys)
 	for path, want := range map[string]os.FileMode{keys: 0o600, db: 0o600, db + ".sock": os.ModeSocket | 0o600} {

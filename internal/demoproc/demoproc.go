@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -103,6 +104,27 @@ func Start(t testing.TB, bin string, args ...string) *Process {
 		t.Fatalf("sesdemo exited before listening (%v):\n%s", p.Cmd.ProcessState, p.Log)
 	}
 	return p
+}
+
+// maxSocketPath is the longest Unix socket path Linux accepts: sun_path is
+// 108 bytes with the terminating NUL.
+const maxSocketPath = 107
+
+// ShortTempDir returns a new temporary directory, removed at the test's
+// cleanup, whose path leaves room for the admin socket of a database in it
+// (a Unix socket path holds at most 107 bytes, less than some t.TempDir
+// paths leave). It skips the test when even $TMPDIR is too deep.
+func ShortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sesdemo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if sock := filepath.Join(dir, "demo.db.sock"); len(sock) > maxSocketPath {
+		t.Skipf("temporary directory too deep for a unix socket path (%d bytes): set TMPDIR", len(sock))
+	}
+	return dir
 }
 
 // Running reports whether the process has not exited.
