@@ -73,6 +73,7 @@ type options struct {
 	idle     time.Duration
 	lifetime time.Duration
 	secure   bool
+	debug    bool
 }
 
 // usageError marks a bad command line (exit status 2).
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.idle, "idle", session.DefaultIdleTimeout, "idle timeout: a session ends after this long without a request")
 	fs.DurationVar(&o.lifetime, "lifetime", session.DefaultLifetime, "absolute lifetime: a session ends this long after login, however active")
 	fs.BoolVar(&o.secure, "secure", false, "keep the cookie's Secure flag and __Host- name (serve behind TLS)")
+	fs.BoolVar(&o.debug, "debug", false, "log at debug level too: every admin API request (sesctl's reads), rejected cookies, reaper passes")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file.\n\nFlags:\n")
@@ -135,7 +137,11 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	// Bind first: a taken port must fail before the key file and the
 	// database are created.

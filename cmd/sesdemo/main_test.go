@@ -37,11 +37,11 @@ func TestParseFlagsDefaults(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-db", "x.db", "-keys", "x.keys", "-idle", "1m", "-lifetime", "1h", "-secure"}, &bytes.Buffer{})
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-db", "x.db", "-keys", "x.keys", "-idle", "1m", "-lifetime", "1h", "-secure", "-debug"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, secure: true}
+	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, secure: true, debug: true}
 	if o != want {
 		t.Errorf("got %+v, want %+v", o, want)
 	}
@@ -80,7 +80,7 @@ func TestHelpFlag(t *testing.T) {
 	if code := mainCode([]string{"-h"}, &stderr); code != 0 {
 		t.Errorf("-h: exit code %d, want 0", code)
 	}
-	for _, f := range []string{"-addr", "-db", "-keys", "-idle", "-lifetime", "-secure", "docs/demo.md"} {
+	for _, f := range []string{"-addr", "-db", "-keys", "-idle", "-lifetime", "-secure", "-debug", "docs/demo.md"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage lacks %s", f)
 		}
