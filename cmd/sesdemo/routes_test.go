@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the route table of docs/demo.md from demoRoutes")
@@ -110,18 +109,8 @@ func TestEveryDocumentedRouteIsServed(t *testing.T) {
 		}
 		want = append(want, regexp.MustCompile(`(?m)msg=request method=`+method+` route=`+regexp.QuoteMeta(path)+` status=`))
 	}
-	// A line is logged when the handler returns, maybe after the client
-	// has its answer: poll.
-	var logs string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		logs = ts.log.String()
-		if !slices.ContainsFunc(want, func(re *regexp.Regexp) bool { return !re.MatchString(logs) }) || time.Now().After(deadline) {
-			break
-		}
-	}
-	for i, re := range want {
-		if !re.MatchString(logs) {
-			t.Errorf("%s did not reach its route (no log line matching %s):\n%s", rows[i], re, logs)
-		}
+	logs, missing := ts.waitLog(want)
+	for _, re := range missing {
+		t.Errorf("a request did not reach its documented route (no log line matching %s):\n%s", re, logs)
 	}
 }

@@ -648,7 +648,11 @@ func apiClient(r *http.Request) bool {
 			if err != nil || mt != "application/json" {
 				continue
 			}
-			if q, err := strconv.ParseFloat(params["q"], 64); params["q"] == "" || (err == nil && q > 0) {
+			q := params["q"]
+			if q == "" {
+				return true
+			}
+			if weight, err := strconv.ParseFloat(q, 64); err == nil && weight > 0 {
 				return true
 			}
 		}

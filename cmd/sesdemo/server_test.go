@@ -56,6 +56,20 @@ func newTestServer(t *testing.T, edit func(*config)) *testServer {
 	return &testServer{Server: srv, log: buf}
 }
 
+// waitLog waits until the server's log matches every one of res, for up to
+// 5 s, and returns the log and the res it does not match. A request's line
+// is logged when its handler returns, which may be after the client has
+// read the answer.
+func (ts *testServer) waitLog(res []*regexp.Regexp) (logs string, missing []*regexp.Regexp) {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		logs = ts.log.String()
+		missing = slices.DeleteFunc(slices.Clone(res), func(re *regexp.Regexp) bool { return re.MatchString(logs) })
+		if len(missing) == 0 || time.Now().After(deadline) {
+			return logs, missing
+		}
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -931,8 +945,6 @@ func TestRequestLog(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(tag) {
 		t.Errorf("session tag %q, want 8 hex digits", tag)
 	}
-	// A line is logged when the handler returns, which for a large body
-	// may be after the client has read it: poll.
 	lines := []*regexp.Regexp{
 		// The anonymous page view stored nothing, so it names no session.
 		regexp.MustCompile(`(?m)msg=request method=GET route=/ status=200 duration=\S+$`),
@@ -943,17 +955,9 @@ func TestRequestLog(t *testing.T) {
 		regexp.MustCompile(`(?m)msg=request method=GET route=\(unknown\) status=405 duration=\S+ session=` + tag + `$`),
 		regexp.MustCompile(`(?m)msg=request method=GET route=\(unknown\) status=404 duration=\S+ session=` + tag + `$`),
 	}
-	var logs string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		logs = ts.log.String()
-		if !slices.ContainsFunc(lines, func(re *regexp.Regexp) bool { return !re.MatchString(logs) }) || time.Now().After(deadline) {
-			break
-		}
-	}
-	for _, re := range lines {
-		if !re.MatchString(logs) {
-			t.Errorf("log lacks a line matching %s:\n%s", re, logs)
-		}
+	logs, missing := ts.waitLog(lines)
+	for _, re := range missing {
+		t.Errorf("log lacks a line matching %s:\n%s", re, logs)
 	}
 	for what, secret := range map[string]string{"cookie": cookie, "session id": s.ID, "revoked session id": otherID, "data key": key} {
 		if strings.Contains(logs, secret) {
