@@ -207,6 +207,14 @@ func (c *Client) Check(ctx context.Context) (session.CheckReport, error) {
 	return rep, err
 }
 
+// Info implements Service with GET /v1/info. A server older than this
+// route answers no_route: the error wraps ErrProtocol.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var info Info
+	err := c.call(ctx, http.MethodGet, "/v1/info", nil, &info)
+	return info, err
+}
+
 // Backup implements Service with GET /v1/backup, streaming the copy to w
 // and returning the bytes written to it. The copy is complete only when
 // the error is nil: a failure the server met after the first byte, a cut

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -170,6 +171,65 @@ func TestClientExpire(t *testing.T) {
 			t.Errorf("Expire(%d ids) = %d, %v", len(many), n, err)
 		}
 	})
+}
+
+// TestClientInfo: the served file is named by its absolute path and its
+// identity, the same through HTTP as in process, whatever path the store
+// was given; a store without a file serves an empty Info.
+func TestClientInfo(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	store := newFileStore(t, "app.db") // relative, as an application may give it
+	client, local, _ := serve(t, store, nil)
+	info, err := client.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := local.Info(ctx)
+	if err != nil || !reflect.DeepEqual(info, want) {
+		t.Fatalf("Info through HTTP = %+v, in process %+v, %v", info, want, err)
+	}
+	if info.Path != filepath.Join(dir, "app.db") {
+		t.Errorf("Info.Path = %q, want the absolute path %q", info.Path, filepath.Join(dir, "app.db"))
+	}
+	fi, err := os.Stat(filepath.Join(dir, "app.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := admin.FileIDOf(fi)
+	if !ok || info.File == nil || *info.File != id {
+		t.Fatalf("Info.File = %+v, want %+v (%v)", info.File, id, ok)
+	}
+	// A hard link is the same file, another file is not.
+	if err := os.Link("app.db", "link.db"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("other.db", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, same := range map[string]bool{"link.db": true, "other.db": false} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := admin.FileIDOf(fi); (got == *info.File) != same {
+			t.Errorf("%s: FileID %+v, served %+v; same file: %v", name, got, *info.File, same)
+		}
+	}
+
+	// The file gone behind the store's back: an error, not a wrong answer.
+	if err := os.Rename("app.db", "moved.db"); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := client.Info(ctx); err == nil {
+		t.Errorf("Info of a moved file = %+v; want an error", info)
+	}
+
+	// No file: an empty answer.
+	plain, _, _ := serve(t, newMemstore(t), nil)
+	if info, err := plain.Info(ctx); err != nil || info != (admin.Info{}) {
+		t.Errorf("Info of a memstore = %+v, %v; want an empty Info", info, err)
+	}
 }
 
 func TestClientPurgeStatsCheck(t *testing.T) {

@@ -12,27 +12,32 @@
 //     docs/admin-api.md) serving any Service. Errors are JSON objects with
 //     a stable code; Client maps the codes back to the session sentinels,
 //     so errors.Is(err, session.ErrNotFound) works the same through HTTP.
-//   - ListenSocket and Serve: the admin socket. bbolt locks its file, so
-//     while the application runs no other process can open it; the store
-//     therefore serves the API on a Unix socket beside the file (by default
-//     the database path plus ".sock"), created with mode 0600, and Serve
-//     admits only peers whose uid (SO_PEERCRED) is the server's or root's.
+//   - ServeSocket: the admin socket, the one line an application adds so
+//     that sesctl reaches its store while it runs. bbolt locks its file,
+//     so while the application runs no other process can open it; stores
+//     start no listener of their own (a library opens files, the
+//     application decides what to serve). The socket goes beside the
+//     store's file by default (FILE.sock, for a FileBacked store), is
+//     created with mode 0600, and admits only peers whose uid is the
+//     server's or root's. ListenSocket and Serve are its two halves, for a
+//     handler of one's own.
 //   - DialSocket: a Client of that socket, which fails fast with
 //     ErrUnavailable when nothing serves it.
+//   - Info: which database file a service serves (GET /v1/info), so that
+//     sesctl refuses to write a backup over it.
 //
-// A store wires it up like this (boltstore.Open does it for you):
+// An application wires it up like this, after opening its store:
 //
-//	l, err := admin.ListenSocket(dbPath + ".sock")
+//	adm, err := admin.ServeSocket(store, "", nil) // sessions.db.sock beside sessions.db
 //	if err != nil { ... }
-//	srv := admin.Serve(l, admin.NewHandler(admin.NewLocal(store, nil), nil), logger)
-//	defer srv.Close() // before closing the store: waits for requests, removes the socket
+//	defer adm.Close() // deferred after store.Close, so it runs first: waits for requests, removes the socket
 //
 // and sesctl talks to it:
 //
-//	c := admin.DialSocket(dbPath + ".sock")
+//	c := admin.DialSocket(dbPath + admin.SocketSuffix)
 //	defer c.Close()
 //	page, err := c.List(ctx, admin.ListQuery{User: "alice"})
-//	if errors.Is(err, admin.ErrUnavailable) { /* the app is not running */ }
+//	if errors.Is(err, admin.ErrUnavailable) { /* the app is not running, or serves no socket */ }
 //
 // # Caveats
 //
@@ -43,9 +48,12 @@
 //     JSON (or JSON-lines) Content-Type, so a browser cannot forge them
 //     cross-site without a CORS preflight, but that is no substitute for
 //     authentication.
-//   - The peer-credential check is implemented for Linux only. On other
-//     systems Serve refuses every peer (fail closed), so use sesctl on the
-//     database file while the application is stopped there.
+//   - The peer-credential check reads SO_PEERCRED on Linux and
+//     LOCAL_PEERCRED on macOS. On other Unix systems Serve refuses every
+//     peer (fail closed); on Windows, where a Unix socket carries no peer
+//     credentials, ListenSocket and ServeSocket fail with
+//     ErrSocketUnsupported. There, use sesctl on the database file while
+//     the application is stopped.
 //   - GET /v1/backup streams: once the first byte is sent the status is
 //     200, so a later failure is reported in the Sesbolt-Backup-Error
 //     trailer, and the byte count in Sesbolt-Backup-Bytes. Client.Backup

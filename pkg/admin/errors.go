@@ -37,7 +37,8 @@ var (
 	ErrTruncated = errors.New("admin: backup truncated")
 )
 
-// Errors returned by ListenSocket. Each is wrapped with the path.
+// Errors returned by ListenSocket and ServeSocket. Each is wrapped with
+// the path.
 var (
 	// ErrSocketInUse is returned by ListenSocket when a live server already
 	// answers on the path (another instance of the application holds it).
@@ -54,6 +55,14 @@ var (
 	// "@"), or a path longer than the operating system allows (107 bytes on
 	// Linux: sun_path holds 108 bytes including the terminating NUL).
 	ErrSocketPath = errors.New("admin: invalid socket path")
+
+	// ErrSocketUnsupported is returned by ListenSocket and ServeSocket on
+	// systems where the admin socket cannot be offered safely: on Windows a
+	// Unix socket carries no peer credentials, so its peers cannot be
+	// checked. Administer the store with sesctl while the application is
+	// stopped there, or mount NewHandler behind the application's own
+	// authentication.
+	ErrSocketUnsupported = errors.New("admin: the admin socket is not supported on this system")
 )
 
 // Error is an error reported by the admin API: the body of a non-2xx

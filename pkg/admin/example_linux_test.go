@@ -14,9 +14,11 @@ import (
 	"github.com/sesbolt/sesbolt/pkg/memstore"
 )
 
-// A store serves its admin socket beside its file; sesctl, or any program,
-// reaches it with DialSocket. (boltstore.Open does this for you.)
-func ExampleListenSocket() {
+// An application serves its store's admin API on a Unix socket with one
+// line; sesctl, or any program, reaches it with DialSocket. For a store
+// with a file (boltstore) the path may be "": the socket then goes beside
+// the file, where sesctl --db FILE looks for it.
+func ExampleServeSocket() {
 	dir, err := os.MkdirTemp("", "sb")
 	if err != nil {
 		fmt.Println(err)
@@ -26,21 +28,19 @@ func ExampleListenSocket() {
 	store := memstore.New(nil)
 	defer store.Close()
 
-	path := filepath.Join(dir, "app.db.sock")
-	l, err := admin.ListenSocket(path)
+	path := filepath.Join(dir, "app.sock")
+	adm, err := admin.ServeSocket(store, path, &admin.SocketOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	logger := slog.New(slog.DiscardHandler)
-	srv := admin.Serve(l, admin.NewHandler(admin.NewLocal(store, nil), &admin.HandlerOptions{Logger: logger}), logger)
 
 	client := admin.DialSocket(path)
 	defer client.Close()
 	st, err := client.Stats(context.Background())
 	fmt.Println("sessions:", st.Sessions, err)
 
-	if err := srv.Close(); err != nil { // stops serving, removes the socket
+	if err := adm.Close(); err != nil { // stops serving, removes the socket; before store.Close
 		fmt.Println(err)
 	}
 	_, err = client.Stats(context.Background())

@@ -95,50 +95,68 @@ type handler struct {
 // returns errors for ServeHTTP to answer. arg is the {id} path segment.
 type apiFunc func(h *handler, w *responseWriter, r *http.Request, arg string) error
 
-// endpoint is one route: its pattern (for logs), its methods and their
-// list for the Allow header.
+// endpoint is one route: its path pattern, also what the log names it by,
+// and the functions of its methods, in the order the Allow header lists
+// them.
 type endpoint struct {
 	pattern string
-	allow   string
-	methods map[string]apiFunc
+	methods []method
 }
 
-var (
-	epSessions = endpoint{"/v1/sessions", "GET", map[string]apiFunc{http.MethodGet: (*handler).list}}
-	epSession  = endpoint{"/v1/sessions/{id}", "GET, DELETE", map[string]apiFunc{
-		http.MethodGet:    (*handler).get,
-		http.MethodDelete: (*handler).delete,
-	}}
-	epExpire = endpoint{"/v1/expire", "POST", map[string]apiFunc{http.MethodPost: (*handler).expire}}
-	epPurge  = endpoint{"/v1/purge", "POST", map[string]apiFunc{http.MethodPost: (*handler).purge}}
-	epStats  = endpoint{"/v1/stats", "GET", map[string]apiFunc{http.MethodGet: (*handler).stats}}
-	epCheck  = endpoint{"/v1/check", "GET", map[string]apiFunc{http.MethodGet: (*handler).check}}
-	epBackup = endpoint{"/v1/backup", "GET", map[string]apiFunc{http.MethodGet: (*handler).backup}}
-	epImport = endpoint{"/v1/import", "POST", map[string]apiFunc{http.MethodPost: (*handler).importRecords}}
-)
+// method is one method of an endpoint and the function serving it.
+type method struct {
+	name string
+	fn   apiFunc
+}
 
-// route finds the endpoint for path; ok is false for an unknown path.
-func route(path string) (ep endpoint, arg string, ok bool) {
-	switch path {
-	case "/v1/sessions":
-		return epSessions, "", true
-	case "/v1/expire":
-		return epExpire, "", true
-	case "/v1/purge":
-		return epPurge, "", true
-	case "/v1/stats":
-		return epStats, "", true
-	case "/v1/check":
-		return epCheck, "", true
-	case "/v1/backup":
-		return epBackup, "", true
-	case "/v1/import":
-		return epImport, "", true
+// endpoints is the API, one entry per path. A pattern ending in "{id}"
+// matches that prefix followed by one non-empty path segment, which is
+// passed to the method's function.
+var endpoints = []endpoint{
+	{"/v1/sessions", []method{{http.MethodGet, (*handler).list}}},
+	{"/v1/sessions/{id}", []method{{http.MethodGet, (*handler).get}, {http.MethodDelete, (*handler).delete}}},
+	{"/v1/expire", []method{{http.MethodPost, (*handler).expire}}},
+	{"/v1/purge", []method{{http.MethodPost, (*handler).purge}}},
+	{"/v1/stats", []method{{http.MethodGet, (*handler).stats}}},
+	{"/v1/check", []method{{http.MethodGet, (*handler).check}}},
+	{"/v1/backup", []method{{http.MethodGet, (*handler).backup}}},
+	{"/v1/import", []method{{http.MethodPost, (*handler).importRecords}}},
+	{"/v1/info", []method{{http.MethodGet, (*handler).info}}},
+}
+
+// route finds the endpoint for path and the value of its {id} segment;
+// ok is false for an unknown path.
+func route(path string) (ep *endpoint, arg string, ok bool) {
+	for i := range endpoints {
+		ep := &endpoints[i]
+		if prefix, param := strings.CutSuffix(ep.pattern, "{id}"); param {
+			if id, found := strings.CutPrefix(path, prefix); found && id != "" && !strings.Contains(id, "/") {
+				return ep, id, true
+			}
+		} else if path == ep.pattern {
+			return ep, "", true
+		}
 	}
-	if id, found := strings.CutPrefix(path, "/v1/sessions/"); found && id != "" && !strings.Contains(id, "/") {
-		return epSession, id, true
+	return nil, "", false
+}
+
+// lookup returns the function serving name on ep, if any.
+func (ep *endpoint) lookup(name string) (apiFunc, bool) {
+	for _, m := range ep.methods {
+		if m.name == name {
+			return m.fn, true
+		}
 	}
-	return endpoint{}, "", false
+	return nil, false
+}
+
+// allow returns ep's methods for the Allow header: "GET, DELETE".
+func (ep *endpoint) allow() string {
+	names := make([]string, len(ep.methods))
+	for i, m := range ep.methods {
+		names[i] = m.name
+	}
+	return strings.Join(names, ", ")
 }
 
 // ServeHTTP routes the request, answers errors as JSON and logs one line.
@@ -173,11 +191,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pattern = ep.pattern
-	fn, ok := ep.methods[r.Method]
+	fn, ok := ep.lookup(r.Method)
 	if !ok {
-		hdr.Set("Allow", ep.allow)
+		hdr.Set("Allow", ep.allow())
 		err = apiError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
-			"admin: method %q not allowed on %s (allowed: %s)", r.Method, ep.pattern, ep.allow)
+			"admin: method %q not allowed on %s (allowed: %s)", r.Method, ep.pattern, ep.allow())
 		h.writeError(rw, err)
 		return
 	}
@@ -533,6 +551,15 @@ func sanitizeHeader(s string) string {
 		b = b[:1000]
 	}
 	return string(b)
+}
+
+func (h *handler) info(w *responseWriter, r *http.Request, _ string) error {
+	info, err := h.svc.Info(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
 }
 
 // importResponse is the body of POST /v1/import.

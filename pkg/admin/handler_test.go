@@ -48,6 +48,8 @@ func TestHandlerErrors(t *testing.T) {
 		{"head backup", "HEAD", "/v1/backup", "", "", 405, "method_not_allowed"},
 		{"patch session", "PATCH", "/v1/sessions/" + idBob.String(), "", "", 405, "method_not_allowed"},
 		{"custom method", "BREW", "/v1/check", "", "", 405, "method_not_allowed"},
+		{"post info", "POST", "/v1/info", jsonType, "{}", 405, "method_not_allowed"},
+		{"info", "GET", "/v1/info", "", "", 200, ""},
 
 		// ids
 		{"bad id", "GET", "/v1/sessions/not-an-id", "", "", 400, "invalid_id"},
@@ -133,6 +135,22 @@ func TestHandlerErrors(t *testing.T) {
 				t.Errorf("Cache-Control %q", cc)
 			}
 		})
+	}
+}
+
+// TestHandlerAllow: a 405 lists exactly the methods of the route.
+func TestHandlerAllow(t *testing.T) {
+	h := admin.NewHandler(admin.NewLocal(newMemstore(t), fixedClock), &admin.HandlerOptions{Logger: discard()})
+	for target, want := range map[string]string{
+		"/v1/sessions/" + idBob.String(): "GET, DELETE",
+		"/v1/sessions":                   "GET",
+		"/v1/expire":                     "POST",
+		"/v1/info":                       "GET",
+	} {
+		res := doRaw(t, h, "PATCH", target, jsonType, nil)
+		if res.status != 405 || res.header.Get("Allow") != want {
+			t.Errorf("PATCH %s: %d, Allow %q; want 405, Allow %q", target, res.status, res.header.Get("Allow"), want)
+		}
 	}
 }
 

@@ -148,6 +148,29 @@ var (
 	_ session.Importer = (*fullStore)(nil)
 )
 
+// fileStore is a memstore that claims a database file, as boltstore does:
+// an admin.FileBacked store.
+type fileStore struct {
+	*memstore.Store
+	path string
+}
+
+func (s *fileStore) Path() string { return s.path }
+
+// newFileStore returns a fileStore holding seed() whose file is path,
+// created empty if missing.
+func newFileStore(t testing.TB, path string) *fileStore {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	return &fileStore{Store: newMemstore(t), path: path}
+}
+
+var _ admin.FileBacked = (*fileStore)(nil)
+
 // coreStore has only the session.Store methods: every optional ability is
 // missing.
 type coreStore struct{ session.Store }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
 // ShutdownTimeout is how long SocketServer.Close waits for requests in
@@ -17,9 +19,72 @@ import (
 // contexts, and then again for their handlers to return.
 const ShutdownTimeout = 2 * time.Second
 
+// SocketOptions configures ServeSocket. A nil *SocketOptions, and zero
+// fields, mean defaults.
+type SocketOptions struct {
+	// Logger receives the server's logs: refused peers, shutdown problems,
+	// and the handler's one line per request (see HandlerOptions.Logger).
+	// Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Now is the clock that decides what is expired for the API's list,
+	// purge and stats; nil means time.Now. Give it the application's clock
+	// when the session manager has one.
+	Now func() time.Time
+
+	// MaxImportBytes caps the body of one import (see
+	// HandlerOptions.MaxImportBytes). Zero or negative means
+	// DefaultMaxImportBytes.
+	MaxImportBytes int64
+}
+
+// ServeSocket serves the admin API of store on a Unix socket at path, so
+// that sesctl, and any other Client, can administer the store while the
+// application holds it. It is the one line an application adds to be
+// administrable while it runs:
+//
+//	adm, err := admin.ServeSocket(store, "", nil) // sessions.db.sock beside sessions.db
+//	if err != nil { ... }
+//	defer adm.Close() // deferred after store.Close, so it runs before it
+//
+// An empty path means the store's file path plus SocketSuffix when the
+// store is FileBacked (boltstore.Store: FILE.sock, where sesctl --db FILE
+// looks); for any other store an empty path fails with ErrSocketPath. The
+// socket is made by ListenSocket: mode 0600 from its creation, a stale
+// socket replaced, and ErrSocketInUse, ErrNotSocket or ErrSocketPath for a
+// path that cannot be used; on Windows it fails with ErrSocketUnsupported.
+// It is served by Serve, which admits only peers of the process's uid and
+// root. The API is NewHandler on NewLocal(store, opts.Now). A nil store
+// fails with an error.
+//
+// Close the returned server before the store: Close waits for the admin
+// requests in flight and removes the socket file.
+func ServeSocket(store session.Store, path string, opts *SocketOptions) (*SocketServer, error) {
+	if store == nil {
+		return nil, errors.New("admin: ServeSocket: nil store")
+	}
+	var o SocketOptions
+	if opts != nil {
+		o = *opts
+	}
+	if path == "" {
+		fb, ok := store.(FileBacked)
+		if !ok || fb.Path() == "" {
+			return nil, fmt.Errorf("%w: the store has no file to put the socket beside (a %T); pass a socket path", ErrSocketPath, store)
+		}
+		path = fb.Path() + SocketSuffix
+	}
+	l, err := ListenSocket(path)
+	if err != nil {
+		return nil, err
+	}
+	h := NewHandler(NewLocal(store, o.Now), &HandlerOptions{Logger: o.Logger, MaxImportBytes: o.MaxImportBytes})
+	return Serve(l, h, o.Logger), nil
+}
+
 // SocketServer serves an admin handler on a listener, normally the admin
 // socket from ListenSocket, and admits only peers of the server's own uid or
-// root. Create it with Serve and stop it with Close.
+// root. Create it with ServeSocket, or Serve, and stop it with Close.
 type SocketServer struct {
 	srv    *http.Server
 	l      net.Listener
@@ -47,10 +112,10 @@ type peerKey struct{}
 
 // Serve serves h on l in a new goroutine and returns at once. Each
 // connection's peer credentials are read when it is accepted (SO_PEERCRED
-// on Linux): a peer whose uid is the server's effective uid, or root, is
-// served; any other peer, or one whose credentials cannot be read (every
-// peer on systems other than Linux, and connections that are not Unix
-// sockets), is refused: each of its requests is answered 403 with code
+// on Linux, LOCAL_PEERCRED on macOS): a peer whose uid is the server's
+// effective uid, or root, is served; any other peer, or one whose
+// credentials cannot be read (every peer on other systems, and
+// connections that are not Unix sockets), is refused: each of its requests is answered 403 with code
 // "forbidden" and no handler runs, the connection is closed, and the
 // refusal is logged with the peer's uid and pid. A nil logger means
 // slog.Default().
@@ -92,7 +157,14 @@ func (s *SocketServer) Addr() net.Addr { return s.l.Addr() }
 // the store can be closed after it. Closing the listener removes the socket
 // file (see ListenSocket). Close returns an error if a handler was still
 // running at the end; calling it again returns the same result.
+//
+// Close on a nil *SocketServer does nothing and returns nil, so that an
+// application that serves no socket (ServeSocket failed with
+// ErrSocketUnsupported, say) may still defer it.
 func (s *SocketServer) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
 }
@@ -139,6 +211,29 @@ func (s *SocketServer) connContext(ctx context.Context, c net.Conn) context.Cont
 		s.log.Warn("admin socket: refused peer", attrs...)
 	}
 	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// controlUnixConn runs fn on the file descriptor of c, which must be a
+// Unix socket connection: only those carry peer credentials (SO_PEERCRED
+// on a TCP socket reports the overflow uid, 65534, which must not pass for
+// a peer).
+func controlUnixConn(c net.Conn, fn func(fd int) error) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("admin: a %T connection has no peer credentials (not a Unix socket)", c)
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("admin: peer credentials: %w", err)
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return fmt.Errorf("admin: peer credentials: %w", err)
+	}
+	if ferr != nil {
+		return fmt.Errorf("admin: peer credentials: %w", ferr)
+	}
+	return nil
 }
 
 // allowed reports whether p may use the admin API: the server's uid or root.

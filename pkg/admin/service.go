@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -41,6 +44,42 @@ type Service interface {
 	// Import inserts recs atomically, skipping IDs already stored and
 	// records already expired; it returns how many it inserted.
 	Import(ctx context.Context, recs []*session.Record) (int, error)
+	// Info says what the service serves: the store's database file, if
+	// it has one. sesctl uses it to refuse a backup over that file.
+	Info(ctx context.Context) (Info, error)
+}
+
+// Info describes what a Service serves.
+type Info struct {
+	// Path is the absolute path of the database file the store keeps its
+	// sessions in, as the serving process sees it; "" when the store has
+	// no file (it does not implement FileBacked: memstore, Redis).
+	Path string `json:"path"`
+	// File identifies that file by device and inode numbers; nil when
+	// there is no file or the system has no such numbers (Windows).
+	File *FileID `json:"file,omitempty"`
+}
+
+// FileID identifies a file on one machine by the device and inode numbers
+// stat(2) reports: two paths name the same file (through a hard link, a
+// symbolic link or another relative path) exactly when their FileIDs are
+// equal.
+type FileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+// FileIDOf returns the FileID of the file fi describes (from os.Stat or
+// os.Lstat); ok is false on systems without device and inode numbers
+// (Windows) and for a FileInfo that did not come from the file system.
+func FileIDOf(fi fs.FileInfo) (id FileID, ok bool) { return fileIDOf(fi) }
+
+// FileBacked is implemented by stores kept in one file (boltstore.Store).
+// Path returns the file's path as given to open it. ServeSocket puts its
+// socket beside that file by default, where sesctl --db FILE looks for it,
+// and Local.Info reports the file.
+type FileBacked interface {
+	Path() string
 }
 
 // ListQuery selects a page of sessions; see session.ListQuery, whose Now the
@@ -88,10 +127,10 @@ func (l *Local) List(ctx context.Context, q ListQuery) (session.Page, error) {
 	return lister.List(ctx, session.ListQuery{After: q.After, Limit: q.Limit, Filter: q.Filter, User: q.User, Now: l.clock()})
 }
 
-// Get implements Service.
+// Get implements Service. It loads the record at the zero time, at which
+// session.Store's contract makes Load return every stored record, live or
+// expired but not yet removed; integrity checks still apply.
 func (l *Local) Get(ctx context.Context, id session.ID) (*session.Record, error) {
-	// Every record is live at the zero time, so Load at it returns any
-	// stored record, expired or not; integrity checks still apply.
 	return l.store.Load(ctx, id, time.Time{})
 }
 
@@ -196,6 +235,33 @@ func (l *Local) Import(ctx context.Context, recs []*session.Record) (int, error)
 		}
 	}
 	return im.Import(ctx, recs, l.clock())
+}
+
+// Info implements Service: for a FileBacked store, the absolute path of
+// its file and the file's identity as stat reports it now; an empty Info
+// for any other store. It fails when the file cannot be stat'ed (removed
+// or renamed behind the store's back).
+func (l *Local) Info(ctx context.Context) (Info, error) {
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	fb, ok := l.store.(FileBacked)
+	if !ok || fb.Path() == "" {
+		return Info{}, nil
+	}
+	abs, err := filepath.Abs(fb.Path())
+	if err != nil {
+		return Info{}, fmt.Errorf("admin: info: %w", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Info{}, fmt.Errorf("admin: info: the store's file: %w", err)
+	}
+	info := Info{Path: abs}
+	if id, ok := FileIDOf(fi); ok {
+		info.File = &id
+	}
+	return info, nil
 }
 
 var _ Service = (*Local)(nil)

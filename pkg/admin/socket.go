@@ -1,12 +1,12 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,17 +16,23 @@ import (
 // (the application's user) may connect; root may anyway.
 const SocketMode fs.FileMode = 0o600
 
+// SocketSuffix is what ServeSocket appends to a store's file path to name
+// its socket by default, and where sesctl --db FILE looks: FILE.sock.
+const SocketSuffix = ".sock"
+
 // ListenSocket creates the admin socket at path and returns its listener,
 // for Serve. The socket file has mode SocketMode (0600) whatever the umask,
-// and it is never wider at any instant: on Linux the socket's inode gets
+// and it is never wider at any instant. On Linux the socket's inode gets
 // mode 0600 before bind creates the file (an fchmod on the unbound socket,
 // which bind combines with the umask), and a chmod after bind makes the
-// mode exactly 0600 even under a stricter umask. That beats the
-// alternatives: changing the process-wide umask would race with every
-// other goroutine creating files, and a chmod after bind alone leaves a
-// window in which the file has the umask's mode (often 0755, or 0777 under
-// umask 0). On other systems, where the fchmod is not portable, only the
-// chmod after bind is done; Serve refuses every peer there anyway.
+// mode exactly 0600 even under a stricter umask. On macOS and the BSDs,
+// which refuse fchmod on a socket, the socket is bound inside a new
+// private directory (mode 0700) beside path, set to 0600 there, and then
+// linked to path, which fails like bind if path exists meanwhile. Both
+// beat the alternatives: changing the process-wide umask would race with
+// every other goroutine creating files, and a chmod after bind alone
+// leaves a window in which the file has the umask's mode (often 0755, or
+// 0777 under umask 0).
 //
 // An existing file at path is handled as follows:
 //   - a socket nobody answers on (connect fails with "connection refused",
@@ -36,11 +42,16 @@ const SocketMode fs.FileMode = 0o600
 //     with ErrNotSocket and is left untouched.
 //
 // An empty path, a Linux abstract name ("@...") or a path longer than a
-// Unix socket address holds (107 bytes on Linux) fails with ErrSocketPath.
-// Closing the returned listener removes the socket file, unless another
-// file has replaced it meanwhile.
+// Unix socket address holds (107 bytes on Linux, 103 on macOS) fails with
+// ErrSocketPath. On Windows, where a Unix socket carries no peer
+// credentials, ListenSocket fails with ErrSocketUnsupported. Closing the
+// returned listener removes the socket file, unless another file has
+// replaced it meanwhile. The listener's Addr is path.
 func ListenSocket(path string) (net.Listener, error) {
 	switch {
+	case !socketsSupported:
+		return nil, fmt.Errorf("%w (%s): administer the store with sesctl while the application is stopped, "+
+			"or mount admin.NewHandler behind the application's own authentication", ErrSocketUnsupported, runtime.GOOS)
 	case path == "":
 		return nil, fmt.Errorf("%w: empty path", ErrSocketPath)
 	case strings.HasPrefix(path, "@"):
@@ -52,15 +63,13 @@ func ListenSocket(path string) (net.Listener, error) {
 	if err := clearStale(path); err != nil {
 		return nil, err
 	}
-	lc := net.ListenConfig{Control: listenControl}
-	l, err := lc.Listen(context.Background(), "unix", path)
+	ul, err := listenUnix(path)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
+		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrSocketInUse, path, err)
 		}
 		return nil, fmt.Errorf("admin: listening on %s: %w", path, err)
 	}
-	ul := l.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false) // removed by socketListener.Close if still ours
 	fi, err := os.Lstat(path)
 	if err == nil {
@@ -138,6 +147,10 @@ type socketListener struct {
 	once sync.Once
 	err  error
 }
+
+// Addr returns the socket's path, also where the socket was bound in a
+// private directory first.
+func (l *socketListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
 
 // Close stops listening and removes the socket file. Calling it again
 // returns the first call's result.

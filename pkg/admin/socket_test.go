@@ -89,6 +89,77 @@ func TestSocketRoundTrip(t *testing.T) {
 	}
 }
 
+// TestServeSocket: the one line an application adds serves the store
+// beside its file (FILE.sock), mode 0600, and Close removes it.
+func TestServeSocket(t *testing.T) {
+	dir := shortTempDir(t)
+	store := newFileStore(t, filepath.Join(dir, "app.db"))
+	logger, _ := newLogger()
+	srv, err := admin.ServeSocket(store, "", &admin.SocketOptions{Logger: logger, Now: fixedClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := store.path + admin.SocketSuffix
+	if srv.Addr().String() != path {
+		t.Errorf("Addr = %s, want %s", srv.Addr(), path)
+	}
+	if m := mode(t, path); m != 0o600 {
+		t.Errorf("mode %03o, want 600", m)
+	}
+	statsOK(t, path)
+	c := admin.DialSocket(path)
+	defer c.Close()
+	if info, err := c.Info(ctx); err != nil || info.Path != store.path || info.File == nil {
+		t.Errorf("Info through the socket = %+v, %v; want %s with its identity", info, err, store.path)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Close left %s: %v", path, err)
+	}
+}
+
+// TestServeSocketPaths: a store without a file needs a path; socket
+// problems fail ServeSocket with the same errors as ListenSocket and leave
+// what is in the way alone; a nil store is an error, not a panic.
+func TestServeSocketPaths(t *testing.T) {
+	dir := shortTempDir(t)
+	mem := newMemstore(t)
+	if _, err := admin.ServeSocket(mem, "", nil); !errors.Is(err, admin.ErrSocketPath) {
+		t.Errorf("ServeSocket(memstore, \"\"): %v, want ErrSocketPath", err)
+	}
+	path := filepath.Join(dir, "mem.sock")
+	srv, err := admin.ServeSocket(mem, path, &admin.SocketOptions{Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ServeSocket(mem, path, nil); !errors.Is(err, admin.ErrSocketInUse) {
+		t.Errorf("a second ServeSocket on %s: %v, want ErrSocketInUse", path, err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	store := newFileStore(t, filepath.Join(dir, "app.db"))
+	if err := os.WriteFile(store.path+admin.SocketSuffix, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ServeSocket(store, "", nil); !errors.Is(err, admin.ErrNotSocket) {
+		t.Errorf("ServeSocket with a file in the way: %v, want ErrNotSocket", err)
+	}
+	if b, _ := os.ReadFile(store.path + admin.SocketSuffix); string(b) != "precious" {
+		t.Error("the file in the way was changed")
+	}
+	if _, err := admin.ServeSocket(nil, path, nil); err == nil {
+		t.Error("ServeSocket(nil) succeeded")
+	}
+	var none *admin.SocketServer
+	if err := none.Close(); err != nil {
+		t.Errorf("Close of a nil *SocketServer: %v", err)
+	}
+}
+
 // TestListenSocketMode checks the socket is 0600 whatever the umask.
 func TestListenSocketMode(t *testing.T) {
 	dir := shortTempDir(t)

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build unix && !linux && !darwin
 
 package admin
 
@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"syscall"
 )
 
+// socketsSupported: the socket is offered, but every peer is refused
+// (peerCred).
+const socketsSupported = true
+
 // maxSocketPath is the longest socket path accepted: 103 bytes, what the
-// BSDs and macOS allow (sun_path holds 104 bytes including the NUL), the
-// smallest limit among the systems Go supports Unix sockets on.
+// BSDs allow (sun_path holds 104 bytes including the NUL), the smallest
+// limit among the Unix systems Go supports.
 const maxSocketPath = 103
 
-// listenControl is nil: the pre-bind fchmod is a Linux behaviour, so other
-// systems rely on ListenSocket's chmod after bind.
-var listenControl func(network, address string, c syscall.RawConn) error
+// listenUnix binds the socket at path through a private directory: the
+// BSDs refuse fchmod on a socket (see listenPrivate).
+func listenUnix(path string) (*net.UnixListener, error) { return listenPrivate(path) }
 
 // peerCred fails: this build does not read peer credentials, so Serve
 // refuses every peer (fail closed) rather than serve one it cannot check.
