@@ -107,7 +107,7 @@ func buildBenchFile(path string) error {
 	}
 	st, err := boltstore.Open(path, &boltstore.Options{
 		Keys: keys, ReapInterval: -1, Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return testNow }, DisableAdminSocket: true,
+		Now: func() time.Time { return testNow },
 	})
 	if err != nil {
 		return err

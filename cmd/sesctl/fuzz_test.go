@@ -100,7 +100,7 @@ func FuzzImportCommand(f *testing.F) {
 		f.Cleanup(func() { os.RemoveAll(d) })
 	}
 	store, err := boltstore.Open(filepath.Join(dir, "import.db"), &boltstore.Options{
-		Keys: h.keys, ReapInterval: -1, DisableAdminSocket: true, Logger: slog.New(slog.DiscardHandler),
+		Keys: h.keys, ReapInterval: -1, Logger: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return testNow },
 	})
 	if err != nil {

@@ -58,11 +58,10 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// openStore opens the harness's file for writing, without a reaper and
-// without an admin socket.
+// openStore opens the harness's file for writing, without a reaper.
 func (h *harness) openStore() *boltstore.Store {
 	h.t.Helper()
-	return h.openStoreWith(&boltstore.Options{DisableAdminSocket: true})
+	return h.openStoreWith(&boltstore.Options{})
 }
 
 // openStoreWith opens the harness's file for writing with o, filling in

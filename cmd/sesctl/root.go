@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,6 @@ const (
 	defaultDB     = "sessions.db"
 	envDB         = "SESCTL_DB"
 	envKeys       = "SESCTL_KEYS"
-	socketSuffix  = ".sock"
 	lockTimeout   = time.Second
 	socketTimeout = time.Second
 )
@@ -216,7 +216,7 @@ func explain(err error) string {
 	case errors.Is(err, session.ErrNotSupported):
 		return err.Error() + " (the store or the app's admin API cannot do this)"
 	case errors.Is(err, admin.ErrUnavailable):
-		return err.Error() + " (is the app running with its admin socket on?)"
+		return err.Error() + " (is the app running, and serving its admin socket?)"
 	case errors.Is(err, admin.ErrForbidden):
 		return err.Error() + " (run sesctl as the user the app runs as)"
 	}
@@ -276,7 +276,7 @@ func (a *app) service(ctx context.Context, acc access) (admin.Service, func() er
 	if err := requireFile(path); err != nil {
 		return nil, nil, err
 	}
-	sock := path + socketSuffix
+	sock := path + admin.SocketSuffix
 	if held, _ := heldByOther(path); held {
 		if socketListening(sock) {
 			svc := a.dial(sock)
@@ -323,8 +323,6 @@ func openBoltFile(a *app, path string, write bool, keys *session.Keyring) (admin
 		ReapInterval: -1,
 		Now:          a.now,
 		Logger:       slog.New(log),
-		// sesctl is not the application: it never serves the socket.
-		DisableAdminSocket: true,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -438,10 +436,19 @@ func socketListening(path string) bool {
 	return true
 }
 
-// lockedError says who holds path and what to do instead.
+// serveSocketLine is the line that makes an application serve its admin
+// socket beside its database, where sesctl --db FILE looks.
+const serveSocketLine = `admin.ServeSocket(store, "", nil)`
+
+// lockedError says who holds path, that no admin socket answers for it,
+// and the one line that makes the application serve one.
 func lockedError(path, sock string) error {
-	return fmt.Errorf("%s is in use by %s (the running app?) and no admin socket answers at %s: "+
-		"enable the app's admin socket, or pass --socket PATH", path, holderName(path), sock)
+	if runtime.GOOS == "windows" {
+		return fmt.Errorf("%s is in use by %s; applications serve no admin socket on Windows, so stop the application to use sesctl on the file",
+			path, holderName(path))
+	}
+	return fmt.Errorf("%s is in use by %s, and no admin socket answers at %s: the application serves none; "+
+		"it serves one with the line %s (or pass --socket PATH if it serves one elsewhere)", path, holderName(path), sock, serveSocketLine)
 }
 
 // holderName names the processes holding a lock on path: "process 4242",

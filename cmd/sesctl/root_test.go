@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 )
 
@@ -88,7 +89,8 @@ func TestNotADatabase(t *testing.T) {
 
 // TestHeldFile: the app holds the file (here: this process, through another
 // file description) and serves no admin socket. sesctl fails at once,
-// naming the holder.
+// naming the holder, saying that the app serves no socket and, once, the
+// line that makes it serve one.
 func TestHeldFile(t *testing.T) {
 	h := seeded(t)
 	st := h.openStore()
@@ -97,9 +99,13 @@ func TestHeldFile(t *testing.T) {
 	holder := fmt.Sprintf("in use by process %d", os.Getpid())
 	for _, args := range [][]string{{"list"}, {"stats"}, {"expire", "--user", "alice"}, {"show", "0f8e4d2c"}} {
 		start := time.Now()
-		h.fails(exitFailure, []string{holder, "admin socket", h.db + ".sock"}, args...)
+		r := h.fails(exitFailure, []string{holder, "no admin socket answers at " + h.db + ".sock", "the application serves none",
+			`admin.ServeSocket(store, "", nil)`}, args...)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("%v took %v", args, d)
+		}
+		if n := strings.Count(r.stderr, "admin.ServeSocket"); n != 1 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: the hint should be said once, on one line:\n%s", args, r.stderr)
 		}
 	}
 	h.fails(exitFailure, []string{holder, "compact works only on a file no process holds", "sesctl backup"}, "compact", filepath.Join(h.dir, "c.db"))
@@ -123,16 +129,21 @@ func TestHeldReadOnly(t *testing.T) {
 	}
 }
 
-// serveSocket holds the harness's file like the app does: the store
-// serves the admin API on path.
-func serveSocket(t *testing.T, h *harness, path string) *boltstore.Store {
+// serveSocket holds the harness's file like the app does: it opens the
+// store and serves its admin API on path ("" for FILE.sock). Both are
+// closed at cleanup, the socket first; stop does the same earlier and
+// returns their errors.
+func serveSocket(t *testing.T, h *harness, path string) (st *boltstore.Store, stop func() error) {
 	t.Helper()
-	st := h.openStoreWith(&boltstore.Options{AdminSocket: path})
-	if st.AdminSocket() != path {
-		t.Fatalf("store serves its admin socket at %q, want %q", st.AdminSocket(), path)
+	st = h.openStore()
+	adm, err := admin.ServeSocket(st, path, &admin.SocketOptions{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now }})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	stop = func() error { return errors.Join(adm.Close(), st.Close()) }
+	t.Cleanup(func() { stop() })
+	return st, stop
 }
 
 // TestSocketFallback: while the app holds the file and serves FILE.sock,
@@ -141,7 +152,7 @@ func TestSocketFallback(t *testing.T) {
 	h := seeded(t)
 	direct := h.ok("list")
 	directShow := h.ok("-o", "json", "show", "0f8e4d2c")
-	serveSocket(t, h, h.db+".sock")
+	serveSocket(t, h, "")
 
 	r := h.run("list")
 	if r.code != exitOK || r.stderr != "" {
@@ -187,21 +198,5 @@ func TestReport(t *testing.T) {
 	b.Reset()
 	if code := report(&b, errors.New("two\nlines")); code != exitFailure || b.String() != "sesctl: two lines\n" {
 		t.Errorf("multi-line: %d %q", code, b.String())
-	}
-}
-
-func TestParseProcLocks(t *testing.T) {
-	const locks = `1: POSIX  ADVISORY  WRITE 99 08:02:1234 0 EOF
-2: FLOCK  ADVISORY  WRITE 4242 fe:00:9982418 0 EOF
-2: -> FLOCK  ADVISORY  WRITE 4343 fe:00:9982418 0 EOF
-3: FLOCK  ADVISORY  READ 17 fe:00:9982418 0 EOF
-4: FLOCK  ADVISORY  READ 18 fe:01:9982418 0 EOF
-5: FLOCK  ADVISORY  READ -1 fe:00:9982418 0 EOF
-garbage
-`
-	dev := uint64(0xfe << 8) // major 254, minor 0
-	got := parseProcLocks(strings.NewReader(locks), dev, 9982418)
-	if fmt.Sprint(got) != "[17 4242]" {
-		t.Errorf("got %v, want [17 4242]", got)
 	}
 }

@@ -285,7 +285,7 @@ func TestClockJumps(t *testing.T) {
 	log := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "clock.db"), &boltstore.Options{
-		Keys: kr, Now: clock.Now, ReapInterval: 10 * time.Millisecond, DisableAdminSocket: true, Logger: logger,
+		Keys: kr, Now: clock.Now, ReapInterval: 10 * time.Millisecond, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)

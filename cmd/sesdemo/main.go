@@ -6,8 +6,11 @@
 //
 // Sessions live in ./sesdemo.db; the keys that sign cookies and seal records
 // live in ./sesdemo.keys, created on first run with mode 0600 (one base64 key
-// per line, newest first). Since the demo serves plain HTTP on localhost, it
-// turns the cookie's Secure flag off and says so; use -secure behind TLS.
+// per line, newest first). While it runs it serves the admin API on the
+// socket ./sesdemo.db.sock (mode 0600, admin.ServeSocket), so that sesctl
+// --db sesdemo.db works on its live sessions. Since the demo serves plain
+// HTTP on localhost, it turns the cookie's Secure flag off and says so; use
+// -secure behind TLS.
 //
 // Routes: the page at GET /, its forms (POST /login, /logout, ...), and a
 // JSON API under /api/. docs/demo.md has the table of every route, with its
@@ -36,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -159,12 +163,9 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		log.Warn("key file is readable by other users; chmod 600 it", "path", o.keys, "mode", fi.Mode().Perm().String())
 	}
 
-	// bbolt locks the file while the demo runs, so the store serves the
-	// admin API on a socket beside it (<db>.sock, mode 0600): sesctl --db
-	// finds it there.
 	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})
 	if err != nil {
-		return fmt.Errorf("database: %w%s", err, openHint(err)) // the error names the file
+		return fmt.Errorf("database: %w%s", err, openHint(err, o.db)) // the error names the file
 	}
 	defer func() {
 		if cerr := store.Close(); cerr != nil && err == nil {
@@ -172,6 +173,20 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		}
 		if err == nil {
 			log.Info("stopped; database closed")
+		}
+	}()
+	// bbolt locks the file while the demo runs, so the demo serves the
+	// admin API on a socket beside it (<db>.sock, mode 0600), where
+	// sesctl --db finds it. Closed before the store (defers run last first).
+	adm, err := admin.ServeSocket(store, "", &admin.SocketOptions{Logger: log})
+	if errors.Is(err, admin.ErrSocketUnsupported) {
+		log.Warn("no admin socket on this system: stop the demo to use sesctl on the database", "error", err.Error())
+	} else if err != nil {
+		return fmt.Errorf("admin socket: %w", err) // the error names the socket
+	}
+	defer func() {
+		if cerr := adm.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the admin socket: %w", cerr)
 		}
 	}()
 
@@ -194,8 +209,11 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		log.Warn("cookie Secure flag and __Host- prefix are off for plain HTTP; use -secure behind TLS", "cookie", session.DefaultInsecureCookieName)
 	}
 	addr := ln.Addr().String()
-	log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "db", o.db, "keys", o.keys,
-		"admin_socket", store.AdminSocket(), "idle", o.idle, "lifetime", o.lifetime)
+	attrs := []any{"addr", addr, "url", "http://" + addr + "/", "db", o.db, "keys", o.keys}
+	if adm != nil {
+		attrs = append(attrs, "admin_socket", adm.Addr().String())
+	}
+	log.Info("listening", append(attrs, "idle", o.idle, "lifetime", o.lifetime)...)
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -235,10 +253,13 @@ func listenHint(err error) string {
 	return ""
 }
 
-// openHint suggests what to do about a database that does not open.
-// boltstore's ErrLocked message already says what holds the file.
-func openHint(err error) string {
-	if errors.Is(err, boltstore.ErrCorrupt) || errors.Is(err, boltstore.ErrNotBolt) || errors.Is(err, boltstore.ErrSchema) {
+// openHint suggests what to do about the database at path that does not
+// open.
+func openHint(err error, path string) string {
+	switch {
+	case errors.Is(err, boltstore.ErrLocked):
+		return fmt.Sprintf(" (another sesdemo? administer it with sesctl --db %s, through its admin socket %s)", path, path+admin.SocketSuffix)
+	case errors.Is(err, boltstore.ErrCorrupt) || errors.Is(err, boltstore.ErrNotBolt) || errors.Is(err, boltstore.ErrSchema):
 		return " (move the file aside, or pass another -db, to start with an empty database)"
 	}
 	return ""

@@ -77,14 +77,14 @@ func TestReadCacheFollowsStoredBytes(t *testing.T) {
 }
 
 // openInternal opens the store at path for the tests of package boltstore,
-// with keys, without reaper and admin socket, and closes it at cleanup.
+// with keys, without reaper, and closes it at cleanup.
 func openInternal(t *testing.T, path string, readOnly bool) *Store {
 	t.Helper()
 	keys, err := session.NewKeyring(bytes.Repeat([]byte("k"), session.MinKeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(path, &Options{Keys: keys, ReadOnly: readOnly, ReapInterval: -1, DisableAdminSocket: true,
+	s, err := Open(path, &Options{Keys: keys, ReadOnly: readOnly, ReapInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

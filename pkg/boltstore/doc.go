@@ -75,16 +75,19 @@
 // re-checking each record inside the deleting transaction, so a session
 // refreshed meanwhile survives.
 //
-// # Admin socket
+// # Live administration
 //
-// A writable store serves the admin API (package admin) on a Unix socket
-// beside the file, by default the database path plus ".sock" (mode 0600;
-// peers of another uid than the process's, root excepted, are refused), so
-// sesctl can list, expire and back up while the application holds the file.
-// A stale socket left by a crash is replaced; Close removes it.
-// Options.AdminSocket relocates it and Options.DisableAdminSocket turns it
-// off. Open fails when the socket cannot be created (a path longer than 107
-// bytes, a non-socket file in the way).
+// The store opens a file and starts its reaper; it starts no listener.
+// bbolt locks the file exclusively while a store has it open, so an
+// application that wants sesctl to reach it while it runs serves the admin
+// API itself, with one line (package admin):
+//
+//	adm, err := admin.ServeSocket(store, "", nil) // sessions.db.sock, mode 0600
+//	...
+//	defer adm.Close() // before store.Close
+//
+// Store.Path makes the store an admin.FileBacked one, so the socket goes
+// beside the file by default, where sesctl --db FILE looks for it.
 //
 // # Damaged files
 //
@@ -103,8 +106,8 @@
 //   - One process holds the file. bbolt locks it exclusively, so while the
 //     application runs no other process can open it, not even read-only:
 //     Open then fails with ErrLocked after Options.LockTimeout (it never
-//     hangs). Administer a running application through its admin socket
-//     (sesctl --socket, by default the database path plus ".sock").
+//     hangs). Administer a running application through the admin socket
+//     it serves (admin.ServeSocket; sesctl finds FILE.sock by itself).
 //   - Files never shrink. Deleted sessions leave free pages that bbolt
 //     reuses, but the file keeps its largest size; write a compacted copy
 //     offline (sesctl compact) to give the space back. Stats.FreeBytes shows

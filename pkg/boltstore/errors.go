@@ -7,8 +7,8 @@ var (
 	// ErrLocked is returned by Open when another process holds the database
 	// file and the lock was not released within Options.LockTimeout. bbolt
 	// locks the file exclusively while a store has it open, so while the
-	// application runs, use sesctl through the application's admin socket
-	// (by default the database path plus ".sock") instead of the file.
+	// application runs, administer it through the admin socket the
+	// application serves (admin.ServeSocket) instead of the file.
 	ErrLocked = errors.New("boltstore: database is in use by another process")
 
 	// ErrNotBolt is returned by Open when the file is not a bbolt database

@@ -38,9 +38,6 @@ func testOptions(t testing.TB) *boltstore.Options {
 		ReapInterval: -1,
 		LockTimeout:  200 * time.Millisecond,
 		Logger:       quietLogger(),
-		// Socket paths are limited to 107 bytes, more than some t.TempDir
-		// paths; admin_test.go serves the socket from a short path.
-		DisableAdminSocket: true,
 	}
 }
 

@@ -83,17 +83,6 @@ type Options struct {
 	// damage found later surfaces as ErrCorrupt from the call that met it.
 	Verify bool
 
-	// AdminSocket is where a writable store serves the admin API
-	// (pkg/admin) for sesctl while the application holds the file: a Unix
-	// socket with mode 0600 that only the same uid or root may use. Empty
-	// means the database path plus ".sock". A read-only store serves none.
-	AdminSocket string
-
-	// DisableAdminSocket turns the admin socket off. Tools that open the
-	// file themselves (sesctl) set it; applications normally leave it off so
-	// their operators can reach the running store.
-	DisableAdminSocket bool
-
 	// ReadCacheSize is the memory, in bytes, of the cache of decoded
 	// records that spares a repeated read of an unchanged session the seal
 	// check and the JSON parse (most of a read's cost). Every read still
@@ -114,9 +103,8 @@ type Options struct {
 // below its MaxValueSize and one record should never dominate a page set.
 const maxMaxRecordSize = 16 << 20
 
-// withDefaults returns a copy of o (nil allowed) with defaults applied for
-// the database at path.
-func (o *Options) withDefaults(path string) Options {
+// withDefaults returns a copy of o (nil allowed) with defaults applied.
+func (o *Options) withDefaults() Options {
 	var r Options
 	if o != nil {
 		r = *o
@@ -144,9 +132,6 @@ func (o *Options) withDefaults(path string) Options {
 	}
 	if r.FileMode == 0 {
 		r.FileMode = DefaultFileMode
-	}
-	if r.AdminSocket == "" {
-		r.AdminSocket = path + ".sock"
 	}
 	return r
 }

@@ -17,7 +17,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -53,8 +52,6 @@ type Store struct {
 	leaders sync.WaitGroup
 
 	reaperDone chan struct{} // closed when the reaper has exited; nil without reaper
-
-	adminSrv *admin.SocketServer // the admin socket; nil when not served
 
 	reapMu   sync.Mutex // one expiry pass at a time
 	lastReap atomic.Pointer[session.ReapStats]
@@ -93,7 +90,7 @@ var (
 // it is not a sesbolt database or one of a newer schema. A read-only open of
 // a missing file fails with an error matching fs.ErrNotExist.
 func Open(path string, opts *Options) (*Store, error) {
-	o := opts.withDefaults(path)
+	o := opts.withDefaults()
 	if !o.ReadOnly && o.Keys == nil {
 		return nil, fmt.Errorf("boltstore: opening %s for writing needs Options.Keys: %w", path, session.ErrNoKeys)
 	}
@@ -128,39 +125,11 @@ func Open(path string, opts *Options) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
-	if !s.readOnly && !o.DisableAdminSocket {
-		if err := s.serveAdmin(); err != nil {
-			cancel()
-			s.db.Close()
-			return nil, err
-		}
-	}
 	if !s.readOnly && o.ReapInterval > 0 {
 		s.reaperDone = make(chan struct{})
 		go s.reapLoop(o.ReapInterval)
 	}
 	return s, nil
-}
-
-// serveAdmin starts the admin API on Options.AdminSocket.
-func (s *Store) serveAdmin() error {
-	l, err := admin.ListenSocket(s.opts.AdminSocket)
-	if err != nil {
-		return fmt.Errorf("boltstore: admin socket for %s: %w (relocate it with Options.AdminSocket or turn it off with Options.DisableAdminSocket)", s.path, err)
-	}
-	h := admin.NewHandler(admin.NewLocal(s, s.opts.Now), &admin.HandlerOptions{Logger: s.log})
-	s.adminSrv = admin.Serve(l, h, s.log)
-	s.log.Debug("boltstore: admin socket listening", "socket", s.opts.AdminSocket)
-	return nil
-}
-
-// AdminSocket returns the path of the admin socket the store serves, or ""
-// when it serves none (read-only, or DisableAdminSocket).
-func (s *Store) AdminSocket() string {
-	if s.adminSrv == nil {
-		return ""
-	}
-	return s.opts.AdminSocket
 }
 
 // openDB opens the bbolt database, turning a panic inside bbolt.Open into
@@ -196,8 +165,7 @@ func (s *Store) openDB() error {
 		}
 		return fmt.Errorf("boltstore: opening %s: %w", s.path, err)
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("%w: %s (the running application?); use sesctl through the app's admin socket (%s by default) instead of the file",
-			ErrLocked, s.path, s.path+".sock")
+		return fmt.Errorf("%w: %s (the running application?)", ErrLocked, s.path)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
 		return fmt.Errorf("%w: %s: %w", ErrNotBolt, s.path, err)
 	case errors.Is(err, berrors.ErrChecksum):
@@ -350,28 +318,24 @@ func (s *Store) migrate(from uint64) error {
 	return nil
 }
 
-// Path returns the path of the database file, as given to Open.
+// Path returns the path of the database file, as given to Open. With it
+// the store is an admin.FileBacked store: admin.ServeSocket puts its
+// socket beside the file by default.
 func (s *Store) Path() string { return s.path }
 
 // ReadOnly reports whether the store was opened with Options.ReadOnly.
 func (s *Store) ReadOnly() bool { return s.readOnly }
 
-// Close stops the admin socket (removing its file) and the reaper, waits for the operations in flight (every change
-// already submitted is committed and its Apply returns normally), and closes
-// the file. Long operations (Purge, Backup, Check)
-// stop early with session.ErrClosed. Afterwards every method returns
+// Close stops the reaper, waits for the operations in flight (every change
+// already submitted is committed and its Apply returns normally), and
+// closes the file. Long operations (Purge, Backup, Check) stop early with
+// session.ErrClosed. Close an admin socket serving the store
+// (admin.ServeSocket) first. Afterwards every method returns
 // session.ErrClosed. Close is idempotent: later calls return the result of
 // the first.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		if s.adminSrv != nil {
-			// Before the file: admin requests in flight finish or are cut,
-			// and the socket file is removed.
-			if err := s.adminSrv.Close(); err != nil {
-				s.log.Warn("boltstore: closing the admin socket", "err", err)
-			}
-		}
 		s.mu.Lock() // waits for the operations in flight, so every queued change is committed
 		s.closed = true
 		s.mu.Unlock()
