@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/sesbolt/sesbolt/pkg/admin"
 )
 
 // backupOptions are the flags of backup.
@@ -29,8 +31,10 @@ func newBackupCommand(a *app) *cobra.Command {
 		Long: `Write a consistent copy of the database to FILE, also while the app serves
 traffic (through its admin socket). The copy is written to a temporary file
 beside FILE, synced, and then renamed, so FILE is either complete or absent.
-An existing FILE is left alone unless --force is given. The copy holds the
-sealed records, never the keys.`,
+An existing FILE is left alone unless --force is given, and never replaced
+when it is the database itself (the file the app serves, by device and
+inode, so also through a hard link) or a database another process has open.
+The copy holds the sealed records, never the keys.`,
 		Example: `  sesctl backup /backups/sessions-$(date +%F).db`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,14 +46,21 @@ sealed records, never the keys.`,
 }
 
 func (a *app) runBackup(ctx context.Context, o *backupOptions, dst string) (err error) {
-	if err := a.checkDestination(dst, o.force); err != nil {
-		return err
-	}
 	svc, release, err := a.service(ctx, readAccess)
 	if err != nil {
 		return err
 	}
 	defer func() { err = joinErr(err, release()) }()
+
+	var served *admin.Info // nil: the service cannot tell (an older app)
+	if info, err := svc.Info(ctx); err == nil {
+		served = &info
+	} else if !errors.Is(err, admin.ErrProtocol) {
+		return fmt.Errorf("backup: asking which file the database is: %w", err)
+	}
+	if err := a.checkDestination(dst, o.force, served); err != nil {
+		return err
+	}
 
 	size := int64(-1)
 	if st, err := svc.Stats(ctx); err == nil && st.SizeBytes > 0 {
@@ -59,8 +70,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, dst string) (err 
 	var n int64
 	err = writeAtomically(dst, 0o600, o.force, func(f *os.File) error {
 		var err error
-		n, err = svc.Backup(ctx, bar.Writer(f))
-		return err
+		if n, err = svc.Backup(ctx, bar.Writer(f)); err != nil {
+			return err
+		}
+		// Again just before the copy takes dst's place: it may have
+		// appeared or been replaced meanwhile.
+		return a.checkDestination(dst, o.force, served)
 	})
 	bar.Done()
 	if err != nil {
@@ -69,9 +84,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, dst string) (err 
 	return a.printer().Backup(backupResult{Path: dst, Bytes: n})
 }
 
-// checkDestination refuses to write over the database itself, and over an
-// existing file unless force.
-func (a *app) checkDestination(dst string, force bool) error {
+// checkDestination refuses to write over the database itself (the --db
+// file sesctl reads, or the file served names, compared by device and
+// inode), over a database another process holds, and over any existing
+// file unless force. served nil means the service cannot say which file it
+// serves: then no existing file is replaced. A missing dst passes.
+func (a *app) checkDestination(dst string, force bool, served *admin.Info) error {
 	fi, err := os.Stat(dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -84,6 +102,19 @@ func (a *app) checkDestination(dst string, force bool) error {
 	}
 	if a.socket == "" && sameFile(dst, a.db) {
 		return fmt.Errorf("%s is the database itself; choose another file", dst)
+	}
+	switch {
+	case served == nil:
+		return fmt.Errorf("%s exists, and the app's admin API is too old to say which file it serves, so it might be the database itself; choose a new file", dst)
+	case served.File != nil:
+		if id, ok := admin.FileIDOf(fi); ok && id == *served.File {
+			return fmt.Errorf("%s is the database itself (%s, served by the app); choose another file", dst, served.Path)
+		}
+	case served.Path != "" && sameFile(dst, served.Path):
+		return fmt.Errorf("%s is the database itself (%s, served by the app); choose another file", dst, served.Path)
+	}
+	if held, _ := heldByOther(dst); held {
+		return fmt.Errorf("%s is a database in use by %s; a backup never replaces a database in use", dst, holderName(dst))
 	}
 	if !force {
 		return fmt.Errorf("%s exists; pass --force to replace it", dst)

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sesbolt/sesbolt/pkg/admin"
 )
 
 // compactOptions are the flags of compact.
@@ -67,7 +69,8 @@ func (a *app) runCompact(ctx context.Context, o *compactOptions, dst string) err
 	if err := requireFile(src); err != nil {
 		return err
 	}
-	if err := a.checkDestination(dst, o.force); err != nil {
+	// Only the --db file is read; checkDestination compares dst with it.
+	if err := a.checkDestination(dst, o.force, &admin.Info{}); err != nil {
 		return err
 	}
 	srcInfo, err := os.Stat(src)

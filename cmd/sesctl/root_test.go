@@ -13,6 +13,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -152,7 +153,7 @@ func TestSocketFallback(t *testing.T) {
 	h := seeded(t)
 	direct := h.ok("list")
 	directShow := h.ok("-o", "json", "show", "0f8e4d2c")
-	serveSocket(t, h, "")
+	st, _ := serveSocket(t, h, "")
 
 	r := h.run("list")
 	if r.code != exitOK || r.stderr != "" {
@@ -166,6 +167,10 @@ func TestSocketFallback(t *testing.T) {
 	}
 	if got := h.ok("expire", "--user", "alice"); got != "expired 2 sessions\n" {
 		t.Errorf("expire: %q", got)
+	}
+	// Expired through the socket means gone for the app at once.
+	if _, err := st.Load(context.Background(), idAlice1, h.now); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("the app still loads a session expired through its socket: %v", err)
 	}
 	if got := h.ok("purge"); got != "purged 2 expired sessions\n" {
 		t.Errorf("purge: %q", got)
