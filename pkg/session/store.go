@@ -22,7 +22,10 @@ type Store interface {
 	// Load returns a copy of the record stored under id if it is live at now.
 	// It returns ErrNotFound when id is not stored, when the record is
 	// expired at now (whether or not it was reaped yet), and when the stored
-	// record fails an integrity check.
+	// record fails an integrity check. Expiry is judged by now alone, so at
+	// the zero time every stored record is live: Load(ctx, id, time.Time{})
+	// returns a record that has expired but is still stored (admin's Get
+	// shows such records to operators this way).
 	Load(ctx context.Context, id ID, now time.Time) (*Record, error)
 
 	// Apply applies c atomically to the latest stored record and returns the

@@ -429,6 +429,7 @@ var expiryCases = []testCase{
 	{"Idle", testExpiryIdle},
 	{"Deadline", testExpiryDeadline},
 	{"Refresh", testExpiryRefresh},
+	{"ZeroTime", testExpiryZeroTime},
 }
 
 func testExpiryIdle(t *testing.T, s session.Store) {
@@ -463,6 +464,22 @@ func testExpiryDeadline(t *testing.T, s session.Store) {
 		t.Fatalf("refresh moved the deadline from %s to %s", stamp(r.Deadline), stamp(got.Deadline))
 	}
 	wantGone(t, s, r.ID, r.Deadline)
+}
+
+// testExpiryZeroTime: expiry is judged by the time given alone, so at the
+// zero time a record that expired but is still stored loads (admin's Get
+// relies on it), while one that was removed does not.
+func testExpiryZeroTime(t *testing.T, s session.Store) {
+	now := Base()
+	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
+	gone := Insert(t, s, NewRecord(session.NewID(), "bob", now))[0]
+	wantGone(t, s, r.ID, r.Deadline.Add(time.Hour))
+	wantLoad(t, s, r.ID, time.Time{}, r)
+	if n, err := s.Delete(ctx(t), gone.ID); err != nil || n != 1 {
+		t.Fatalf("Delete = %d, %v; want 1, <nil>", n, err)
+	}
+	wantGone(t, s, gone.ID, time.Time{})
+	wantGone(t, s, session.NewID(), time.Time{})
 }
 
 func testExpiryRefresh(t *testing.T, s session.Store) {

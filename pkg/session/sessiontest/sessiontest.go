@@ -27,7 +27,7 @@
 // records while a subtest runs. The suite expects an expired record to stay
 // stored (visible to List with session.Expired or session.All, counted by
 // Stats and Delete) until Delete, DeleteUser or Purge removes it; Load must
-// not remove it.
+// not remove it, and Load at the zero time returns it.
 //
 // # Assumptions beyond the written contract
 //
