@@ -1,10 +1,13 @@
 // Package memstore is an in-memory session.Store for tests and development.
 //
 // A Store keeps session records in maps guarded by a sync.RWMutex, together
-// with a per-user index (user → set of session ids), so it implements
-// session.Store and every optional interface: session.UserIndex,
-// session.Lister, session.StatsReporter and session.Purger. It passes the
-// conformance suite in package sessiontest, so code tested against it sees
+// with a per-user index (user → set of session ids). It implements
+// session.Store and the optional session.SharedLoader, session.UserIndex,
+// session.Lister, session.StatsReporter, session.Purger and
+// session.Importer; not session.Checker and session.Backuper (there is no
+// file to verify or copy), for which package admin answers
+// session.ErrNotSupported. It passes the conformance suite in package
+// sessiontest, so code tested against it sees
 // the semantics every store shares: per-key merge of concurrent changes, no
 // resurrection of ended sessions, and expiry judged on every read. Like a
 // persistent store it also limits the size of a record's JSON encoding

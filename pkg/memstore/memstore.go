@@ -64,14 +64,16 @@ type Store struct {
 	done      chan struct{} // closed by the cleanup goroutine when it returns
 }
 
-// Compile-time checks that Store implements every store interface.
+// Compile-time checks of the interfaces Store implements: the ones the
+// package documentation lists, no more and no fewer.
 var (
 	_ session.Store         = (*Store)(nil)
+	_ session.SharedLoader  = (*Store)(nil)
 	_ session.UserIndex     = (*Store)(nil)
 	_ session.Lister        = (*Store)(nil)
 	_ session.StatsReporter = (*Store)(nil)
 	_ session.Purger        = (*Store)(nil)
-	_ session.SharedLoader  = (*Store)(nil)
+	_ session.Importer      = (*Store)(nil)
 )
 
 // New returns an empty Store configured by opts; nil opts means defaults
