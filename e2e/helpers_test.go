@@ -11,7 +11,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sesbolt/sesbolt/internal/demoproc"
+	"github.com/sesbolt/sesbolt/internal/testclient"
 )
 
 // ctlTimeout bounds one sesctl run (then SIGTERM and, after
@@ -80,52 +80,29 @@ func (d *demo) restart() *demo {
 
 // ---- HTTP clients ----
 
-// browser is one client of the demo with its own cookie jar. It does not
-// follow redirects. base may be changed (after a restart on another port):
-// the jar's cookies do not depend on the port.
+// browser is one client of the demo (testclient.Browser) with the demo's
+// requests as methods that fail the test. Base may be changed (after a
+// restart on another port): the jar's cookies do not depend on the port.
 type browser struct {
-	t    *testing.T
-	base string
-	ua   string
-	c    *http.Client
+	*testclient.Browser
+	t *testing.T
 }
 
+// newBrowser returns a browser of d that opens a new connection for each
+// request, so a restarted demo never meets a connection of the old one.
 func newBrowser(t *testing.T, d *demo, userAgent string) *browser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{DisableKeepAlives: true}
-	return &browser{t: t, base: d.Base, ua: userAgent, c: &http.Client{
-		Transport:     tr,
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	b := &browser{Browser: testclient.NewBrowser(t, d.Base, userAgent), t: t}
+	b.Client.Transport = &http.Transport{DisableKeepAlives: true}
+	return b
 }
 
 // send sends a request and returns the status and body. hdr holds header
 // name/value pairs. It may be called from any goroutine.
 func (b *browser) send(method, path string, body io.Reader, hdr ...string) (int, []byte, error) {
-	req, err := http.NewRequest(method, b.base+path, body)
+	resp, data, err := b.Send(method, path, body, hdr...)
 	if err != nil {
 		return 0, nil, err
-	}
-	if b.ua != "" {
-		req.Header.Set("User-Agent", b.ua)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: reading body: %w", method, path, err)
 	}
 	return resp.StatusCode, data, nil
 }

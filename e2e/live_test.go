@@ -377,7 +377,7 @@ func TestSocketChoice(t *testing.T) {
 	// Started again: the socket is back, the offline expire holds, bob is
 	// still logged in.
 	d = d.restart()
-	alice.base, bob.base = d.Base, d.Base
+	alice.Base, bob.Base = d.Base, d.Base
 	if s := alice.session(); s.ID == aliceID || s.User != "" {
 		t.Errorf("alice, expired while the app was stopped, has %+v", s)
 	}
@@ -432,7 +432,7 @@ func TestCrashedApp(t *testing.T) {
 	wantIDs(t, "list of the crashed app's file", listJSON(t, "--db", d.db), []string{id}, []string{"alice"})
 
 	d = startDemo(t, d.dir)
-	alice.base = d.Base
+	alice.Base = d.Base
 	if s := alice.session(); s.ID != id || s.User != "alice" || string(s.Data["n"]) != "1" {
 		t.Errorf("alice after the crash and restart: %+v", s)
 	}

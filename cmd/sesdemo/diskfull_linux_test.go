@@ -155,9 +155,9 @@ func TestDiskFullOverHTTP(t *testing.T) {
 	}
 	p = demoproc.Start(t, bin, args...)
 	for _, b := range browsers {
-		b.base = p.Base
+		b.Base = p.Base
 	}
-	fresh.base = p.Base
+	fresh.Base = p.Base
 	checkAcked("after a restart")
 	p.Stop()
 

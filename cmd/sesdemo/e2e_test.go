@@ -106,7 +106,7 @@ func TestEndToEnd(t *testing.T) {
 	if strings.Contains(p.Log.String(), "created key file") {
 		t.Error("the second run created a key file")
 	}
-	alice.base = p.Base // a new port; cookies do not depend on it
+	alice.Base = p.Base // a new port; cookies do not depend on it
 	after := alice.session()
 	if after.ID != s.ID || after.User != "alice" || len(after.Data) != n+1 || !after.Created.Equal(s.Created) {
 		t.Fatalf("after restart: id %s user %q %d keys, want id %s user alice %d keys", after.ID, after.User, len(after.Data), s.ID, n+1)
@@ -160,7 +160,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Logout: the old cookie now gives a fresh session.
-	old := bob.cookie("session")
+	old := bob.Cookie("session")
 	wantStatus(t, bob.post("/logout", nil), http.StatusSeeOther)
 	replay := newBrowser(t, p.Base, "")
 	r = replay.do("GET", "/api/session", nil, "Cookie", "session="+old.Value)
@@ -333,7 +333,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	p = demoproc.Start(t, bin, args...)
-	b.base = p.Base
+	b.Base = p.Base
 	if got := string(b.session().Data["slow"]); got != `"inflight"` {
 		t.Errorf("the in-flight PUT stored %s, want \"inflight\"", got)
 	}

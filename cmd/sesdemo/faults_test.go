@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sesbolt/sesbolt/internal/demoproc"
+	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -177,7 +178,7 @@ func TestCorruptDatabase(t *testing.T) {
 		}
 		var statuses []string
 		for _, u := range users {
-			u.base = p.Base
+			u.Base = p.Base
 			for _, path := range []string{"/api/session", "/api/sessions", "/"} {
 				r, err := u.send("GET", path, nil)
 				if err != nil {
@@ -282,7 +283,7 @@ func TestClockJumps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testclient.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "clock.db"), &boltstore.Options{
 		Keys: kr, Now: clock.Now, ReapInterval: 10 * time.Millisecond, Logger: logger,
@@ -329,7 +330,7 @@ func TestClockJumps(t *testing.T) {
 	if s := alice.session(); s.User != "" || len(s.Data) != 0 {
 		t.Fatalf("after the clock passed the lifetime: %+v", s)
 	}
-	if c := alice.cookie("session"); c != nil {
+	if c := alice.Cookie("session"); c != nil {
 		t.Errorf("the expired session's cookie was kept: %v", c)
 	}
 	for end := time.Now().Add(5 * time.Second); sessions() != 0; time.Sleep(10 * time.Millisecond) {

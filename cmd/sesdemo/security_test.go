@@ -303,7 +303,7 @@ func TestStolenDatabaseCannotRideASession(t *testing.T) {
 	victim := newBrowser(t, p.Base, "")
 	victim.login("victim")
 	wantStatus(t, victim.put("/api/session/role", `"admin"`), http.StatusNoContent)
-	cookie := victim.cookie("session").Value
+	cookie := victim.Cookie("session").Value
 	s := victim.session()
 	p.Stop()
 
@@ -347,7 +347,7 @@ func TestStolenDatabaseCannotRideASession(t *testing.T) {
 			t.Errorf("%s: rode the session: %s", name, r.body)
 		}
 	}
-	victim.base = p.Base
+	victim.Base = p.Base
 	if got := victim.session(); got.ID != s.ID || got.User != "victim" {
 		t.Errorf("the real cookie no longer works: %+v", got)
 	}

@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/memstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -26,7 +25,7 @@ import (
 // testServer runs newServer on a memstore behind an httptest server.
 type testServer struct {
 	*httptest.Server
-	log *syncBuffer
+	log *testclient.SyncBuffer
 }
 
 // newTestServer starts a demo server; edit may change its config.
@@ -38,7 +37,7 @@ func newTestServer(t *testing.T, edit func(*config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &testclient.SyncBuffer{}
 	cfg := config{
 		Store:  store,
 		Keys:   keys,
@@ -70,44 +69,16 @@ func (ts *testServer) waitLog(res []*regexp.Regexp) (logs string, missing []*reg
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// browser is one client with its own cookie jar; it does not follow
-// redirects, so tests see the 303s.
+// browser is one client of the demo (testclient.Browser) with the demo's
+// requests as methods that fail the test.
 type browser struct {
-	t    *testing.T
-	c    *http.Client
-	base string
-	ua   string
+	*testclient.Browser
+	t *testing.T
 }
 
 func newBrowser(t *testing.T, base, userAgent string) *browser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &browser{t: t, base: base, ua: userAgent, c: &http.Client{
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &browser{Browser: testclient.NewBrowser(t, base, userAgent), t: t}
 }
 
 // response is a finished response with its body read.
@@ -119,26 +90,8 @@ type response struct {
 // send sends a request; hdr holds header name/value pairs. It is safe to
 // call from any goroutine.
 func (b *browser) send(method, path string, body io.Reader, hdr ...string) (response, error) {
-	req, err := http.NewRequest(method, b.base+path, body)
-	if err != nil {
-		return response{}, err
-	}
-	if b.ua != "" {
-		req.Header.Set("User-Agent", b.ua)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, fmt.Errorf("%s %s: reading body: %w", method, path, err)
-	}
-	return response{resp, data}, nil
+	resp, data, err := b.Send(method, path, body, hdr...)
+	return response{resp, data}, err
 }
 
 // do is send for the test goroutine: it fails the test on a transport error.
@@ -190,17 +143,6 @@ func (b *browser) sessions() []sessionInfo {
 		b.t.Fatalf("GET /api/sessions: %v in %s", err, r.body)
 	}
 	return list
-}
-
-// cookie returns the browser's session cookie, or nil.
-func (b *browser) cookie(name string) *http.Cookie {
-	u, _ := url.Parse(b.base)
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
 }
 
 func wantStatus(t *testing.T, r response, want int) {
@@ -432,7 +374,7 @@ func TestAPISessions(t *testing.T) {
 	// Revoking the current session ends it and clears the cookie.
 	r = laptop.do("DELETE", "/api/sessions/"+mine, nil)
 	wantStatus(t, r, http.StatusNoContent)
-	if laptop.cookie("session") != nil {
+	if laptop.Cookie("session") != nil {
 		t.Error("revoking the current session kept its cookie")
 	}
 	wantJSONError(t, laptop.do("GET", "/api/sessions", nil), http.StatusUnauthorized)
@@ -624,7 +566,7 @@ func TestLogoutAPI(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" || strings.TrimSpace(string(r.body)) != `{"ended":2}` {
 		t.Errorf("API log out everywhere: %s %s, want application/json {\"ended\":2}", ct, r.body)
 	}
-	if a1.cookie("session") != nil || a2.session().User != "" {
+	if a1.Cookie("session") != nil || a2.session().User != "" {
 		t.Error("API log out everywhere left a session")
 	}
 	r = a1.do("POST", "/logout-everywhere", nil, "Accept", "application/json")
@@ -667,7 +609,7 @@ func TestLogoutForm(t *testing.T) {
 	ts := newTestServer(t, nil)
 	b := newBrowser(t, ts.URL, "")
 	b.login("alice")
-	old := b.cookie("session")
+	old := b.Cookie("session")
 	oldID := b.session().ID
 
 	r := b.post("/logout", nil)
@@ -678,7 +620,7 @@ func TestLogoutForm(t *testing.T) {
 	if c := r.Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
 		t.Errorf("logout cookies %v, want one that deletes the cookie", c)
 	}
-	if b.cookie("session") != nil {
+	if b.Cookie("session") != nil {
 		t.Error("the jar still has the cookie")
 	}
 
@@ -711,7 +653,7 @@ func TestLogoutEverywhereForm(t *testing.T) {
 	if loc := r.Header.Get("Location"); loc != "/?m=everywhere&n=2" {
 		t.Errorf("Location %q, want /?m=everywhere&n=2", loc)
 	}
-	if a1.cookie("session") != nil {
+	if a1.Cookie("session") != nil {
 		t.Error("current cookie kept")
 	}
 	if s := a2.session(); s.User != "" {
@@ -930,7 +872,7 @@ func TestRequestLog(t *testing.T) {
 	b.do("GET", "/", nil)
 	b.login("alice")
 	s := b.session()
-	cookie := b.cookie("session").Value
+	cookie := b.Cookie("session").Value
 	other := newBrowser(t, ts.URL, "")
 	other.login("alice")
 	otherID := other.session().ID

@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/memstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -182,34 +182,16 @@ var errDisk = errors.New("disk on fire")
 
 func (failingStore) Delete(context.Context, ...session.ID) (int, error) { return 0, errDisk }
 
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newLogger returns a logger that writes every level to a buffer, and the
 // buffer.
-func newLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func newLogger() (*slog.Logger, *testclient.SyncBuffer) {
+	b := &testclient.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
 // serve starts an HTTP test server with the handler on store and returns a
 // client of it, the local service on the same store, and the log.
-func serve(t testing.TB, store session.Store, opts *admin.HandlerOptions) (*admin.Client, *admin.Local, *logBuffer) {
+func serve(t testing.TB, store session.Store, opts *admin.HandlerOptions) (*admin.Client, *admin.Local, *testclient.SyncBuffer) {
 	t.Helper()
 	logger, logs := newLogger()
 	if opts == nil {

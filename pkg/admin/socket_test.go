@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -25,7 +26,7 @@ import (
 // serveSocket serves the handler on store at a new socket in dir and
 // returns the server, the socket path and the server's log. The server is
 // closed at cleanup.
-func serveSocket(t *testing.T, dir string, store session.Store) (*admin.SocketServer, string, *logBuffer) {
+func serveSocket(t *testing.T, dir string, store session.Store) (*admin.SocketServer, string, *testclient.SyncBuffer) {
 	t.Helper()
 	path := filepath.Join(dir, "a.sock")
 	l, err := admin.ListenSocket(path)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/memstore"
 	"github.com/sesbolt/sesbolt/pkg/middleware"
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -77,24 +78,6 @@ func (s *countingStore) DeleteUser(ctx context.Context, user string) (int, error
 	return s.Store.(session.UserIndex).DeleteUser(ctx, user)
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // harness is a TLS test server behind LoadAndSave on a memstore.
 type harness struct {
 	t     *testing.T
@@ -104,7 +87,7 @@ type harness struct {
 	keys  *session.Keyring
 	mgr   *session.Manager
 	srv   *httptest.Server
-	logs  *syncBuffer
+	logs  *testclient.SyncBuffer
 }
 
 var (
@@ -114,7 +97,7 @@ var (
 
 func newHarness(t *testing.T, configure func(*session.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newFakeClock(), logs: &syncBuffer{}}
+	h := &harness{t: t, clock: newFakeClock(), logs: &testclient.SyncBuffer{}}
 	h.mem = memstore.New(&memstore.Options{Now: h.clock.Now, CleanupInterval: -1})
 	t.Cleanup(func() { h.mem.Close() })
 	h.store = &countingStore{Store: h.mem}
