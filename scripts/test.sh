@@ -12,6 +12,23 @@ fi
 echo "== go vet"
 go vet ./...
 
+# Apps are developed on macOS and Windows and deployed on Linux: nothing
+# Linux-only may leak into shared code, tests included.
+for goos in darwin windows; do
+	echo "== GOOS=$goos: go vet, build the commands"
+	GOOS=$goos go vet ./...
+	GOOS=$goos go build -o /dev/null ./cmd/...
+done
+
+# Stores are leaves: they import pkg/session, never pkg/admin (the
+# application serves the admin socket, not the store).
+echo "== layering: stores do not import pkg/admin"
+for pkg in ./pkg/*store; do
+	if go list -deps "$pkg" | grep -qx 'github.com/sesbolt/sesbolt/pkg/admin'; then
+		echo "$pkg imports pkg/admin"; exit 1
+	fi
+done
+
 echo "== shell scripts parse"
 for script in scripts/*.sh; do
 	bash -n "$script"
