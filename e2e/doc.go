@@ -8,6 +8,7 @@
 //
 // The binaries are built once per test binary (with -race when the tests
 // run with -race, so a data race in the demo or in sesctl fails the test).
-// The tests are Linux only (the admin socket checks its peer's uid with
-// SO_PEERCRED and refuses everyone elsewhere) and are skipped with -short.
+// The tests run on Linux only, where CI runs them (the demo's child
+// processes die with the test there, and socket paths are sized for
+// Linux), and are skipped with -short.
 package e2e
