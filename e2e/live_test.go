@@ -439,3 +439,38 @@ func TestCrashedApp(t *testing.T) {
 	wantIDs(t, "list through the new socket", listJSON(t, "--db", d.db), []string{id}, []string{"alice"})
 	d.Stop()
 }
+
+// TestBackupRefusesTheLiveDatabase: backup --force onto the running app's
+// database file, through the socket by path or through a hard link, is
+// refused: exit 1, the file the app writes is still the database's, and
+// what the app acknowledges afterwards is there after a restart.
+func TestBackupRefusesTheLiveDatabase(t *testing.T) {
+	t.Parallel()
+	build(t)
+	d := startDemo(t, demoproc.ShortTempDir(t))
+	alice := newBrowser(t, d, "")
+	alice.login("alice")
+	link := filepath.Join(d.dir, "link.db")
+	if err := os.Link(d.db, link); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(d.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []string{d.db, link} {
+		ctlFail(t, 1, "is the database itself", "--socket", d.Socket, "backup", "--force", dst)
+		ctlFail(t, 1, "is the database itself", "--db", d.db, "backup", "--force", dst)
+	}
+	if after, err := os.Stat(d.db); err != nil || !os.SameFile(before, after) {
+		t.Fatalf("%s was replaced (or is gone: %v)", d.db, err)
+	}
+
+	alice.put("after", `"backup"`)
+	d = d.restart()
+	alice.Base = d.Base
+	if s := alice.session(); s.User != "alice" || string(s.Data["after"]) != `"backup"` {
+		t.Errorf("after a restart alice has %+v; want her session with after=\"backup\"", s)
+	}
+	d.Stop()
+}
