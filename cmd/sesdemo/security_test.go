@@ -49,7 +49,7 @@ func keyLines(t *testing.T, path string) []string {
 var adminRoutes = []string{
 	"GET /v1/sessions", "GET /v1/sessions/{id}", "DELETE /v1/sessions/{id}",
 	"POST /v1/expire", "POST /v1/purge", "GET /v1/stats", "GET /v1/check",
-	"GET /v1/backup", "POST /v1/import",
+	"GET /v1/backup", "POST /v1/import", "GET /v1/info",
 }
 
 // TestSecretsStayOutOfLogsAndURLs drives every route of the demo and of
@@ -184,6 +184,7 @@ func TestSecretsStayOutOfLogsAndURLs(t *testing.T) {
 	adminDo("POST", "/v1/sessions/"+aliceID, jsonCT, `{}`, http.StatusMethodNotAllowed)
 	adminDo("GET", "/v1/stats", "", "", http.StatusOK)
 	adminDo("GET", "/v1/check", "", "", http.StatusOK)
+	adminDo("GET", "/v1/info", "", "", http.StatusOK)
 	if b := adminDo("GET", "/v1/backup", "", "", http.StatusOK); !bytes.Contains(b, []byte(apiKey)) {
 		t.Error("the backup lacks alice's data: is it a backup of the demo's database?")
 	}
