@@ -16,7 +16,8 @@ import (
 // a record that is missing or expired at Now fails with ErrNotFound: a
 // session ended elsewhere is never resurrected. An ID held by a stored
 // record counts as taken until the record is removed, even if it expired:
-// an insert or a renew onto it fails with ErrExists.
+// an insert or a renew onto it fails with ErrExists. So does an ID that was
+// renewed away less than RenewGrace ago (its tombstone; see Store).
 type Change struct {
 	// ID is the session the change applies to: the stored ID for an update,
 	// Create.ID for an insert. Never zero.
@@ -31,7 +32,8 @@ type Change struct {
 	// Destroy deletes the stored record; the other fields are ignored.
 	Destroy bool
 	// NewID, when non-zero, moves the record to a new ID (Renew): the old ID
-	// is gone in the same atomic step.
+	// is gone in the same atomic step and leaves a tombstone that lasts
+	// RenewGrace (see Store).
 	NewID ID
 	// Clear removes every data key before Delete and Set are applied.
 	Clear bool

@@ -1,6 +1,9 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by stores.
 var (
@@ -8,6 +11,13 @@ var (
 	// no live session has the ID: it never existed, it expired, it was deleted,
 	// or its stored record failed an integrity check.
 	ErrNotFound = errors.New("session: not found")
+
+	// ErrRenewed is returned (wrapped) by Store.Load and Store.Apply for an
+	// ID that a renew (Change.NewID, Session.Login, Session.Renew) moved
+	// away from less than RenewGrace ago. It wraps ErrNotFound, so
+	// errors.Is(err, ErrNotFound) holds as well and callers that only know
+	// ErrNotFound stay correct. It tells nothing about the new ID.
+	ErrRenewed = fmt.Errorf("%w (renewed to another id)", ErrNotFound)
 
 	// ErrExists is returned by Store.Apply when a change creates or renews a
 	// session under an ID that is already stored. With random 128-bit IDs it
@@ -46,6 +56,12 @@ var (
 	// ErrDestroyed is returned by Session methods that change data after the
 	// session was destroyed in this request.
 	ErrDestroyed = errors.New("session: session destroyed")
+
+	// ErrAlreadySaved is returned by Session methods that change the
+	// session after the Manager saved it (the response had started): the
+	// change cannot reach the store or the cookie and is dropped. Methods
+	// without an error result log it instead; see Session.
+	ErrAlreadySaved = errors.New("session: changed after the session was saved (the response had started)")
 )
 
 // Errors about configuration and keys.

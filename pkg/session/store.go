@@ -18,25 +18,52 @@ import (
 // Reads never write: an expired record stays stored (invisible to Load and
 // to live listings) until Delete, DeleteUser, Purge or the store's reaper
 // removes it. Anonymous sessions (UserID "") belong to no user.
+//
+// # Renewed IDs
+//
+// Applying a renew (a Change with NewID) also leaves a tombstone for the old
+// ID, in the same atomic step, that lasts until c.Now+RenewGrace. While it
+// lasts, judged by the time each call is given:
+//   - Load of the old ID, and Apply of an update to it, fail with an error
+//     wrapping ErrRenewed (which matches ErrNotFound as well);
+//   - an insert, or a renew, onto the old ID fails with ErrExists, and
+//     Import skips a record with that ID.
+//
+// A tombstone holds no data and not the new ID: nothing of the renewed
+// session can be reached or learned through the old ID (session fixation).
+// It is not a record: listings, Stats, UserSessions, Delete and DeleteUser
+// (which count records), export and Check neither show, count nor report
+// it, and Destroy of a tombstoned ID succeeds. The store removes tombstones
+// once they ended (its reaper or Purge for the bundled stores; a TTL for a
+// networked store). Only a renew leaves one: Destroy, Delete, DeleteUser and
+// expiry do not.
+//
+// Tombstones let a Manager tell "this cookie's session was renewed, so the
+// browser probably holds a newer cookie already" (leave the cookie alone)
+// from "this session ended" across every process sharing the store.
 type Store interface {
 	// Load returns a copy of the record stored under id if it is live at now.
 	// It returns ErrNotFound when id is not stored, when the record is
 	// expired at now (whether or not it was reaped yet), and when the stored
-	// record fails an integrity check. Expiry is judged by now alone, so at
-	// the zero time every stored record is live: Load(ctx, id, time.Time{})
-	// returns a record that has expired but is still stored (admin's Get
-	// shows such records to operators this way).
+	// record fails an integrity check; an error wrapping ErrRenewed when id
+	// was renewed away and its tombstone lasts at now. Expiry is judged by
+	// now alone, so at the zero time every stored record is live:
+	// Load(ctx, id, time.Time{}) returns a record that has expired but is
+	// still stored (admin's Get shows such records to operators this way).
 	Load(ctx context.Context, id ID, now time.Time) (*Record, error)
 
 	// Apply applies c atomically to the latest stored record and returns the
 	// resulting record (nil for Destroy). See Change for the semantics:
 	//   - an update (c.Create == nil) of a record that is missing or expired
-	//     at c.Now fails with ErrNotFound and writes nothing;
-	//   - an insert, or a renew, onto an ID already stored fails with
-	//     ErrExists and writes nothing;
+	//     at c.Now fails with ErrNotFound and writes nothing; with an error
+	//     wrapping ErrRenewed when the ID's tombstone lasts at c.Now;
+	//   - an insert, or a renew, onto an ID already stored, or tombstoned,
+	//     fails with ErrExists and writes nothing;
 	//   - a result larger than the store's limit fails with ErrTooLarge and
 	//     writes nothing;
-	//   - Destroy of a missing record succeeds.
+	//   - Destroy of a missing record succeeds;
+	//   - a renew leaves a tombstone for c.ID until c.Now+RenewGrace (see
+	//     "Renewed IDs").
 	// When Apply returns nil the change is durable.
 	Apply(ctx context.Context, c *Change) (*Record, error)
 
@@ -45,6 +72,16 @@ type Store interface {
 	// Missing ids are not an error.
 	Delete(ctx context.Context, ids ...ID) (int, error)
 }
+
+// RenewGrace is how long a store keeps the tombstone of an ID that a renew
+// moved away from (see Store, "Renewed IDs"). It covers the requests a
+// browser sent with the old cookie before the renewing response (a login)
+// reached it: queued, in flight, retried. The Manager leaves such a
+// request's cookie alone, so the browser keeps the new one. It is short
+// because a browser that never received the new cookie (the login response
+// was lost) cannot store anonymous data under its old cookie until the
+// tombstone ends; it can log in again at once.
+const RenewGrace = 5 * time.Minute
 
 // SharedLoader is implemented by stores that can lend a stored record
 // instead of copying it, which saves most of the allocations of a read. The
@@ -199,7 +236,8 @@ type ReapStats struct {
 type Purger interface {
 	// Purge removes every record expired at now, with its index entries,
 	// and returns how many it removed. Records refreshed concurrently
-	// survive.
+	// survive. It also removes the tombstones that ended at now, which it
+	// does not count.
 	Purge(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -208,7 +246,7 @@ type Purger interface {
 type Importer interface {
 	// Import inserts recs atomically: either every record that is inserted
 	// is stored, or, on error, none is. Records whose ID is already stored
-	// and records expired at now are skipped, so re-running an import is
+	// or tombstoned (see Store) and records expired at now are skipped, so re-running an import is
 	// harmless. It returns how many it inserted. Each record's Version is
 	// kept (0 becomes 1).
 	Import(ctx context.Context, recs []*Record, now time.Time) (int, error)

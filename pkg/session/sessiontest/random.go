@@ -29,12 +29,20 @@ var randomKeys = []string{"a", "b", "c", "d"}
 // and the model share no code.
 type model struct {
 	recs map[session.ID]*session.Record
+	// renewed maps the ids renewed away to the end of their tombstone.
+	renewed map[session.ID]time.Time
+}
+
+// renewedAt reports whether id's tombstone lasts at now.
+func (m *model) renewedAt(id session.ID, now time.Time) bool {
+	until, ok := m.renewed[id]
+	return ok && now.Before(until)
 }
 
 // apply returns what Store.Apply should return for c, and updates the model.
 func (m *model) apply(c *session.Change) (*session.Record, error) {
 	if c.Create != nil {
-		if _, ok := m.recs[c.ID]; ok {
+		if _, ok := m.recs[c.ID]; ok || m.renewedAt(c.ID, c.Now) {
 			return nil, session.ErrExists
 		}
 		r := c.Create.Clone()
@@ -47,15 +55,19 @@ func (m *model) apply(c *session.Change) (*session.Record, error) {
 		delete(m.recs, c.ID)
 		return nil, nil
 	}
+	if !ok && m.renewedAt(c.ID, c.Now) {
+		return nil, session.ErrRenewed
+	}
 	if !ok || !c.Now.Before(cur.Expires()) {
 		return nil, session.ErrNotFound
 	}
 	r := cur.Clone()
 	if !c.NewID.IsZero() {
-		if _, ok := m.recs[c.NewID]; ok {
+		if _, ok := m.recs[c.NewID]; ok || m.renewedAt(c.NewID, c.Now) {
 			return nil, session.ErrExists
 		}
 		r.ID = c.NewID
+		m.renewed[c.ID] = c.Now.Add(session.RenewGrace)
 	}
 	if c.Clear {
 		r.Data = map[string]json.RawMessage{}
@@ -127,7 +139,7 @@ func testRandom(t *testing.T, s session.Store, seed uint64, steps int) {
 		t:    t,
 		s:    s,
 		rng:  rand.New(rand.NewPCG(seed, 0x5e5b017)),
-		m:    &model{recs: make(map[session.ID]*session.Record)},
+		m:    &model{recs: make(map[session.ID]*session.Record), renewed: make(map[session.ID]time.Time)},
 		now:  Base(),
 		seed: seed,
 	}
@@ -396,8 +408,12 @@ func (r *randomRun) check() error {
 			if err != nil || !got.Equal(want) {
 				return fmt.Errorf("Load(%s) = %s, %v\n want %s", id, format(got), err, format(want))
 			}
-		case !errors.Is(err, session.ErrNotFound):
-			return fmt.Errorf("Load(%s) = %s, %v; want ErrNotFound", id, format(got), err)
+		case !ok && r.m.renewedAt(id, now):
+			if !errors.Is(err, session.ErrRenewed) {
+				return fmt.Errorf("Load(%s) = %s, %v; want ErrRenewed (renewed away less than RenewGrace ago)", id, format(got), err)
+			}
+		case !errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrRenewed):
+			return fmt.Errorf("Load(%s) = %s, %v; want ErrNotFound (and no tombstone)", id, format(got), err)
 		}
 	}
 

@@ -13,11 +13,14 @@
 //
 // The suite checks the contract written in package session: the semantics
 // of Load, Apply (insert, per-key merge, renew, destroy, no resurrection,
-// expiry judged at Change.Now) and Delete, and, when the store implements
+// expiry judged at Change.Now, the tombstone a renew leaves for the old id)
+// and Delete, and, when the store implements
 // them, the optional interfaces session.UserIndex, session.Lister,
 // session.StatsReporter, session.Purger, session.Importer and
-// session.SharedLoader (their subtests are skipped otherwise). A seeded random sequence of operations is checked against a
-// simple model after every step.
+// session.SharedLoader (their subtests are skipped otherwise; a
+// session.Checker must find no problem with tombstones in the store). A
+// seeded random sequence of operations is checked against a simple model
+// after every step.
 //
 // # Time
 //
@@ -107,6 +110,7 @@ var groups = []group{
 	{"NoResurrection", noResurrectionCases},
 	{"Expiry", expiryCases},
 	{"Renew", renewCases},
+	{"Renewed", renewedCases},
 	{"UserIndex", userIndexCases},
 	{"List", listCases},
 	{"Stats", statsCases},
