@@ -16,6 +16,10 @@
 // Records are copied on the way in and on the way out: a Store never shares a
 // Record or its Data map with a caller.
 //
+// A renew leaves a tombstone for the old ID (see session.Store, "Renewed
+// IDs"): an entry in a map of IDs to the end of their tombstone, removed by
+// the cleanup goroutine or Purge once it ended.
+//
 // A background goroutine removes expired records every
 // Options.CleanupInterval; Close stops it and waits for it.
 //
@@ -31,7 +35,7 @@
 //     machine) or a networked store instead.
 //   - Memory is bounded only by the expiry of sessions and by
 //     Options.MaxRecordSize per record; there is no limit on their number.
-//   - List, Stats and Purge scan every record (List also sorts the matching
+//   - List, Stats and Purge scan every record (Purge also every tombstone) (List also sorts the matching
 //     ids), so they cost O(n) or O(n log n) in the number of stored records.
 //     Load, Apply, Delete and the per-user operations do not scan.
 //   - A Store that is not closed keeps its cleanup goroutine, and so itself,

@@ -57,6 +57,7 @@ type Store struct {
 	closed   bool
 	recs     map[session.ID]*session.Record     // the records; never shared with callers
 	users    map[string]map[session.ID]struct{} // user → ids bound to it; no empty sets, no "" user
+	renewed  map[session.ID]time.Time           // tombstones: id renewed away → end of its tombstone
 	lastReap session.ReapStats
 
 	closeOnce sync.Once
@@ -85,9 +86,10 @@ func New(opts *Options) *Store {
 		o = *opts
 	}
 	s := &Store{
-		now:   o.Now,
-		recs:  make(map[session.ID]*session.Record),
-		users: make(map[string]map[session.ID]struct{}),
+		now:     o.Now,
+		recs:    make(map[session.ID]*session.Record),
+		users:   make(map[string]map[session.ID]struct{}),
+		renewed: make(map[session.ID]time.Time),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -124,6 +126,7 @@ func (s *Store) Close() error {
 		s.closed = true
 		s.recs = nil
 		s.users = nil
+		s.renewed = nil
 		s.mu.Unlock()
 	})
 	return nil
@@ -131,15 +134,12 @@ func (s *Store) Close() error {
 
 // Load returns a copy of the record stored under id if it is live at now.
 // It returns session.ErrNotFound when id is not stored or the record is
-// expired at now, and session.ErrClosed after Close.
+// expired at now, session.ErrRenewed when id was renewed away less than
+// session.RenewGrace before now, and session.ErrClosed after Close.
 func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
-	if err := s.rlock(ctx); err != nil {
+	r, err := s.LoadShared(ctx, id, now)
+	if err != nil {
 		return nil, err
-	}
-	defer s.mu.RUnlock()
-	r, ok := s.recs[id]
-	if !ok || r.Expired(now) {
-		return nil, session.ErrNotFound
 	}
 	return r.Clone(), nil
 }
@@ -153,6 +153,9 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 	}
 	defer s.mu.RUnlock()
 	r, ok := s.recs[id]
+	if !ok && s.renewedAt(id, now) {
+		return nil, session.ErrRenewed
+	}
 	if !ok || r.Expired(now) {
 		return nil, session.ErrNotFound
 	}
@@ -164,9 +167,13 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 // validates c first (session.Change.Validate) and computes the result with
 // session.Change.ApplyTo. In particular:
 //   - an update of a record that is missing, or expired at c.Now, fails with
-//     session.ErrNotFound;
+//     session.ErrNotFound, or session.ErrRenewed while the ID's tombstone
+//     lasts;
 //   - an insert, or a renew, onto an ID that is stored (live or expired but
-//     not yet removed) fails with session.ErrExists;
+//     not yet removed) or tombstoned (until the tombstone is removed) fails
+//     with session.ErrExists;
+//   - a renew leaves a tombstone for the old ID until
+//     c.Now+session.RenewGrace, removed by the cleanup or Purge after that;
 //   - a result whose JSON encoding is larger than Options.MaxRecordSize
 //     fails with an error wrapping session.ErrTooLarge, and one whose Data
 //     holds a value that is not valid JSON fails with an encoding error;
@@ -187,7 +194,7 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	}
 	defer s.mu.Unlock()
 	if c.Create != nil {
-		if _, ok := s.recs[c.ID]; ok {
+		if s.taken(c.ID) {
 			return nil, session.ErrExists
 		}
 		next := c.ApplyTo(nil)
@@ -205,13 +212,15 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 		}
 		return nil, nil
 	}
+	if !ok && s.renewedAt(c.ID, c.Now) {
+		return nil, session.ErrRenewed
+	}
 	if !ok || latest.Expired(c.Now) {
 		return nil, session.ErrNotFound
 	}
-	if target := c.TargetID(); target != c.ID {
-		if _, ok := s.recs[target]; ok {
-			return nil, session.ErrExists
-		}
+	target := c.TargetID()
+	if target != c.ID && s.taken(target) {
+		return nil, session.ErrExists
 	}
 	next := c.ApplyTo(latest)
 	if err := s.checkSize(next); err != nil {
@@ -219,11 +228,14 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	}
 	s.remove(latest)
 	s.put(next)
+	if target != c.ID {
+		s.renewed[c.ID] = c.Now.Add(session.RenewGrace)
+	}
 	return next.Clone(), nil
 }
 
 // Import inserts recs atomically, as session.Importer specifies: records
-// whose ID is stored and records expired at now are skipped; an invalid or
+// whose ID is stored or tombstoned and records expired at now are skipped; an invalid or
 // too large record fails the whole batch with nothing written.
 func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Time) (int, error) {
 	prepared := make([]*session.Record, 0, len(recs))
@@ -244,7 +256,7 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 	defer s.mu.Unlock()
 	n := 0
 	for _, r := range prepared {
-		if _, taken := s.recs[r.ID]; taken || r.Expired(now) {
+		if s.taken(r.ID) || r.Expired(now) {
 			continue
 		}
 		s.put(r)
@@ -396,7 +408,8 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 // Purge removes every record expired at now, with its index entries, and
 // returns how many it removed. It holds the write lock for one scan of all
 // records (O(n)), so a record refreshed before Purge takes the lock
-// survives. It updates Stats.LastReap.
+// survives. It also removes the tombstones that ended at now (not counted).
+// It updates Stats.LastReap.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
@@ -434,6 +447,11 @@ func (s *Store) purgeLocked(now time.Time) int {
 		if r.Expired(now) {
 			s.remove(r) // deleting during range is safe for Go maps
 			n++
+		}
+	}
+	for id, until := range s.renewed {
+		if !now.Before(until) {
+			delete(s.renewed, id)
 		}
 	}
 	s.lastReap = session.ReapStats{At: now, Removed: n, Duration: time.Since(start)}
@@ -479,6 +497,22 @@ func (s *Store) wlock(ctx context.Context) error {
 		return session.ErrClosed
 	}
 	return nil
+}
+
+// renewedAt reports whether id was renewed away and its tombstone lasts at
+// now. s.mu must be held.
+func (s *Store) renewedAt(id session.ID, now time.Time) bool {
+	until, ok := s.renewed[id]
+	return ok && now.Before(until)
+}
+
+// taken reports whether id holds a record or a tombstone (ended or not, as
+// long as it is stored), so nothing may be stored under it. s.mu must be
+// held.
+func (s *Store) taken(id session.ID) bool {
+	_, rec := s.recs[id]
+	_, tomb := s.renewed[id]
+	return rec || tomb
 }
 
 // put stores r, which the Store then owns, and indexes it by user.

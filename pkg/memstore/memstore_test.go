@@ -115,6 +115,55 @@ func TestCleanupRemovesExpired(t *testing.T) {
 	}
 }
 
+// TestCleanupRemovesTombstones: the tombstone a renew leaves keeps its id
+// taken until the cleanup goroutine or Purge removes it once it ended.
+func TestCleanupRemovesTombstones(t *testing.T) {
+	base := sessiontest.Base()
+	end := base.Add(session.RenewGrace)
+	for _, by := range []string{"cleanup", "purge"} {
+		t.Run(by, func(t *testing.T) {
+			clock := &fakeClock{now: base}
+			opts := &memstore.Options{CleanupInterval: -1, Now: clock.Now}
+			if by == "cleanup" {
+				opts.CleanupInterval = time.Millisecond
+			}
+			s := newStore(t, opts)
+			old := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "alice", base))[0].ID
+			if _, err := s.Apply(t.Context(), &session.Change{ID: old, Now: base, NewID: session.NewID()}); err != nil {
+				t.Fatal(err)
+			}
+			insertOld := func() error {
+				_, err := s.Apply(t.Context(), sessiontest.CreateChange(sessiontest.NewRecord(old, "", end)))
+				if err != nil && !errors.Is(err, session.ErrExists) {
+					t.Fatalf("insert under the old id: %v", err)
+				}
+				return err
+			}
+			if by == "cleanup" {
+				reads := clock.reads.Load()
+				waitFor(t, "two cleanup passes", func() bool { return clock.reads.Load() >= reads+2 })
+			} else if _, err := s.Purge(t.Context(), end.Add(-time.Nanosecond)); err != nil {
+				t.Fatal(err)
+			}
+			// Ended by now, but still stored: the id stays taken.
+			if err := insertOld(); err == nil {
+				t.Fatal("the old id was free again before its tombstone was removed")
+			}
+			clock.Set(end)
+			if by == "cleanup" {
+				waitFor(t, "the tombstone to be removed", func() bool { return insertOld() == nil })
+				return
+			}
+			if n, err := s.Purge(t.Context(), end); err != nil || n != 0 {
+				t.Fatalf("Purge = %d, %v; want 0 (tombstones are not counted), <nil>", n, err)
+			}
+			if err := insertOld(); err != nil {
+				t.Fatalf("the old id is still taken after Purge removed its tombstone: %v", err)
+			}
+		})
+	}
+}
+
 func TestCloseStopsCleanup(t *testing.T) {
 	clock := &fakeClock{now: sessiontest.Base()}
 	s := memstore.New(&memstore.Options{CleanupInterval: time.Millisecond, Now: clock.Now})
