@@ -32,6 +32,9 @@ const (
 	AreaExpiry = "expiry-index"
 	// AreaUsers: the user index and its agreement with the records.
 	AreaUsers = "user-index"
+	// AreaRenewed: the tombstones of renewed ids (malformed entries, or a
+	// tombstone beside a record). Tombstones themselves are no problem.
+	AreaRenewed = "renewed"
 )
 
 // Problem is one inconsistency found by Diagnose.
@@ -116,7 +119,8 @@ func (s *Store) Check(ctx context.Context) (session.CheckReport, error) {
 //  3. the layout: every record decodes, carries its own id, and has exactly
 //     its expiry-index entry and (if bound to a user) its user-index entry;
 //     every index entry points to a record that agrees with it; the meta
-//     counters match; and, when the store has keys, every seal verifies.
+//     counters match; the tombstones of renewed ids are well formed and
+//     beside no record; and, when the store has keys, every seal verifies.
 //
 // Problems go into the report; the error is for failures to check at all
 // (I/O, ctx, a closed store). Diagnose does not count seal failures in
@@ -325,6 +329,8 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 			rep.add(AreaUsers, id, "entry names another user than the record")
 		}
 	}
+
+	checkTombstones(tx, sessions, rep)
 
 	// Counters.
 	if n, ok := getUint64(meta.Get(metaSessions)); !ok || int64(n) != rep.Sessions {

@@ -16,7 +16,7 @@
 //
 // # File layout
 //
-// The file (schema version SchemaVersion) has four top-level buckets:
+// The file (schema version SchemaVersion) has five top-level buckets:
 //
 //	sessions  16-byte session id → sealed envelope (JSON, below)
 //	expiry    8-byte big-endian unix nanoseconds of Record.Expires(), rounded
@@ -24,6 +24,13 @@
 //	users     2-byte big-endian length + user id + session id → empty
 //	meta      "format" = "sesbolt", "schema", and the counters "sessions"
 //	          and "users" (8-byte big-endian), kept by every write transaction
+//	renewed   16-byte id renewed away → 8-byte big-endian unix nanoseconds
+//	          at which its tombstone ends (session.Store, "Renewed IDs")
+//
+// The renewed bucket holds no data and not the new id. It came after
+// schema 2 without a new version, as older versions of the package ignore
+// it: a writable Open creates it in a file that lacks it, and a file
+// without it has no tombstones.
 //
 // A session's value is readable with any JSON tool, without the
 // application's Go types:
@@ -73,7 +80,10 @@
 // The reaper (every Options.ReapInterval) and Purge delete expired records
 // in rounds of at most Options.ReapBatch, sized to take about 10 ms each,
 // re-checking each record inside the deleting transaction, so a session
-// refreshed meanwhile survives.
+// refreshed meanwhile survives. Then they remove the tombstones that ended,
+// also at most Options.ReapBatch per transaction; finding them scans the
+// renewed bucket, which holds about the renews of the last
+// session.RenewGrace, not the stored sessions.
 //
 // # Live administration
 //

@@ -16,6 +16,9 @@ import (
 //	1: expiry-index keys are the exact expiry time and the id.
 //	2: expiry-index keys are the expiry time rounded down to expiryGranule,
 //	   the creation time and the id.
+//
+// bucketRenewed was added to schema 2 without a change of version: it is
+// optional (see tombstone.go), so files stay readable both ways.
 const SchemaVersion = 2
 
 // formatName identifies a sesbolt file in the meta bucket.
@@ -41,6 +44,10 @@ var (
 	// bucketMeta holds the format name, the schema version and the
 	// transactional counters.
 	bucketMeta = []byte("meta")
+	// bucketRenewed holds the tombstones of renewed ids: the 16-byte id
+	// and the 8-byte big-endian unix nanoseconds at which the tombstone
+	// ends (see tombstone.go). Optional: a file may lack it.
+	bucketRenewed = []byte("renewed")
 )
 
 // Keys of the meta bucket. Numbers are 8-byte big-endian.

@@ -25,8 +25,9 @@ import (
 //     never existed;
 //   - the record, when it fails its seal (counted and logged) and the index
 //     says it is due.
-// Rounds repeat until a round finds fewer entries than it asked for. Each
-// round's write transaction is bounded in entries (ReapBatch) and, because
+// Rounds repeat until a round finds fewer entries than it asked for; then
+// the pass removes the tombstones of renewed ids that ended (tombstone.go).
+// Each round's write transaction is bounded in entries (ReapBatch) and, because
 // the cost of an entry varies with the file (random pages of a large file
 // are slow to dirty and write), in time: the batch adapts so that a round
 // takes about reapRoundTarget, starting small. Requests waiting for the
@@ -34,7 +35,8 @@ import (
 
 // Purge removes every record expired at now, with its index entries, and
 // returns how many records it removed. Records refreshed concurrently
-// survive. It runs the reaper's pass on demand (one pass at a time; a
+// survive. It also removes the tombstones of renewed ids that ended at now
+// (not counted). It runs the reaper's pass on demand (one pass at a time; a
 // concurrent pass waits) and records it in Stats.LastReap. It returns
 // ErrReadOnly on a read-only store and stops early with ctx's error or
 // session.ErrClosed; the count then covers the rounds that committed.
@@ -135,6 +137,9 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		}
 		after = keys[len(keys)-1]
 		batch = nextBatch(batch, d, s.opts.ReapBatch)
+	}
+	if err == nil {
+		_, err = s.reapTombstones(ctx, now)
 	}
 	if slowRounds > 0 {
 		// Writers waited that long. Deleting is the reaper's own work;

@@ -196,10 +196,15 @@ func (s *Store) prepare() error {
 		return s.pathErr(err)
 	}
 	if version > 0 {
-		if version < SchemaVersion && !s.readOnly {
-			return s.pathErr(s.migrate(version))
+		if s.readOnly {
+			return nil
 		}
-		return nil
+		if version < SchemaVersion {
+			if err := s.migrate(version); err != nil {
+				return s.pathErr(err)
+			}
+		}
+		return s.pathErr(s.createRenewedBucket())
 	}
 	if s.readOnly {
 		return fmt.Errorf("%w: %s is not a sesbolt database (no meta bucket)", ErrSchema, s.path)
@@ -208,7 +213,7 @@ func (s *Store) prepare() error {
 		if version, err := checkSchema(tx); err != nil || version > 0 {
 			return err
 		}
-		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
+		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers, bucketRenewed} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
@@ -375,7 +380,8 @@ func (s *Store) stopping(ctx context.Context) error {
 // an error wrapping session.ErrNotFound when id is not stored, when the
 // record is expired at now (reaped or not; Load never removes it), and when
 // the stored record fails its seal (counted in Stats.SealFailures and
-// logged once per id). The record belongs to the caller.
+// logged once per id); session.ErrRenewed when id was renewed away less
+// than session.RenewGrace before now. The record belongs to the caller.
 func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
 	r, err := s.LoadShared(ctx, id, now)
 	if err != nil {
@@ -399,6 +405,7 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 	// record copies what it keeps, so the value needs no copy of its own.
 	var r *session.Record
 	var badSeal error
+	var renewed bool
 	err := s.view("load", func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketSessions)
 		if err != nil {
@@ -406,11 +413,16 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 		}
 		if v := b.Get(id[:]); v != nil {
 			r, badSeal = s.codec.decodeShared(id, v, true)
+		} else {
+			renewed = renewedAt(tx, id, now)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if renewed {
+		return nil, session.ErrRenewed
 	}
 	if badSeal != nil {
 		s.sealFailed(id, badSeal)
@@ -426,8 +438,9 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 // with the other changes waiting at that moment (group commit) and returns
 // the resulting record (nil for Destroy). The errors follow session.Store:
 // session.ErrNotFound for an update of a missing, expired (at c.Now) or
-// tampered record, session.ErrExists for an insert or renew onto a stored
-// id, session.ErrTooLarge when the result exceeds Options.MaxRecordSize or
+// tampered record (session.ErrRenewed while the id's tombstone lasts),
+// session.ErrExists for an insert or renew onto a stored or tombstoned id
+// (a renew leaves a tombstone for the old id), session.ErrTooLarge when the result exceeds Options.MaxRecordSize or
 // its user id MaxUserIDSize; in each case nothing is written. A malformed
 // change (see session.Change.Validate) fails before touching storage.
 //
@@ -563,7 +576,8 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 
 // Import inserts recs in one write transaction, all or none, and returns
 // how many it inserted (session.Importer). Records whose id is already
-// stored (or repeated in recs) and records expired at now are skipped, so
+// stored or tombstoned (or repeated in recs) and records expired at now are
+// skipped, so
 // running an import again is harmless. Each record's Version is kept (0
 // becomes 1). A record that fails session.Record.Validate fails the import
 // with an error wrapping session.ErrInvalid, one over the size limits with

@@ -113,7 +113,7 @@ func (t *txn) apply(o *op) error {
 
 	switch {
 	case c.Create != nil:
-		if cur != nil {
+		if cur != nil || t.tombstoned(id) {
 			o.err = fmt.Errorf("%w: %s", session.ErrExists, id)
 			return nil
 		}
@@ -138,6 +138,9 @@ func (t *txn) apply(o *op) error {
 
 	if cur == nil {
 		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
+		if renewedAt(t.sessions.Tx(), id, c.Now) {
+			o.err = fmt.Errorf("%w: %s", session.ErrRenewed, id)
+		}
 		return nil
 	}
 	p := o.prep
@@ -156,7 +159,7 @@ func (t *txn) apply(o *op) error {
 		return nil
 	}
 	target := c.TargetID()
-	if target != id && t.sessions.Get(target[:]) != nil {
+	if target != id && (t.sessions.Get(target[:]) != nil || t.tombstoned(target)) {
 		o.err = fmt.Errorf("%w: renew onto %s", session.ErrExists, target)
 		return nil
 	}
@@ -167,6 +170,9 @@ func (t *txn) apply(o *op) error {
 	o.setResult(p)
 	if target != id {
 		if err := t.remove(id, p.latest); err != nil {
+			return err
+		}
+		if err := t.bury(id, c.Now.Add(session.RenewGrace)); err != nil {
 			return err
 		}
 		return t.put(p.next, p.enc)
@@ -233,7 +239,7 @@ func (t *txn) importRecords(o *op) error {
 	var todo []prepared
 	seen := make(map[session.ID]bool, len(o.recs))
 	for _, r := range o.recs {
-		if seen[r.ID] || r.Expired(o.now) || t.sessions.Get(r.ID[:]) != nil {
+		if seen[r.ID] || r.Expired(o.now) || t.sessions.Get(r.ID[:]) != nil || t.tombstoned(r.ID) {
 			continue
 		}
 		seen[r.ID] = true
