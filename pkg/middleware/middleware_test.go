@@ -154,8 +154,10 @@ func TestTamperedCookieGivesFreshSession(t *testing.T) {
 		if body != "" {
 			t.Errorf("bit %d: tampered cookie read the session: %q", bit, body)
 		}
-		if c := sessionCookie(resp, "__Host-session"); c == nil || c.MaxAge >= 0 {
-			t.Errorf("bit %d: bad cookie not cleared: %v", bit, c)
+		// Left alone: only a logout clears the cookie (the browser may
+		// hold a newer one by the time this response arrives).
+		if c := sessionCookie(resp, "__Host-session"); c != nil {
+			t.Errorf("bit %d: a read with a forged cookie set a cookie: %v", bit, c)
 		}
 		h.do(h.plain(), "POST", "/set?key=secret&val=evil", h.withCookie(bad))
 	}
@@ -408,8 +410,13 @@ func TestNoResurrection(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("status %d, want 200", resp.StatusCode)
 	}
-	if ck := sessionCookie(resp, "__Host-session"); ck == nil || ck.MaxAge >= 0 {
-		t.Errorf("cookie of the vanished session not cleared: %v", ck)
+	// The change is dropped and the cookie left alone: the browser may
+	// hold a newer cookie by now (only a logout clears it).
+	if v := resp.Header.Values("Set-Cookie"); len(v) != 0 {
+		t.Errorf("Set-Cookie %q for a session that vanished", v)
+	}
+	if n := h.mgr.Counters().Dropped; n != 1 {
+		t.Errorf("Counters().Dropped = %d, want 1", n)
 	}
 	if _, err := h.mem.Load(context.Background(), id, h.clock.Now()); err == nil {
 		t.Error("deleted session was recreated")

@@ -23,8 +23,22 @@
 // renew, destroy) in a Change, and the store applies it to the latest stored
 // record atomically (Change.ApplyTo), so two requests of one session that
 // set different keys both persist. A request whose session ended elsewhere
-// meanwhile (logout, sesctl expire, the reaper) does not bring it back: its
-// change is dropped and its cookie cleared.
+// meanwhile (logout, sesctl expire, the reaper, a login that renewed its ID)
+// does not bring it back: its change is dropped and its cookie left alone,
+// since the browser may hold a newer one. Only the request that destroys a
+// session clears the cookie.
+//
+// # Logins racing other requests
+//
+// A login gives the session a new ID. Requests the browser sent with the
+// old cookie before the login's response arrived (a polling XHR, a second
+// tab, a double-submitted form) must not log the user out when their
+// responses arrive later. A renew therefore leaves a tombstone for the old
+// ID in the store for RenewGrace (ErrRenewed; see Store), and a request
+// whose cookie names a renewed ID gets a fresh session that sets no cookie
+// and drops its changes, unless it logs in itself. The tombstone holds no
+// data and not the new ID: the old cookie never reaches the renewed session
+// (no fixation).
 //
 // # Expiry
 //

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,10 +16,24 @@ import (
 // with New; it is safe for concurrent use. HTTP integration lives in
 // pkg/middleware (LoadAndSave), which calls Load and Save.
 type Manager struct {
-	cfg  Config
-	log  *slog.Logger
-	load func(ctx context.Context, id ID, now time.Time) (*Record, error) // LoadShared when the store lends records
+	cfg    Config
+	log    *slog.Logger
+	load   func(ctx context.Context, id ID, now time.Time) (*Record, error) // LoadShared when the store lends records
+	counts *counters                                                        // shared by copies of the Manager
 }
+
+// Counters count events of a Manager since New, for monitoring.
+type Counters struct {
+	// Dropped counts saves whose change was dropped because the session
+	// had ended (logout elsewhere, admin expiry, expiry) or been renewed by
+	// another request (a login) before the request saved it. Its response
+	// left the cookie alone. A few under concurrent logins and logouts are
+	// expected.
+	Dropped uint64 `json:"dropped"`
+}
+
+// counters is the Manager's live Counters.
+type counters struct{ dropped atomic.Uint64 }
 
 // New returns a Manager for cfg after applying defaults. A bad Config (no
 // store or keys, lifetime shorter than the idle timeout, a cookie name the
@@ -29,7 +44,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: c, log: c.Logger.With("component", "sesbolt"), load: c.Store.Load}
+	m := &Manager{cfg: c, log: c.Logger.With("component", "sesbolt"), load: c.Store.Load, counts: &counters{}}
 	if sl, ok := c.Store.(SharedLoader); ok {
 		// The session only reads the record it loads (see Session.lookup).
 		m.load = sl.LoadShared
@@ -48,11 +63,16 @@ func (m *Manager) Config() Config { return m.cfg }
 
 func (m *Manager) now() time.Time { return m.cfg.Now().UTC() }
 
+// Counters returns the manager's counters so far.
+func (m *Manager) Counters() Counters {
+	return Counters{Dropped: m.counts.dropped.Load()}
+}
+
 // Load returns the session of request r. A missing, oversized, malformed or
 // wrongly signed cookie, or one whose session is not stored (expired,
-// destroyed, tampered), gives a fresh empty session with a new ID; the store
-// is never asked about an ID whose signature failed. The error is non-nil
-// only when the store fails; the session is then nil.
+// destroyed, renewed, tampered), gives a fresh empty session with a new ID;
+// the store is never asked about an ID whose signature failed. The error is
+// non-nil only when the store fails; the session is then nil.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
 	now := m.now()
 	s := &Session{m: m}
@@ -68,6 +88,13 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 			continue
 		}
 		rec, err := m.load(r.Context(), id, now)
+		if errors.Is(err, ErrRenewed) {
+			// A login or renew elsewhere: the browser probably holds the
+			// new cookie already (Save leaves it alone).
+			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "session renewed")
+			s.renewedAway = true
+			continue
+		}
 		if errors.Is(err, ErrNotFound) {
 			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "session not found or expired")
 			continue
@@ -103,11 +130,27 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 // response's header is written; pkg/middleware does. Save is idempotent:
 // later calls do nothing.
 //
-// A session loaded from the store whose record is gone by now (logout
-// elsewhere, admin expiry, reaper) is not recreated: its change is dropped,
-// the cookie is cleared and Save returns nil. A store failure is returned and
-// no cookie is set, so the browser never points at a session that was not
-// saved.
+// Only a request that destroys its session (Session.Destroy) clears the
+// cookie. A response never clears or replaces the cookie because the
+// session it named is gone, since the browser may hold a newer cookie by
+// then (a login in another tab, or this request racing its own login):
+//   - a session loaded from the store whose record is gone by the time it
+//     saves (logout elsewhere, admin expiry, reaper, a concurrent login
+//     that renewed its ID) is not recreated: its change is dropped, no
+//     cookie is set, and Save returns nil (counted in Counters.Dropped);
+//   - a cookie whose session was renewed away (ErrRenewed: a login that
+//     committed first) gives a fresh session that is never stored and sets
+//     no cookie, even when the handler changes it, so it cannot clobber the
+//     login's cookie; its change is dropped (Counters.Dropped). Only
+//     Session.Login stores it: a new authentication takes the cookie over
+//     (the browser may have lost the login's response);
+//   - an invalid cookie, or one whose session ended otherwise, gives a fresh
+//     session that sets a cookie only when the handler changes it.
+//
+// A cookie is (re)issued only after the store applied the change that
+// vouches for it: re-signing under a newer key also refreshes the session.
+// A store failure is returned and no cookie is set, so the browser never
+// points at a session that was not saved.
 func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -134,9 +177,10 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 
 	case s.stored == nil:
 		if !s.modifiedLocked() {
-			if s.hadCookie { // an invalid or stale cookie: stop the browser sending it
-				m.setCookie(h, "", time.Time{}, true)
-			}
+			return nil // nothing stored; a stale or invalid cookie is left alone (see above)
+		}
+		if s.renewedAway && !s.login {
+			m.dropped(ctx, "the session cookie names a session renewed by another request")
 			return nil
 		}
 		rec := s.info
@@ -154,11 +198,10 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 
 	changed := s.modifiedLocked()
 	resign := s.keyIndex > 0
-	if !changed && now.Sub(s.stored.LastSeen) < m.cfg.TouchInterval { // nothing to write
-		if resign {
-			m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), s.stored.Expires(), false)
-		}
-		return nil
+	// Re-signing writes a touch: a cookie is only issued for a session the
+	// store has just confirmed (it may have been renewed since Load).
+	if !changed && !resign && now.Sub(s.stored.LastSeen) < m.cfg.TouchInterval {
+		return nil // nothing to write
 	}
 	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared, LastSeen: now, IdleExpires: now.Add(m.cfg.IdleTimeout)}
 	if s.id != s.stored.ID {
@@ -176,8 +219,9 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	}
 	saved, err := m.apply(ctx, c)
 	if errors.Is(err, ErrNotFound) {
-		m.log.InfoContext(ctx, "session ended before this request saved; change dropped")
-		m.setCookie(h, "", time.Time{}, true)
+		if changed {
+			m.dropped(ctx, "the session ended or was renewed before this request saved")
+		}
 		return nil
 	}
 	if err != nil {
@@ -187,6 +231,12 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
 	}
 	return nil
+}
+
+// dropped counts and logs a change dropped because its session is gone.
+func (m *Manager) dropped(ctx context.Context, why string) {
+	m.counts.dropped.Add(1)
+	m.log.InfoContext(ctx, "session change dropped; cookie left alone", "reason", why)
 }
 
 // apply applies c to the store. A client hanging up must not abort a write

@@ -35,8 +35,12 @@ type Session struct {
 	destroyed bool
 	keyIndex  int  // key that verified the cookie; > 0 means re-sign
 	hadCookie bool // the request carried a session cookie (valid or not)
-	read      bool // the handler looked at the session: responses vary by cookie
-	saved     bool
+	// renewedAway: a cookie named a session renewed by another request
+	// (ErrRenewed), so the browser probably holds a newer cookie: this
+	// fresh session is not stored unless it logs in (see Manager.Save).
+	renewedAway bool
+	read        bool // the handler looked at the session: responses vary by cookie
+	saved       bool
 }
 
 // ID returns the session's current ID. For a session created in this request
