@@ -30,7 +30,9 @@ var errNotSaved = errors.New("middleware: session not saved; response replaced b
 // m.Load, puts it in the request context (session.FromContext) and saves it
 // with m.Save just before the response header is written: on the first
 // WriteHeader (informational 1xx codes excepted), Write, Flush or ReadFrom,
-// or when the handler returns without writing.
+// or when the handler returns without writing. Changes the handler makes to
+// the session after that are rejected (session.ErrAlreadySaved; see
+// session.Session, "After the save").
 //
 // When loading or saving fails, m's error handler answers (default 500) and
 // the handler's own response is discarded; no Set-Cookie then points at a

@@ -26,9 +26,14 @@ type raceServer struct {
 	entered, release chan struct{}
 }
 
-func newRaceServer(t *testing.T, h *harness) *raceServer {
+// newRaceServer starts a raceServer for h; routes, when given, add routes
+// of their own to its mux.
+func newRaceServer(t *testing.T, h *harness, routes ...func(*http.ServeMux)) *raceServer {
 	rs := &raceServer{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	mux := testMux()
+	for _, add := range routes {
+		add(mux)
+	}
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := session.FromContext(r.Context())
 		io.WriteString(w, s.UserID())

@@ -57,6 +57,13 @@
 //     nothing cost nothing.
 //   - Concurrent requests merge per key: when two requests set the same key,
 //     the one saved last wins.
+//   - The session is saved before the first byte of the response: change
+//     it before writing the body. Later changes are rejected
+//     (ErrAlreadySaved, or an error log; see Session), and a Destroy then
+//     ends the session but cannot clear the cookie.
+//   - A browser whose login response was lost keeps its pre-login cookie;
+//     for RenewGrace that cookie cannot store anonymous data (its changes
+//     are dropped), though logging in again works at once.
 //   - Session is not meant to outlive its request. Keep values small: the
 //     store enforces a record size limit (64 KiB by default in bundled
 //     stores).

@@ -30,10 +30,14 @@ type Counters struct {
 	// left the cookie alone. A few under concurrent logins and logouts are
 	// expected.
 	Dropped uint64 `json:"dropped"`
+	// LateChanges counts calls that tried to change a session after it was
+	// saved (see Session, "After the save"): each is a bug in a handler,
+	// also logged at error level.
+	LateChanges uint64 `json:"late_changes"`
 }
 
 // counters is the Manager's live Counters.
-type counters struct{ dropped atomic.Uint64 }
+type counters struct{ dropped, late atomic.Uint64 }
 
 // New returns a Manager for cfg after applying defaults. A bad Config (no
 // store or keys, lifetime shorter than the idle timeout, a cookie name the
@@ -65,7 +69,7 @@ func (m *Manager) now() time.Time { return m.cfg.Now().UTC() }
 
 // Counters returns the manager's counters so far.
 func (m *Manager) Counters() Counters {
-	return Counters{Dropped: m.counts.dropped.Load()}
+	return Counters{Dropped: m.counts.dropped.Load(), LateChanges: m.counts.late.Load()}
 }
 
 // Load returns the session of request r. A missing, oversized, malformed or
@@ -75,7 +79,7 @@ func (m *Manager) Counters() Counters {
 // non-nil only when the store fails; the session is then nil.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
 	now := m.now()
-	s := &Session{m: m}
+	s := &Session{m: m, ctx: r.Context()}
 	for _, c := range r.CookiesNamed(m.cfg.Cookie.Name) {
 		s.hadCookie = true
 		if len(c.Value) > MaxCookieSize {
@@ -128,7 +132,7 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 // Cache-Control: no-store with it unless the handler chose a cache policy,
 // and Vary: Cookie when the handler read the session. Call it before the
 // response's header is written; pkg/middleware does. Save is idempotent:
-// later calls do nothing.
+// later calls do nothing, and later changes to s fail (ErrAlreadySaved).
 //
 // Only a request that destroys its session (Session.Destroy) clears the
 // cookie. A response never clears or replaces the cookie because the
@@ -231,6 +235,27 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
 	}
 	return nil
+}
+
+// lateChange counts and logs a change attempted after the session was
+// saved (see Session, "After the save").
+func (m *Manager) lateChange(ctx context.Context, method string) {
+	m.counts.late.Add(1)
+	m.log.ErrorContext(ctx, "session changed after it was saved (the response had started); change not saved",
+		"method", "Session."+method)
+}
+
+// destroyLate deletes the records of ids at once, for Destroy after the
+// save (a logout must never be lost), and counts and logs the late call.
+func (m *Manager) destroyLate(ctx context.Context, ids ...ID) {
+	m.counts.late.Add(1)
+	if _, err := m.cfg.Store.Delete(context.WithoutCancel(ctx), ids...); err != nil {
+		m.log.ErrorContext(ctx, "session destroyed after it was saved (the response had started); deleting it failed",
+			"method", "Session.Destroy", "error", err)
+		return
+	}
+	m.log.ErrorContext(ctx, "session destroyed after it was saved (the response had started); deleted, but the cookie could not be cleared",
+		"method", "Session.Destroy")
 }
 
 // dropped counts and logs a change dropped because its session is gone.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,27 @@ import (
 //
 // A Session is safe for concurrent use by the goroutines of its request; it
 // must not be kept after the request ends.
+//
+// # After the save
+//
+// The session is saved once, before the first byte of the response
+// (pkg/middleware: the first WriteHeader, Write, Flush, ReadFrom or Hijack,
+// or the handler returning), because the cookie travels in the response
+// header. Change the session before writing the response. A change made
+// after the save cannot reach the store or the cookie; it is rejected, so it
+// never vanishes silently:
+//   - Set, SetRaw, Pop and Login return ErrAlreadySaved (Pop then leaves
+//     the value and dst alone, PopString returns "");
+//   - Delete, Clear and Renew, which return nothing, change nothing;
+//   - Destroy still ends the session: it deletes the stored record at once
+//     (a logout must never be lost), but the response can no longer clear
+//     the cookie, so the browser keeps a cookie of a session that is gone.
+//
+// Each such call is logged at error level (the method's name, nothing
+// else) and counted in Manager.Counters().LateChanges.
 type Session struct {
-	m *Manager
+	m   *Manager
+	ctx context.Context // the request's: for logs, and Destroy after the save
 
 	mu        sync.Mutex
 	id        ID                         // current id; differs from stored.ID after Renew
@@ -40,7 +60,7 @@ type Session struct {
 	// fresh session is not stored unless it logs in (see Manager.Save).
 	renewedAway bool
 	read        bool // the handler looked at the session: responses vary by cookie
-	saved       bool
+	saved       bool // Manager.Save ran: later changes are rejected
 }
 
 // ID returns the session's current ID. For a session created in this request
@@ -182,31 +202,36 @@ func getAs[T any](s *Session, key string) T {
 
 // Set stores v under key, encoded as JSON. It returns an error wrapping
 // ErrEncode when v cannot be encoded (the session is then unchanged),
-// ErrInvalidKey for an empty key and ErrDestroyed after Destroy.
+// ErrInvalidKey for an empty key, ErrAlreadySaved after the session was
+// saved and ErrDestroyed after Destroy.
 func (s *Session) Set(key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
 	}
-	return s.setRaw(key, b)
+	return s.setRaw("Set", key, b)
 }
 
 // SetRaw stores the JSON document raw under key. It returns an error
-// wrapping ErrEncode when raw is not valid JSON. raw is compacted and copied.
+// wrapping ErrEncode when raw is not valid JSON, and otherwise the errors of
+// Set. raw is compacted and copied.
 func (s *Session) SetRaw(key string, raw json.RawMessage) error {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
 	}
-	return s.setRaw(key, buf.Bytes())
+	return s.setRaw("SetRaw", key, buf.Bytes())
 }
 
-func (s *Session) setRaw(key string, v json.RawMessage) error {
+func (s *Session) setRaw(method, key string, v json.RawMessage) error {
 	if key == "" {
 		return ErrInvalidKey
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saved {
+		return s.lateLocked(method)
+	}
 	if s.destroyed {
 		return ErrDestroyed
 	}
@@ -219,10 +244,14 @@ func (s *Session) setRaw(key string, v json.RawMessage) error {
 }
 
 // Delete removes key. Deleting a missing key is not an error, and is not a
-// change.
+// change. After the save it changes nothing and is logged (see Session).
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saved {
+		_ = s.lateLocked("Delete")
+		return
+	}
 	s.deleteLocked(key)
 }
 
@@ -239,10 +268,17 @@ func (s *Session) deleteLocked(key string) {
 
 // Pop decodes the value under key into dst and deletes it: a flash value,
 // shown once. It reports false with a nil error when there is no value; on a
-// decode error the value is kept.
-func (s *Session) Pop(key string, dst any) (bool, error) {
+// decode error the value is kept. After the session was saved the value
+// could not be deleted, so Pop leaves dst alone and reports false with
+// ErrAlreadySaved.
+func (s *Session) Pop(key string, dst any) (bool, error) { return s.pop("Pop", key, dst) }
+
+func (s *Session) pop(method, key string, dst any) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saved {
+		return false, s.lateLocked(method)
+	}
 	v, ok := s.lookup(key)
 	if !ok {
 		return false, nil
@@ -255,10 +291,11 @@ func (s *Session) Pop(key string, dst any) (bool, error) {
 }
 
 // PopString returns the string under key and deletes it; "" when there is
-// none or it is not a string (then the value is kept).
+// none or it is not a string (then the value is kept), and "" after the
+// save (see Pop).
 func (s *Session) PopString(key string) string {
 	var v string
-	if _, err := s.Pop(key, &v); err != nil {
+	if _, err := s.pop("PopString", key, &v); err != nil {
 		return ""
 	}
 	return v
@@ -298,10 +335,15 @@ func (s *Session) Keys() []string {
 	return keys
 }
 
-// Clear removes every data key. The user binding is kept.
+// Clear removes every data key. The user binding is kept. After the save
+// it changes nothing and is logged (see Session).
 func (s *Session) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saved {
+		_ = s.lateLocked("Clear")
+		return
+	}
 	if s.destroyed {
 		return
 	}
@@ -313,10 +355,16 @@ func (s *Session) Clear() {
 
 // Renew gives the session a new ID and keeps its data and deadline, to
 // prevent session fixation when privileges change. The old ID stops working
-// in the same store operation that saves the session.
+// in the same store operation that saves the session. After the save it
+// changes nothing and is logged (see Session): call it before writing the
+// response.
 func (s *Session) Renew() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saved {
+		_ = s.lateLocked("Renew")
+		return
+	}
 	if s.destroyed {
 		return
 	}
@@ -328,13 +376,17 @@ func (s *Session) Renew() {
 // and restarts its absolute lifetime. Call it when a user authenticates.
 // Data is kept when an anonymous session logs in (a cart survives sign-in)
 // and cleared when the session was bound to a different user, so nothing
-// one user stored reaches another.
+// one user stored reaches another. It returns ErrAlreadySaved after the
+// save (the user is then not logged in) and ErrDestroyed after Destroy.
 func (s *Session) Login(user string) error {
 	if user == "" {
 		return errors.New("session: Login with an empty user id")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.saved {
+		return s.lateLocked("Login")
+	}
 	if s.destroyed {
 		return ErrDestroyed
 	}
@@ -350,13 +402,35 @@ func (s *Session) Login(user string) error {
 
 // Destroy ends the session (logout): its stored record is deleted when the
 // response starts and the browser is told to drop the cookie. Later changes
-// in this request are rejected with ErrDestroyed.
+// in this request are rejected with ErrDestroyed. Called after the save,
+// it deletes the stored record at once (errors are logged), but the
+// response can no longer clear the cookie (see Session).
 func (s *Session) Destroy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.read = true
 	s.destroyed = true
 	s.set, s.deleted, s.cleared = nil, nil, false
+	if s.saved {
+		s.m.destroyLate(s.ctx, s.savedIDsLocked()...)
+	}
+}
+
+// lateLocked reports a change attempted after the save: the Manager counts
+// and logs it. It returns ErrAlreadySaved. s.mu is held.
+func (s *Session) lateLocked(method string) error {
+	s.m.lateChange(s.ctx, method)
+	return ErrAlreadySaved
+}
+
+// savedIDsLocked returns the IDs under which the session may be stored
+// after the save: the loaded one, and the current one (created or renewed,
+// unless the save failed or dropped the change). s.mu is held.
+func (s *Session) savedIDsLocked() []ID {
+	if s.stored != nil && s.stored.ID != s.id {
+		return []ID{s.stored.ID, s.id}
+	}
+	return []ID{s.id}
 }
 
 // Modified reports whether the request changed the session's data, user or

@@ -399,3 +399,40 @@ func TestLentRecordUntouched(t *testing.T) {
 		}
 	}
 }
+
+// failingApply is a memstore whose Apply fails: a store that cannot write.
+type failingApply struct{ *memstore.Store }
+
+func (failingApply) Apply(context.Context, *session.Change) (*session.Record, error) {
+	return nil, errors.New("disk full (injected)")
+}
+
+// TestDestroyAfterAFailedSaveEndsTheSession: when the save failed (here a
+// renew the store refused), a Destroy after it still deletes the session
+// the request loaded: a logout is never lost.
+func TestDestroyAfterAFailedSaveEndsTheSession(t *testing.T) {
+	e := newEnv(t)
+	cookie, _ := e.request("", func(s *session.Session) { s.Set("a", 1) })
+	mgr, err := session.New(session.Config{Store: failingApply{e.store}, Keys: mustKeyring(t, keyA), Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: mgr.CookieName(), Value: cookie})
+	s, err := mgr.Load(r)
+	if err != nil || s.IsNew() {
+		t.Fatalf("Load = new %v, %v; want the stored session", s.IsNew(), err)
+	}
+	id := s.ID()
+	s.Renew()
+	if err := mgr.Save(r.Context(), http.Header{}, s); err == nil {
+		t.Fatal("Save with a failing store succeeded")
+	}
+	s.Destroy()
+	if _, err := e.store.Load(context.Background(), id, e.now); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("the session survived a Destroy after a failed save: %v", err)
+	}
+	if n := mgr.Counters().LateChanges; n != 1 {
+		t.Errorf("Counters().LateChanges = %d, want 1", n)
+	}
+}
