@@ -253,3 +253,22 @@ func newServerFor(t *testing.T, h *harness, handler http.Handler) *httptest.Serv
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// rotate replaces h's manager with one whose keyring is keys (the first
+// signs), keeping the rest of its configuration and its counters, and
+// returns the keyring. No request may be in flight.
+func (h *harness) rotate(keys ...[]byte) *session.Keyring {
+	h.t.Helper()
+	kr, err := session.NewKeyring(keys...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg := h.mgr.Config()
+	cfg.Keys = kr
+	mgr, err := session.New(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	*h.mgr = *mgr
+	return kr
+}

@@ -216,17 +216,7 @@ func TestKeyRotation(t *testing.T) {
 	oldCookie := h.cookie(c)
 
 	// New key first, old key still verifying: accepted and re-issued.
-	rotated, err := session.NewKeyring(key2, key1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := h.mgr.Config()
-	cfg.Keys = rotated
-	mgr2, err := session.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	*h.mgr = *mgr2
+	rotated := h.rotate(key2, key1)
 	resp, body := h.do(c, "GET", "/get?key=a", nil)
 	if body != "1" {
 		t.Fatalf("old-key cookie rejected: %q", body)
@@ -243,10 +233,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Old key removed: the old cookie no longer works.
-	only2, _ := session.NewKeyring(key2)
-	cfg.Keys = only2
-	mgr3, _ := session.New(cfg)
-	*h.mgr = *mgr3
+	h.rotate(key2)
 	if _, body := h.do(h.plain(), "GET", "/get?key=a", h.withCookie(oldCookie)); body != "" {
 		t.Errorf("cookie of a removed key accepted: %q", body)
 	}

@@ -119,6 +119,28 @@ func (rs *raceServer) loggedIn(t *testing.T, h *harness, c *http.Client, want st
 	}
 }
 
+// loginScene is a browser (client c with a jar) that stored a cart in an
+// anonymous session, then logged in as alice on rs.
+type loginScene struct {
+	h            *harness
+	rs           *raceServer
+	c            *http.Client
+	old, login   string // the cookie before and after the login
+	oldID, newID string // the session's id before and after the login
+}
+
+func newLoginScene(t *testing.T) *loginScene {
+	h := newHarness(t, nil)
+	sc := &loginScene{h: h, rs: newRaceServer(t, h), c: h.client()}
+	sc.rs.call(t, sc.c, "POST", "/set?key=cart&val=book", nil)
+	sc.old = sc.rs.jarCookie(h, sc.c)
+	_, sc.oldID = sc.rs.call(t, sc.c, "GET", "/id", nil)
+	sc.rs.call(t, sc.c, "POST", "/login?user=alice", nil)
+	sc.login = sc.rs.jarCookie(h, sc.c)
+	_, sc.newID = sc.rs.call(t, sc.c, "GET", "/id", nil)
+	return sc
+}
+
 // TestRequestOverlappingLoginKeepsTheLogin: a request that loaded the
 // pre-login session, then finishes after the login committed, whatever it
 // does (reads past the touch interval, so it writes a touch; writes; reads
@@ -140,17 +162,7 @@ func TestRequestOverlappingLoginKeepsTheLogin(t *testing.T) {
 			c := h.client()
 			rs.call(t, c, "POST", "/set?key=cart&val=book", nil)
 			if tc.rotate {
-				rotated, err := session.NewKeyring(key2, key1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cfg := h.mgr.Config()
-				cfg.Keys = rotated
-				mgr, err := session.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				*h.mgr = *mgr // no request is in flight
+				h.rotate(key2, key1)
 			}
 
 			done := make(chan *http.Response, 1)
@@ -204,22 +216,16 @@ func TestRequestAfterLoginKeepsTheLogin(t *testing.T) {
 		{"renew", "POST", "/renew"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, nil)
-			rs := newRaceServer(t, h)
-			c := h.client()
-			rs.call(t, c, "POST", "/set?key=cart&val=book", nil)
-			old := rs.jarCookie(h, c)
-			rs.call(t, c, "POST", "/login?user=alice", nil)
-			login := rs.jarCookie(h, c)
-
-			resp, body := rs.stale(t, h, c, old, tc.method, tc.path)
+			sc := newLoginScene(t)
+			h, rs, c := sc.h, sc.rs, sc.c
+			resp, body := rs.stale(t, h, c, sc.old, tc.method, tc.path)
 			if resp.StatusCode != http.StatusOK || body != "" {
 				t.Errorf("the stale request got %d %q, want 200 and nothing of the session", resp.StatusCode, body)
 			}
 			if v := resp.Header.Values("Set-Cookie"); len(v) != 0 {
 				t.Errorf("the stale request set %q; it must leave the cookie alone", v)
 			}
-			rs.loggedIn(t, h, c, login)
+			rs.loggedIn(t, h, c, sc.login)
 			if _, poll := rs.call(t, c, "GET", "/get?key=poll", nil); poll != "" {
 				t.Errorf("the stale request's write reached the logged-in session: %q", poll)
 			}
@@ -239,14 +245,8 @@ func TestRequestAfterLoginKeepsTheLogin(t *testing.T) {
 // login's response was lost) is a new authentication: it gets a fresh
 // session and its cookie, with nothing of the other login's session.
 func TestLoginWithRenewedCookieLogsIn(t *testing.T) {
-	h := newHarness(t, nil)
-	rs := newRaceServer(t, h)
-	c := h.client()
-	rs.call(t, c, "POST", "/set?key=cart&val=book", nil)
-	old := rs.jarCookie(h, c)
-	rs.call(t, c, "POST", "/login?user=alice", nil)
-	first := rs.jarCookie(h, c)
-
+	sc := newLoginScene(t)
+	h, rs, c, old, first := sc.h, sc.rs, sc.c, sc.old, sc.login
 	resp, _ := rs.stale(t, h, c, old, "POST", "/login?user=alice")
 	ck := sessionCookie(resp, h.mgr.CookieName())
 	if ck == nil || ck.MaxAge < 0 || ck.Value == old || ck.Value == first {
@@ -268,15 +268,9 @@ func TestLoginWithRenewedCookieLogsIn(t *testing.T) {
 // cookie reaches neither the logged-in session's data, user or id, nor can
 // it write to it (session fixation stays impossible).
 func TestOldCookieNeverSeesTheLoggedInSession(t *testing.T) {
-	h := newHarness(t, nil)
-	rs := newRaceServer(t, h)
-	c := h.client()
-	rs.call(t, c, "POST", "/set?key=cart&val=book", nil)
-	old := rs.jarCookie(h, c)
-	_, oldID := rs.call(t, c, "GET", "/id", nil)
-	rs.call(t, c, "POST", "/login?user=alice", nil)
+	sc := newLoginScene(t)
+	h, rs, c, old, oldID, newID := sc.h, sc.rs, sc.c, sc.old, sc.oldID, sc.newID
 	rs.call(t, c, "POST", "/set?key=secret&val=s3", nil)
-	_, newID := rs.call(t, c, "GET", "/id", nil)
 
 	for _, key := range []string{"cart", "secret"} {
 		if _, v := rs.call(t, h.plain(), "GET", "/get?key="+key, h.withCookie(old)); v != "" {

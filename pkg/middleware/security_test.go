@@ -41,17 +41,7 @@ func TestEveryCookieResponseIsNoStore(t *testing.T) {
 	resp, _ = h.do(c, "POST", "/renew", nil)
 	check("renew", resp, false)
 	// Rotation: the cookie signed by the old key is re-issued.
-	rotated, err := session.NewKeyring(key2, key1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := h.mgr.Config()
-	cfg.Keys = rotated
-	mgr, err := session.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	*h.mgr = *mgr
+	h.rotate(key2, key1)
 	resp, _ = h.do(c, "GET", "/get?key=a", nil)
 	check("re-issued under the new key", resp, false)
 
