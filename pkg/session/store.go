@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 )
@@ -209,7 +210,8 @@ type Stats struct {
 	// SealFailures counts records that failed their integrity check since
 	// the store was opened.
 	SealFailures int64 `json:"seal_failures"`
-	// LastReap describes the latest expiry pass; zero if none ran.
+	// LastReap describes the latest expiry pass; zero if none ran, which
+	// JSON encodes as null.
 	LastReap ReapStats `json:"last_reap"`
 	// SizeBytes is the storage size (a file's size); 0 when unknown.
 	SizeBytes int64 `json:"size_bytes"`
@@ -229,6 +231,17 @@ type ReapStats struct {
 	// write transaction), which is how long other writers could wait
 	// behind it; zero when the store does not measure it.
 	LongestStep time.Duration `json:"longest_step_ns"`
+}
+
+// MarshalJSON encodes r as JSON null when no pass ran (At is zero), so that
+// Stats taken before the first pass say "last_reap": null rather than
+// describe a pass at the zero time. Decoding null leaves a ReapStats zero.
+func (r ReapStats) MarshalJSON() ([]byte, error) {
+	if r.At.IsZero() {
+		return []byte("null"), nil
+	}
+	type plain ReapStats // without this method
+	return json.Marshal(plain(r))
 }
 
 // Purger is implemented by stores that can remove expired records on demand
