@@ -49,6 +49,9 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 func main() {
+	// What logs through the default logger (session.LoadOrCreateKeyFile's
+	// warning about a shared key file) looks like the demo's own log.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	os.Exit(mainCode(os.Args[1:], os.Stderr))
 }
 
@@ -158,9 +161,6 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	keys, created, err := session.LoadOrCreateKeyFile(o.keys)
 	if err != nil {
 		return fmt.Errorf("key file: %w", err) // the error names the file
-	}
-	if fi, err := os.Stat(o.keys); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn("key file is readable by other users; chmod 600 it", "path", o.keys, "mode", fi.Mode().Perm().String())
 	}
 
 	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})

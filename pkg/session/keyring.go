@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,9 +208,14 @@ func LoadKeyFile(path string) (*Keyring, error) {
 
 // LoadOrCreateKeyFile loads the key file at path, or, when it does not exist,
 // creates it with one new key and mode 0600 (the directory must exist). It
-// reports whether it created the file. An existing file is never rewritten.
+// reports whether it created the file. An existing file is never rewritten;
+// when its mode lets the group or others in (any bit of 0077), it is used
+// and a warning is logged with slog.Default.
 func LoadOrCreateKeyFile(path string) (kr *Keyring, created bool, err error) {
 	kr, err = LoadKeyFile(path)
+	if err == nil {
+		warnIfShared(path)
+	}
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return kr, false, err
 	}
@@ -235,6 +241,17 @@ func LoadOrCreateKeyFile(path string) (kr *Keyring, created bool, err error) {
 	}
 	kr, err = NewKeyring(key)
 	return kr, true, err
+}
+
+// warnIfShared logs a warning when the key file at path is open to the
+// group or others.
+func warnIfShared(path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	slog.Warn("session: key file is readable by other users; chmod 600 it",
+		"path", path, "mode", fi.Mode().Perm().String())
 }
 
 // SignCookie returns the cookie value for id under cookie name: base64url of

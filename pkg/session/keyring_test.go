@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,6 +159,41 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 	}
 	if _, err := session.LoadKeyFile(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing key file loaded")
+	}
+}
+
+// TestLoadOrCreateKeyFileWarnsWhenShared: a key file the group or others
+// may read is used, with a warning through slog.Default; a private one is
+// not warned about. Not parallel: it swaps the process's default logger.
+func TestLoadOrCreateKeyFileWarnsWhenShared(t *testing.T) {
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	path := filepath.Join(t.TempDir(), "keys")
+	if _, _, err := session.LoadOrCreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := session.LoadOrCreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "key file") {
+		t.Errorf("a private key file was warned about:\n%s", logs.String())
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o620} {
+		logs.Reset()
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := session.LoadOrCreateKeyFile(path); err != nil {
+			t.Fatalf("mode %v: %v", mode, err)
+		}
+		out := logs.String()
+		if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "key file is readable by other users; chmod 600 it") ||
+			!strings.Contains(out, "mode="+mode.String()) || !strings.Contains(out, path) {
+			t.Errorf("mode %v: no warning naming the file and its mode:\n%s", mode, out)
+		}
 	}
 }
 
