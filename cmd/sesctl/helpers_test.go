@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +297,27 @@ func (h *harness) useService(svc admin.Service) {
 	h.openFile = func(*app, string, bool, *session.Keyring) (admin.Service, func() error, error) {
 		return svc, func() error { return nil }, nil
 	}
+}
+
+// transcript runs sesctl once per argument list and returns what a
+// terminal would show: each command line, its stdout, its stderr (each
+// line marked "stderr: ") and a non-zero exit code, for golden files of
+// messages.
+func (h *harness) transcript(runs ...[]string) string {
+	h.t.Helper()
+	var b strings.Builder
+	for _, args := range runs {
+		r := h.run(args...)
+		b.WriteString("$ sesctl " + strings.Join(args, " ") + "\n")
+		b.WriteString(r.stdout)
+		for _, line := range strings.SplitAfter(r.stderr, "\n") {
+			if line != "" {
+				b.WriteString("stderr: " + line)
+			}
+		}
+		if r.code != exitOK {
+			b.WriteString("exit " + strconv.Itoa(r.code) + "\n")
+		}
+	}
+	return b.String()
 }

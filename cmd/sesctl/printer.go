@@ -32,6 +32,7 @@ type printer interface {
 	Compact(compactResult) error
 	Imported(importResult) error
 	Key(keyResult) error
+	Rotated(rotateResult) error
 	Version(versionResult) error
 }
 
@@ -82,6 +83,11 @@ type (
 	}
 	keyResult struct {
 		Key string `json:"key"`
+	}
+	rotateResult struct {
+		Path    string `json:"path"`
+		Keys    int    `json:"keys"`    // in the file now, the new one first
+		Dropped int    `json:"dropped"` // old keys removed
 	}
 	versionResult struct {
 		Version string `json:"version"`
@@ -216,6 +222,7 @@ func (p *jsonPrinter) Backup(r backupResult) error         { return p.line(r) }
 func (p *jsonPrinter) Compact(r compactResult) error       { return p.line(r) }
 func (p *jsonPrinter) Imported(r importResult) error       { return p.line(r) }
 func (p *jsonPrinter) Key(r keyResult) error               { return p.line(r) }
+func (p *jsonPrinter) Rotated(r rotateResult) error        { return p.line(r) }
 func (p *jsonPrinter) Version(r versionResult) error       { return p.line(r) }
 
 // jsonList streams one sessionView per line through a buffer.
@@ -321,6 +328,14 @@ func (p *tablePrinter) Imported(r importResult) error {
 }
 
 func (p *tablePrinter) Key(r keyResult) error { return p.say("%s", r.Key) }
+
+func (p *tablePrinter) Rotated(r rotateResult) error {
+	dropped := ""
+	if r.Dropped > 0 {
+		dropped = fmt.Sprintf(", dropped %s", plural(r.Dropped, "old key"))
+	}
+	return p.say("rotated %s: a new key signs, %s verify%s; restart the app to use it", r.Path, plural(r.Keys, "key"), dropped)
+}
 
 func (p *tablePrinter) Version(r versionResult) error {
 	return p.say("sesctl %s (%s)", r.Version, r.Go)
