@@ -184,11 +184,7 @@ func sesctl(t *testing.T, args ...string) ctlRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.Path(t, "sesctl"), args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = demoproc.KillDelay
-	cmd.Env = demoproc.Env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd := ctlCommand(ctx, t, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -207,6 +203,17 @@ func sesctl(t *testing.T, args ...string) ctlRun {
 		t.Errorf("sesctl reported a data race:\n%s", r)
 	}
 	return r
+}
+
+// ctlCommand returns the sesctl command with args, ended by SIGTERM (then
+// SIGKILL) when ctx is done and by SIGKILL when the test binary dies.
+func ctlCommand(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bins.Path(t, "sesctl"), args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = demoproc.KillDelay
+	cmd.Env = demoproc.Env()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 // ctlOK runs sesctl, requires exit 0 with nothing on stderr, and returns

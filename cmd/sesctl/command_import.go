@@ -87,6 +87,10 @@ nothing is imported (or, with --skip-invalid, the rest is). Records are
 written in atomic batches; records whose id is already stored and records
 already expired are skipped, so running an import twice is harmless.
 
+import is the one command that creates a missing database file (mode 0600,
+once the input proved valid; it says so on stderr), so export | import
+restores a backup or moves sessions to a new file without running the app.
+
 --from scs-bolt FILE migrates from github.com/alexedwards/scs's boltstore:
 each scs session becomes a new session with a new random id, its values
 JSON-encoded, created now, expiring when it would have expired in scs, and
@@ -116,26 +120,55 @@ app; such sessions are invalid (see --skip-invalid).`,
 	return cmd
 }
 
-// openImportTarget returns the Service to import into; nil for a dry run,
-// which only checks the database file exists.
-func (a *app) openImportTarget(ctx context.Context, dryRun bool) (admin.Service, func() error, error) {
-	if dryRun {
-		if a.socket == "" {
-			if err := requireFile(a.db); err != nil {
-				return nil, nil, err
-			}
-		}
-		return nil, func() error { return nil }, nil
-	}
-	return a.service(ctx, writeAccess)
+// importDest is the database an import writes to. A database file that
+// does not exist yet is created only once the input proved valid, so a bad
+// input leaves no empty database behind.
+type importDest struct {
+	a       *app
+	ctx     context.Context
+	svc     admin.Service // nil until open
+	release func() error
 }
 
-func (a *app) runImport(ctx context.Context, o *importOptions, input string) (err error) {
-	svc, release, err := a.openImportTarget(ctx, o.dryRun)
+// openImportDest opens the database to import into: at once when it
+// exists or is behind a socket, so that a held file or missing keys fail
+// before the input is read; later, in open, when the file is to be
+// created. A dry run opens nothing.
+func (a *app) openImportDest(ctx context.Context, dryRun bool) (*importDest, error) {
+	t := &importDest{a: a, ctx: ctx, release: func() error { return nil }}
+	if dryRun {
+		return t, nil
+	}
+	if a.socket == "" && missing(a.db) {
+		keys, err := a.loadKeys()
+		if err != nil {
+			return nil, err
+		}
+		return t, a.canWrite(createAccess, keys)
+	}
+	return t, t.open()
+}
+
+// open opens the target unless it is open, creating the database file if
+// it is missing.
+func (t *importDest) open() error {
+	if t.svc != nil {
+		return nil
+	}
+	svc, release, err := t.a.service(t.ctx, createAccess)
 	if err != nil {
 		return err
 	}
-	defer func() { err = joinErr(err, release()) }()
+	t.svc, t.release = svc, release
+	return nil
+}
+
+func (a *app) runImport(ctx context.Context, o *importOptions, input string) (err error) {
+	target, err := a.openImportDest(ctx, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer func() { err = joinErr(err, target.release()) }()
 
 	src, name, cleanup, err := a.importSource(input)
 	if err != nil {
@@ -161,11 +194,14 @@ func (a *app) runImport(ctx context.Context, o *importOptions, input string) (er
 	}
 
 	// Pass 2: import the valid lines in atomic batches.
+	if err := target.open(); err != nil {
+		return err
+	}
 	second, err := src.second()
 	if err != nil {
 		return err
 	}
-	b := newBatcher(ctx, svc, o.batch, a.progress(int64(v.valid), "importing", false), "lines")
+	b := newBatcher(ctx, target.svc, o.batch, a.progress(int64(v.valid), "importing", false), "lines")
 	err = scanLines(second, func(n int, line []byte) error {
 		if v.isBad(n) {
 			return nil

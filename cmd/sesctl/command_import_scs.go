@@ -51,11 +51,11 @@ func (a *app) runImportSCS(ctx context.Context, o *importOptions, path string) (
 	if a.socket == "" && sameFile(path, a.db) {
 		return fmt.Errorf("%s is the database to import into, not an scs file", path)
 	}
-	svc, release, err := a.openImportTarget(ctx, o.dryRun)
+	target, err := a.openImportDest(ctx, o.dryRun)
 	if err != nil {
 		return err
 	}
-	defer func() { err = joinErr(err, release()) }()
+	defer func() { err = joinErr(err, target.release()) }()
 
 	db, err := openBoltReadOnly(path, scsHeldError)
 	if err != nil {
@@ -91,7 +91,10 @@ func (a *app) runImportSCS(ctx context.Context, o *importOptions, path string) (
 			return nil
 		}
 		// Pass 2: import in atomic batches, in the same read transaction.
-		bt := newBatcher(ctx, svc, o.batch, a.progress(int64(v.valid), "importing", false), "entries")
+		if err := target.open(); err != nil {
+			return err
+		}
+		bt := newBatcher(ctx, target.svc, o.batch, a.progress(int64(v.valid), "importing", false), "entries")
 		n = 0
 		err = b.ForEach(func(_, val []byte) error {
 			n++

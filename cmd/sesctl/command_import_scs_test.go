@@ -83,9 +83,14 @@ func TestImportSCS(t *testing.T) {
 	b, _ := json.MarshalIndent(recs, "", "  ")
 	h.golden("import_scs.golden", string(b)+"\n")
 
-	// Anonymous when no --user-key.
-	h2 := importTarget(t)
-	h2.ok("import", "--from", "scs-bolt", scs)
+	// Anonymous when no --user-key; into a database that does not exist
+	// yet, which import creates (migrating needs no run of the app first).
+	h2 := newHarness(t)
+	h2.env[envKeys] = h2.keyFile
+	r := h2.run("import", "--from", "scs-bolt", scs)
+	if r.code != exitOK || r.stderr != "sesctl: "+h2.db+" did not exist: created a new database\n" {
+		t.Errorf("into a new file: exit %d, stderr %q", r.code, r.stderr)
+	}
 	if out := h2.ok("-o", "json", "list"); strings.Contains(out, `"user":"alice"`) || countLines(out) != 3 {
 		t.Errorf("without --user-key:\n%s", out)
 	}

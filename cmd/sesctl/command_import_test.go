@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +118,52 @@ func TestImportUsage(t *testing.T) {
 	delete(h.env, envKeys)
 	h.stdin = ""
 	h.fails(exitFailure, []string{"needs the keys"}, "import")
+}
+
+// TestImportCreatesDatabase: import is the one command that creates a
+// missing database file (0600, one line on stderr saying so), so that
+// export | import restores or migrates without running the app first; and
+// only once the input proved valid and the keys are there.
+func TestImportCreatesDatabase(t *testing.T) {
+	src := seeded(t)
+	exported := src.ok("export")
+
+	h := newHarness(t)
+	h.env[envKeys] = h.keyFile
+	newDB := filepath.Join(h.dir, "new.db")
+	notCreated := func(what string) {
+		t.Helper()
+		if _, err := os.Lstat(newDB); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s created the database: %v", what, err)
+		}
+	}
+
+	h.stdin = exported + "{not json\n"
+	h.fails(exitFailure, []string{"1 line invalid; nothing imported"}, "--db", newDB, "import")
+	notCreated("an invalid input")
+	h.stdin = exported
+	h.ok("--db", newDB, "import", "--dry-run")
+	notCreated("a dry run")
+	delete(h.env, envKeys)
+	h.fails(exitFailure, []string{"needs the keys"}, "--db", newDB, "import")
+	notCreated("an import without keys")
+	h.env[envKeys] = h.keyFile
+	h.fails(exitFailure, []string{"no such file or directory"}, "--db", filepath.Join(h.dir, "nodir", "new.db"), "import")
+
+	got := h.transcript([]string{"--db", newDB, "import"}, []string{"--db", newDB, "import"})
+	h.golden("import_create.golden", got)
+	fi, err := os.Stat(newDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("new database: mode %v, want 0600", fi.Mode().Perm())
+	}
+	if got, want := h.ok("--db", newDB, "export"), src.ok("export", "--live"); got != want {
+		t.Errorf("the new database holds:\n%s\nwant the live sessions:\n%s", got, want)
+	}
+	// The app's keys read what import wrote.
+	if n := countLines(h.ok("--db", newDB, "--keys", h.keyFile, "-o", "json", "list")); n != 4 {
+		t.Errorf("%d sessions verify with the keys, want 4", n)
+	}
 }

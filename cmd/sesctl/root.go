@@ -253,28 +253,39 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 type access int
 
 const (
-	readAccess  access = iota // the file is opened read-only and left byte-identical
-	writeAccess               // the file is opened for writing
+	readAccess   access = iota // the file is opened read-only and left byte-identical
+	writeAccess                // the file is opened for writing
+	createAccess               // writeAccess, and a missing file is created (import)
 )
 
 // service is the one seam between the commands and the data: it returns
 // the admin.Service the command works on and a function releasing it.
 //
+//   - A --keys file is read first, whatever the mode: one that cannot be
+//     read is an error even where the keys are not needed.
 //   - With --socket it speaks to that admin socket.
-//   - Otherwise the database file must exist (sesctl never creates one).
-//     When another process holds the file exclusively and FILE.sock
-//     accepts connections, it speaks to that socket, silently.
+//   - Otherwise the database file must exist (sesctl creates one only for
+//     createAccess, saying so on stderr). When another process holds the
+//     file exclusively and FILE.sock accepts connections, it speaks to
+//     that socket, silently.
 //   - Otherwise it opens the file (read-only for readAccess) as a local
 //     Service. A file held by another process fails within about a second
 //     with an error naming the holder.
 func (a *app) service(ctx context.Context, acc access) (admin.Service, func() error, error) {
+	keys, err := a.loadKeys()
+	if err != nil {
+		return nil, nil, err
+	}
 	if a.socket != "" {
 		svc := a.dial(a.socket)
 		return svc, func() error { return closeService(svc) }, nil
 	}
 	path := a.db
-	if err := requireFile(path); err != nil {
-		return nil, nil, err
+	create := acc == createAccess && missing(path)
+	if !create {
+		if err := requireFile(path); err != nil {
+			return nil, nil, err
+		}
 	}
 	sock := path + admin.SocketSuffix
 	if held, _ := heldByOther(path); held {
@@ -284,19 +295,14 @@ func (a *app) service(ctx context.Context, acc access) (admin.Service, func() er
 		}
 		return nil, nil, lockedError(path, sock)
 	}
-	keys, err := a.loadKeys()
-	if err != nil {
+	if err := a.canWrite(acc, keys); err != nil {
 		return nil, nil, err
-	}
-	if acc == writeAccess && keys == nil {
-		return nil, nil, fmt.Errorf("changing %s directly needs the keys that seal its records: pass --keys FILE (or set $%s), "+
-			"or run the command while the app serves its admin socket", path, envKeys)
 	}
 	open := a.openFile
 	if open == nil {
 		open = openBoltFile
 	}
-	svc, release, err := open(a, path, acc == writeAccess, keys)
+	svc, release, err := open(a, path, acc != readAccess, keys)
 	if errors.Is(err, boltstore.ErrLocked) {
 		// The holder came between the probe and the open.
 		if socketListening(sock) {
@@ -308,7 +314,20 @@ func (a *app) service(ctx context.Context, acc access) (admin.Service, func() er
 	if err != nil {
 		return nil, nil, err
 	}
+	if create {
+		fmt.Fprintf(a.stderr, "sesctl: %s did not exist: created a new database\n", path)
+	}
 	return svc, release, nil
+}
+
+// canWrite fails when acc changes the file directly but no keys were
+// given to seal what it writes.
+func (a *app) canWrite(acc access, keys *session.Keyring) error {
+	if acc == readAccess || keys != nil {
+		return nil
+	}
+	return fmt.Errorf("changing %s directly needs the keys that seal its records: pass --keys FILE (or set $%s), "+
+		"or run the command while the app serves its admin socket", a.db, envKeys)
 }
 
 // openBoltFile opens path with boltstore: read-only unless write, without
@@ -405,12 +424,19 @@ func (a *app) loadKeys() (*session.Keyring, error) {
 	return session.LoadKeyFile(a.keys)
 }
 
-// requireFile fails unless path is an existing regular file: sesctl never
-// creates an empty database by accident.
+// missing reports whether nothing exists at path (a dangling symbolic link
+// is something).
+func missing(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// requireFile fails unless path is an existing regular file: only import
+// creates a database, so a mistyped --db never leaves an empty one behind.
 func requireFile(path string) error {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: no such database file (sesctl never creates one; check --db or $%s)", path, envDB)
+		return fmt.Errorf("%s: no such database file (check --db or $%s; only import creates one)", path, envDB)
 	}
 	if err != nil {
 		return err

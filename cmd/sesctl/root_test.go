@@ -52,7 +52,7 @@ func TestMissingDatabase(t *testing.T) {
 	h.env[envKeys] = h.keyFile
 	for _, args := range [][]string{
 		{"list"}, {"show", "0f8e4d2c"}, {"stats"}, {"check"}, {"purge"}, {"purge", "--dry-run"},
-		{"expire", "--user", "alice"}, {"export"}, {"import"}, {"import", "--dry-run"},
+		{"expire", "--user", "alice"}, {"export"},
 		{"backup", filepath.Join(h.dir, "b.db")}, {"compact", filepath.Join(h.dir, "c.db")},
 	} {
 		h.fails(exitFailure, []string{h.db + ": no such database file"}, args...)
