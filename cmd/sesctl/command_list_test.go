@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
-
-	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
 func TestList(t *testing.T) {
@@ -105,35 +100,5 @@ func TestTopN(t *testing.T) {
 		if len(got) > 0 && !got[0].Created.Equal(testNow.Add(-26*3600e9)) {
 			t.Errorf("n=%d: first is %v, want the oldest", n, got[0].Created)
 		}
-	}
-}
-
-// TestListWrongKeys: with another key file every record fails its seal:
-// none is listed, and the warnings are bounded.
-func TestListWrongKeys(t *testing.T) {
-	h := seeded(t)
-	other := newHarness(t)
-	if err := os.WriteFile(other.keyFile, []byte(session.EncodeKey(bytes.Repeat([]byte{1}, 32))+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h.env[envKeys] = other.keyFile
-	r := h.run("list", "--all")
-	if r.code != exitOK || r.stdout != "no sessions\n" {
-		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if len(lines) != 6 || !strings.Contains(lines[0], "level=WARN") || strings.Contains(r.stderr, "time=") {
-		t.Errorf("stderr:\n%s", r.stderr)
-	}
-	// More than maxWarnings: the rest are counted.
-	var b bytes.Buffer
-	w := newWarnings(&b, 2)
-	log := slog.New(w)
-	for range 5 {
-		log.Warn("seal", "id", "x")
-	}
-	w.summary()
-	if got := strings.Count(b.String(), "level=WARN"); got != 2 || !strings.Contains(b.String(), "sesctl: 3 more warnings not shown") {
-		t.Errorf("got:\n%s", b.String())
 	}
 }

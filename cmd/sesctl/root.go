@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -193,6 +192,9 @@ func report(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, errReported) {
+		return exitFailure
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintf(stderr, "sesctl: %s\nRun 'sesctl --help' for usage.\n", printable(oneLine(err.Error())))
@@ -332,88 +334,57 @@ func (a *app) canWrite(acc access, keys *session.Keyring) error {
 
 // openBoltFile opens path with boltstore: read-only unless write, without
 // a reaper (sesctl changes only what it is asked to), with the app's clock
-// and keys.
+// and keys. The store logs nothing: what it would warn about reaches the
+// user as sesctl's own words (see sealReport).
 func openBoltFile(a *app, path string, write bool, keys *session.Keyring) (admin.Service, func() error, error) {
-	log := newWarnings(a.stderr, maxWarnings)
 	st, err := boltstore.Open(path, &boltstore.Options{
 		Keys:         keys,
 		ReadOnly:     !write,
 		LockTimeout:  lockTimeout,
 		ReapInterval: -1,
 		Now:          a.now,
-		Logger:       slog.New(log),
+		Logger:       slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	release := func() error {
-		err := st.Close()
-		log.summary()
-		return err
+		sealErr := a.sealReport(st, keys)
+		return joinErr(st.Close(), sealErr)
 	}
 	return admin.NewLocal(st, a.now), release, nil
 }
 
-// maxWarnings bounds the store warnings printed by one command (a wrong key
-// file would otherwise print one per record).
-const maxWarnings = 10
-
-// warnings is a slog.Handler that prints the store's warnings (records
-// failing their seal) to stderr without timestamps, the first max of them,
-// and counts the rest.
-type warnings struct {
-	slog.Handler
-	state *warnState
-}
-
-type warnState struct {
-	mu         sync.Mutex
-	w          io.Writer
-	max, shown int
-	dropped    int
-}
-
-func newWarnings(w io.Writer, max int) *warnings {
-	h := slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, at slog.Attr) slog.Attr {
-			if len(groups) == 0 && at.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return at
-		},
-	})
-	return &warnings{Handler: h, state: &warnState{w: w, max: max}}
-}
-
-func (h *warnings) Handle(ctx context.Context, r slog.Record) error {
-	s := h.state
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shown >= s.max {
-		s.dropped++
+// sealReport says, in one line on stderr, how many records failed their
+// seal check while the command ran, most likely because --keys is not this
+// database's key file, and then returns errReported: reads left those
+// records out, so the result is incomplete (purge, whose result is not,
+// forgives it). Without keys nothing is verified and it says nothing.
+func (a *app) sealReport(st session.StatsReporter, keys *session.Keyring) error {
+	if keys == nil {
 		return nil
 	}
-	s.shown++
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *warnings) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &warnings{Handler: h.Handler.WithAttrs(attrs), state: h.state}
-}
-
-func (h *warnings) WithGroup(name string) slog.Handler {
-	return &warnings{Handler: h.Handler.WithGroup(name), state: h.state}
-}
-
-// summary says how many warnings were not shown.
-func (h *warnings) summary() {
-	s := h.state
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dropped > 0 {
-		fmt.Fprintf(s.w, "sesctl: %d more warnings not shown (a wrong --keys file makes every record fail its seal)\n", s.dropped)
+	stats, err := st.Stats(context.Background(), a.now())
+	if err != nil || stats.SealFailures == 0 {
+		return nil
 	}
+	fmt.Fprintf(a.stderr, "sesctl: %s failed the seal check: the key file %s is probably not this database's "+
+		"(if it is, the records were damaged or altered; sesctl check lists them)\n",
+		plural(int(stats.SealFailures), "record"), printable(a.keys))
+	return errReported
+}
+
+// errReported is a failure sesctl has already described on stderr: exit
+// 1, printing nothing more.
+var errReported = errors.New("reported")
+
+// forgiveSeals drops the failure of records failing their seal check
+// (already said on stderr) for a command whose result they do not change.
+func forgiveSeals(err error) error {
+	if errors.Is(err, errReported) {
+		return nil
+	}
+	return err
 }
 
 // loadKeys reads --keys; nil without it.

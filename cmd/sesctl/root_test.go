@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -204,4 +205,65 @@ func TestReport(t *testing.T) {
 	if code := report(&b, errors.New("two\nlines")); code != exitFailure || b.String() != "sesctl: two lines\n" {
 		t.Errorf("multi-line: %d %q", code, b.String())
 	}
+}
+
+// wrongKeyFile writes a valid key file of another key into h's directory.
+func wrongKeyFile(t *testing.T, h *harness) string {
+	t.Helper()
+	path := filepath.Join(h.dir, "other.keys")
+	if err := os.WriteFile(path, []byte(session.EncodeKey(bytes.Repeat([]byte{1}, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWrongKeys: with another database's key file every record fails its
+// seal. Each command that read records says so in one sesctl line (no
+// library log line) and exits 1: its result left them out. purge, which
+// removes them all the same, says so and succeeds; stats, which reads no
+// record, succeeds; check reports the seals itself.
+func TestWrongKeys(t *testing.T) {
+	h := seeded(t)
+	h.env[envKeys] = wrongKeyFile(t, h)
+	got := h.transcript(
+		[]string{"list", "--all"},
+		[]string{"-o", "json", "list", "--user", "alice"},
+		[]string{"show", "0f8e4d2c"},
+		[]string{"export"},
+		[]string{"stats"},
+		[]string{"expire", "--all", "--yes"},
+		[]string{"purge"},
+	)
+	h.golden("wrong_keys.golden", got)
+	if strings.Contains(got, "level=") || strings.Contains(got, "boltstore") {
+		t.Errorf("a library's log line reached stderr:\n%s", got)
+	}
+	r := h.fails(exitFailure, []string{"check found 4 problems"}, "check") // the 4 live records left
+	if strings.Contains(r.stderr, "failed the seal check") {
+		t.Errorf("check said it twice:\n%s", r.stderr)
+	}
+	// Only the expired ones were purged: with the right keys every live
+	// session is there.
+	h.env[envKeys] = h.keyFile
+	if n := countLines(h.ok("-o", "json", "list", "--all")); n != 4 {
+		t.Errorf("%d sessions after the wrong keys, want the 4 live ones", n)
+	}
+}
+
+// TestKeysSameRuleBothModes: a --keys file that cannot be read fails the
+// command (exit 1) whether sesctl opens the file or goes through the app's
+// socket, where the keys are not needed.
+func TestKeysSameRuleBothModes(t *testing.T) {
+	h := seeded(t)
+	h.env[envKeys] = filepath.Join(h.dir, "missing.keys")
+	for _, args := range [][]string{{"stats"}, {"list"}, {"expire", "--user", "alice"}} {
+		h.fails(exitFailure, []string{"missing.keys: no such file or directory"}, args...)
+	}
+	sock := h.db + ".sock"
+	serveSocket(t, h, sock)
+	for _, args := range [][]string{{"stats"}, {"--socket", sock, "stats"}, {"expire", "--user", "alice"}} {
+		h.fails(exitFailure, []string{"missing.keys: no such file or directory"}, args...)
+	}
+	delete(h.env, envKeys)
+	h.ok("--socket", sock, "stats")
 }
