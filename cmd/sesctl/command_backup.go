@@ -36,7 +36,7 @@ when it is the database itself (the file the app serves, by device and
 inode, so also through a hard link) or a database another process has open.
 The copy holds the sealed records, never the keys.`,
 		Example: `  sesctl backup /backups/sessions-$(date +%F).db`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+		Args:    needArgs(1, 1, "the FILE to write the copy to"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runBackup(cmd.Context(), &o, args[0])
 		},

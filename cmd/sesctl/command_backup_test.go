@@ -51,7 +51,7 @@ func TestBackup(t *testing.T) {
 	h.unchanged(func() { h.fails(exitFailure, []string{"the database itself"}, "backup", "--force", h.db) })
 	// Nor into a missing directory.
 	h.fails(exitFailure, []string{"no such file or directory"}, "backup", filepath.Join(h.dir, "nope", "x.db"))
-	h.fails(exitUsage, []string{"accepts 1 arg"}, "backup")
+	h.fails(exitUsage, []string{"backup needs the FILE to write the copy to"}, "backup")
 }
 
 // TestBackupNeverReplacesTheDatabase: whichever way sesctl reaches the

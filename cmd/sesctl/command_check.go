@@ -17,7 +17,7 @@ socket, where the app has its keys), every record's seal. Prints a report and
 exits with 1 when anything is wrong.`,
 		Example: `  sesctl check
   sesctl --keys app.keys check`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runCheck(cmd.Context())
 		},

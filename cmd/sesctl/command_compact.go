@@ -26,7 +26,7 @@ const defaultTxMaxSize = 16 << 20
 
 func (o *compactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.force, "force", "f", false, "replace FILE if it exists")
-	fs.Int64Var(&o.txMaxSize, "tx-max-size", defaultTxMaxSize, "bytes the copy writes per transaction")
+	fs.Int64Var(&o.txMaxSize, "tx-max-size", defaultTxMaxSize, "write at most `BYTES` per transaction of the copy")
 }
 
 func newCompactCommand(a *app) *cobra.Command {
@@ -48,7 +48,7 @@ FILE is written beside itself and renamed into place when complete; an
 existing FILE is left alone unless --force is given. To use the compacted
 file, stop the app, move FILE over the database, and start the app.`,
 		Example: `  sesctl compact sessions-compact.db`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+		Args:    needArgs(1, 1, "the FILE to write the compacted copy to"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.txMaxSize <= 0 {
 				return usageErrorf("--tx-max-size must be positive")

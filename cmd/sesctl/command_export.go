@@ -34,7 +34,7 @@ reads. The output is JSON whatever --output says. Records carry the session
 data but no seals and no keys; treat the output as secret as the database.`,
 		Example: `  sesctl export > sessions.jsonl
   sesctl export | sesctl --db other.db --keys other.keys import`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runExport(cmd.Context(), &o)
 		},

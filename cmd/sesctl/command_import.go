@@ -46,9 +46,9 @@ const (
 )
 
 func (o *importOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.from, "from", fromJSONL, "input format: jsonl (sesctl export) or scs-bolt (an alexedwards/scs boltstore file)")
+	fs.StringVar(&o.from, "from", fromJSONL, "input `FORMAT`: jsonl (sesctl export) or scs-bolt (an alexedwards/scs boltstore file)")
 	fs.StringVar(&o.userKey, "user-key", "", "with --from scs-bolt: the session value `KEY` that holds the user id (default: sessions stay anonymous)")
-	fs.IntVar(&o.batch, "batch", defaultImportBatch, "records per atomic write")
+	fs.IntVar(&o.batch, "batch", defaultImportBatch, "write `N` records per atomic batch")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate the input only; write nothing")
 	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "leave out invalid records (reported) instead of importing nothing")
 }
@@ -101,7 +101,7 @@ app; such sessions are invalid (see --skip-invalid).`,
 		Example: `  sesctl --keys app.keys import sessions.jsonl
   sesctl export | sesctl --db new.db --keys app.keys import
   sesctl --keys app.keys import --from scs-bolt --user-key userID scs.db`,
-		Args: usageArgs(cobra.MaximumNArgs(1)),
+		Args: needArgs(0, 1, "at most one input FILE (none: stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(args); err != nil {
 				return err
@@ -284,6 +284,10 @@ func decodeRecordLine(line []byte) (*session.Record, error) {
 	dec.DisallowUnknownFields()
 	var r session.Record
 	if err := dec.Decode(&r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return nil, fmt.Errorf("a JSON %s, not a record object", te.Value)
+		}
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -331,7 +335,7 @@ func (v *validation) check(n int, err error) {
 		return
 	}
 	if len(v.bad) < maxReportedLines {
-		fmt.Fprintf(v.stderr, "sesctl: %s: %s %d: %s\n", v.name, v.unit, n, oneLine(err.Error()))
+		fmt.Fprintf(v.stderr, "sesctl: %s: %s %d: %s\n", printable(v.name), v.unit, n, userText(err.Error()))
 	}
 	v.bad[n] = true
 }

@@ -66,9 +66,9 @@ func TestImportInvalid(t *testing.T) {
 	h.stdin = input
 	r := h.fails(exitFailure, []string{
 		"sesctl: stdin: line 2: ",
-		"sesctl: stdin: line 4: json: unknown field \"admin\"",
-		"sesctl: stdin: line 5: session: invalid input: record: 11111111-2222-4333-8444-555555555555: no expiry",
-		"sesctl: stdin: line 6: ",
+		"sesctl: stdin: line 4: unknown field \"admin\"",
+		"sesctl: stdin: line 5: invalid input: record: 11111111-2222-4333-8444-555555555555: no expiry",
+		"sesctl: stdin: line 6: a JSON array, not a record object",
 		"sesctl: stdin: line 7: more than one JSON value on the line",
 		"sesctl: stdin: line 8: ",
 		"sesctl: stdin: line 9: ",
@@ -113,7 +113,7 @@ func TestImportUsage(t *testing.T) {
 	h.fails(exitUsage, []string{"--user-key applies"}, "import", "--user-key", "u")
 	h.fails(exitUsage, []string{"needs the scs database FILE"}, "import", "--from", "scs-bolt")
 	h.fails(exitUsage, []string{"--batch"}, "import", "--batch", "0")
-	h.fails(exitUsage, []string{"accepts at most 1 arg"}, "import", "a", "b")
+	h.fails(exitUsage, []string{"import takes at most one input FILE (none: stdin), not 2 arguments", "sesctl import --help"}, "import", "a", "b")
 	h.fails(exitFailure, []string{"no such file"}, "import", filepath.Join(h.dir, "missing.jsonl"))
 	delete(h.env, envKeys)
 	h.stdin = ""

@@ -71,7 +71,7 @@ keygen needs no database.`,
 		Example: `  sesctl keygen --rotate app.keys         # then restart the app
   sesctl keygen --rotate app.keys --keep 0   # after a leak: only the new key
   sesctl keygen >> app.keys                  # adds a verifying key`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(cmd.Flags()); err != nil {
 				return err

@@ -38,7 +38,7 @@ func TestKeygen(t *testing.T) {
 	if _, err := os.Stat(h.db); err == nil {
 		t.Error("keygen created a database")
 	}
-	h.fails(exitUsage, []string{"unknown command"}, "keygen", "extra")
+	h.fails(exitUsage, []string{`keygen takes no arguments, not "extra"`, "Run 'sesctl keygen --help' for usage."}, "keygen", "extra")
 }
 
 // sealOf returns a seal that only kr's first key makes, to tell which

@@ -29,7 +29,7 @@ func (o *listOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.expired, "expired", false, "only sessions expired but not yet purged")
 	fs.BoolVar(&o.all, "all", false, "live and expired sessions")
 	fs.IntVar(&o.limit, "limit", 0, "print at most `N` sessions (0: all)")
-	fs.StringVar(&o.sort, "sort", "", "order by created, last-seen or expires instead of id (holds the rows in memory unless --limit bounds them)")
+	fs.StringVar(&o.sort, "sort", "", "order by `FIELD`: created, last-seen or expires, instead of id (holds the rows in memory unless --limit bounds them)")
 	fs.BoolVar(&o.reverse, "reverse", false, "reverse the order (newest or latest first with --sort)")
 }
 
@@ -73,7 +73,7 @@ N.`,
   sesctl list --user alice
   sesctl list --sort last-seen --reverse --limit 20
   sesctl -o json list --all | jq -r 'select(.user == "") | .id'`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
 				return err

@@ -73,7 +73,7 @@ func TestListUsage(t *testing.T) {
 		{"list", "--bogus"},
 		{"-o", "yaml", "list"},
 	} {
-		h.fails(exitUsage, []string{"Run 'sesctl --help' for usage."}, args...)
+		h.fails(exitUsage, []string{"Run 'sesctl list --help' for usage."}, args...)
 	}
 }
 

@@ -25,7 +25,7 @@ func newPurgeCommand(a *app) *cobra.Command {
 reaper. Live sessions are never touched. With --dry-run, only count them.`,
 		Example: `  sesctl purge --dry-run
   sesctl purge`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runPurge(cmd.Context(), &o)
 		},

@@ -14,7 +14,7 @@ import (
 )
 
 func newShowCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show every field of a session and its data",
 		Long: `Show every field of one session, live or expired but not yet purged, and its
@@ -23,11 +23,12 @@ prefix of at least 8 hex digits.`,
 		Example: `  sesctl show 0f8e4d2c-5b1a-4c3e-9d7f-2a6b8c0e1f34
   sesctl show 0f8e4d2c
   sesctl -o json show 0f8e4d2c | jq .data`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: needArgs(1, 1, "one session ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runShow(cmd.Context(), args[0])
 		},
 	}
+	return cmd
 }
 
 func (a *app) runShow(ctx context.Context, arg string) (err error) {

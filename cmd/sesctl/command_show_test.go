@@ -57,8 +57,8 @@ func TestShowErrors(t *testing.T) {
 		h.fails(exitUsage, []string{"too short"}, "show", "0f8e4d")
 		h.fails(exitUsage, []string{"not a session id"}, "show", "alice")
 		h.fails(exitUsage, []string{"too long"}, "show", "0f8e4d2c5b1a4c3e9d7f2a6b8c0e1f3400")
-		h.fails(exitUsage, []string{"accepts 1 arg"}, "show")
-		h.fails(exitUsage, []string{"accepts 1 arg"}, "show", "a", "b")
+		h.fails(exitUsage, []string{"show needs one session ID"}, "show")
+		h.fails(exitUsage, []string{"show takes one session ID, not 2 arguments"}, "show", "a", "b")
 	})
 }
 

@@ -17,7 +17,7 @@ their seal. Its cost tracks the number of expired sessions, not the total.
 
 On a file, the reaper and seal counters start when sesctl opens it, so they
 are meaningful through the app's admin socket.`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runStats(cmd.Context())
 		},

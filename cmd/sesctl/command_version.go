@@ -16,7 +16,7 @@ func newVersionCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print sesctl's version",
-		Args:  usageArgs(cobra.NoArgs),
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.printer().Version(versionResult{Version: buildVersion(), Go: runtime.Version()})
 		},

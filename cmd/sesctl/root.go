@@ -157,7 +157,7 @@ on a running app.`,
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	a.AddFlags(root.PersistentFlags(), a.getenv)
 	root.CompletionOptions.DisableNoDescFlag = true
 
@@ -183,12 +183,14 @@ on a running app.`,
 func run(ctx context.Context, args []string, e env) int {
 	root := newRootCommand(e)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	return report(e.stderr, err)
+	cmd, err := root.ExecuteContextC(ctx)
+	return report(e.stderr, cmd, err)
 }
 
-// report prints err (if any) and maps it to an exit code.
-func report(stderr io.Writer, err error) int {
+// report prints err (if any), the error of cmd, and maps it to an exit
+// code. It is the one place errors are printed, in sesctl's words (see
+// userText).
+func report(stderr io.Writer, cmd *cobra.Command, err error) int {
 	if err == nil {
 		return exitOK
 	}
@@ -197,10 +199,10 @@ func report(stderr io.Writer, err error) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "sesctl: %s\nRun 'sesctl --help' for usage.\n", printable(oneLine(err.Error())))
+		fmt.Fprintf(stderr, "sesctl: %s\n%s\n", userText(err.Error()), usageHint(cmd))
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "sesctl: %s\n", printable(oneLine(explain(err))))
+	fmt.Fprintf(stderr, "sesctl: %s\n", userText(explain(err)))
 	return exitFailure
 }
 
@@ -218,7 +220,7 @@ func explain(err error) string {
 	case errors.Is(err, session.ErrNotSupported):
 		return err.Error() + " (the store or the app's admin API cannot do this)"
 	case errors.Is(err, admin.ErrUnavailable):
-		return err.Error() + " (is the app running, and serving its admin socket?)"
+		return unavailable(err)
 	case errors.Is(err, admin.ErrForbidden):
 		return err.Error() + " (run sesctl as the user the app runs as)"
 	}
@@ -238,17 +240,6 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
-}
-
-// usageArgs wraps a cobra positional-argument validator so that its errors
-// are usage errors.
-func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := v(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
 }
 
 // access is what a command does to the database.

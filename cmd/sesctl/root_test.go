@@ -17,17 +17,45 @@ import (
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
+// TestUsageErrors: bad usage exits 2 with what the command needs, in
+// words, and where to read its usage; the golden file holds every message.
 func TestUsageErrors(t *testing.T) {
 	h := seeded(t)
-	h.unchanged(func() {
-		h.fails(exitUsage, []string{"no command given", "Usage:"})
-		h.fails(exitUsage, []string{`unknown command "lst"; did you mean "list"?`}, "lst")
-		h.fails(exitUsage, []string{"unknown flag: --bogus"}, "--bogus", "list")
-		h.fails(exitUsage, []string{"unknown shorthand flag"}, "list", "-z")
-		h.fails(exitUsage, []string{"--output must be table or json"}, "-o", "xml", "stats")
-		h.fails(exitUsage, []string{"invalid argument"}, "list", "--limit", "many")
-		h.fails(exitUsage, []string{"flag needs an argument"}, "list", "--user")
-	})
+	runs := [][]string{
+		{},
+		{"lst"},
+		{"--bogus", "list"},
+		{"list", "-z"},
+		{"-o", "xml", "stats"},
+		{"list", "--limit", "many"},
+		{"list", "--user"},
+		{"list", "--sort"},
+		{"list", "extra"},
+		{"show"},
+		{"show", "a", "b"},
+		{"show", "xyz"},
+		{"backup"},
+		{"compact"},
+		{"import", "a", "b"},
+		{"import", "--batch", "lots"},
+		{"import", "--dry-run=maybe"},
+		{"expire"},
+		{"keygen", "extra"},
+	}
+	var got string
+	h.unchanged(func() { got = h.transcript(runs...) })
+	h.golden("usage_errors.golden", got)
+	for _, args := range runs {
+		r := h.run(args...)
+		if r.code != exitUsage || r.stdout != "" && len(args) > 0 {
+			t.Errorf("sesctl %s: exit %d, stdout %q", strings.Join(args, " "), r.code, r.stdout)
+		}
+		if strings.Contains(r.stderr, "arg(s)") || strings.Contains(r.stderr, "strconv.") || strings.Contains(r.stderr, "flag needs an argument") {
+			t.Errorf("sesctl %s: cobra's or pflag's wording:\n%s", strings.Join(args, " "), r.stderr)
+		}
+	}
+	h.fails(exitUsage, []string{"Run 'sesctl show --help' for usage."}, "show")
+	h.fails(exitUsage, []string{"Run 'sesctl COMMAND --help'"}, "lst")
 }
 
 func TestHelpAndCompletion(t *testing.T) {
@@ -193,16 +221,20 @@ func TestSocketFlag(t *testing.T) {
 	if n := countLines(h.ok("--socket", sock, "-o", "json", "list")); n != 4 {
 		t.Errorf("%d sessions through --socket", n)
 	}
-	h.fails(exitFailure, []string{"admin: server unavailable", "is the app running"}, "--socket", filepath.Join(h.dir, "none.sock"), "stats")
+	r := h.fails(exitFailure, []string{"no admin server answers at " + filepath.Join(h.dir, "none.sock"), "is the app running"},
+		"--socket", filepath.Join(h.dir, "none.sock"), "stats")
+	if strings.Count(r.stderr, "running") != 1 || strings.Contains(r.stderr, "admin: ") {
+		t.Errorf("the hint twice, or a package prefix:\n%s", r.stderr)
+	}
 }
 
 func TestReport(t *testing.T) {
 	var b strings.Builder
-	if code := report(&b, context.Canceled); code != exitFailure || b.String() != "sesctl: interrupted\n" {
+	if code := report(&b, nil, context.Canceled); code != exitFailure || b.String() != "sesctl: interrupted\n" {
 		t.Errorf("canceled: %d %q", code, b.String())
 	}
 	b.Reset()
-	if code := report(&b, errors.New("two\nlines")); code != exitFailure || b.String() != "sesctl: two lines\n" {
+	if code := report(&b, nil, errors.New("two\nlines")); code != exitFailure || b.String() != "sesctl: two lines\n" {
 		t.Errorf("multi-line: %d %q", code, b.String())
 	}
 }
