@@ -61,6 +61,8 @@ to run without --yes when stdin is not a terminal.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	cmd.ValidArgsFunction = a.completeIDs(-1)
+	mustComplete(cmd.RegisterFlagCompletionFunc("user", a.completeUsers))
 	return cmd
 }
 

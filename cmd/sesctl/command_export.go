@@ -40,6 +40,7 @@ data but no seals and no keys; treat the output as secret as the database.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	mustComplete(cmd.RegisterFlagCompletionFunc("user", a.completeUsers))
 	return cmd
 }
 

@@ -117,6 +117,8 @@ app; such sessions are invalid (see --skip-invalid).`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	mustComplete(cmd.RegisterFlagCompletionFunc("from", fixedValues(
+		fromJSONL+"\tJSON lines, as sesctl export writes them", fromSCSBolt+"\tan alexedwards/scs boltstore file")))
 	return cmd
 }
 

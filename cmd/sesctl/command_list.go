@@ -82,6 +82,9 @@ N.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	mustComplete(cmd.RegisterFlagCompletionFunc("user", a.completeUsers))
+	mustComplete(cmd.RegisterFlagCompletionFunc("sort", fixedValues(
+		"created\twhen the session was first stored", "last-seen\twhen a request last refreshed it", "expires\twhen it ends")))
 	return cmd
 }
 

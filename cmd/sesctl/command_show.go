@@ -28,6 +28,7 @@ prefix of at least 8 hex digits.`,
 			return a.runShow(cmd.Context(), args[0])
 		},
 	}
+	cmd.ValidArgsFunction = a.completeIDs(1)
 	return cmd
 }
 

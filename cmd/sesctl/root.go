@@ -175,6 +175,7 @@ on a running app.`,
 		newKeygenCommand(a),
 		newVersionCommand(a),
 	)
+	setupCompletion(a, root)
 	return root
 }
 

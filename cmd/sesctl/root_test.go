@@ -41,6 +41,8 @@ func TestUsageErrors(t *testing.T) {
 		{"import", "--dry-run=maybe"},
 		{"expire"},
 		{"keygen", "extra"},
+		{"completion"},
+		{"completion", "tcsh"},
 	}
 	var got string
 	h.unchanged(func() { got = h.transcript(runs...) })
