@@ -62,7 +62,7 @@ func TestExportImportPipeline(t *testing.T) {
 	}
 	d2 := startDemo(t, moved)
 	for i, b := range []*browser{alice, anon} {
-		b.base = d2.Base
+		b.Base = d2.Base
 		got := b.session()
 		if got.ID != before[i].ID || got.User != before[i].User || len(got.Data) != len(before[i].Data) {
 			t.Errorf("after the move, browser %d sees %+v, want %+v", i, got, before[i])

@@ -28,7 +28,7 @@ func userText(msg string) string {
 
 // unavailable describes an admin socket nobody answers on, with one hint.
 func unavailable(err error) string {
-	const hint = "is the app running, and serving its admin socket?"
+	const hint = "is the app running, with its admin socket on?"
 	var op *net.OpError
 	if errors.As(err, &op) && op.Addr != nil && op.Err != nil {
 		return fmt.Sprintf("no admin server answers at %s (%v): %s", op.Addr, op.Err, hint)
