@@ -23,13 +23,20 @@ const (
 	MaxCookieSize = 4096
 )
 
-// Config configures a Manager. Store and Keys are required; every other zero
-// field means the documented default.
+// Config configures a Manager. Store is required, and Keys unless Codec is
+// set; every other zero field means the documented default.
 type Config struct {
 	// Store persists sessions. Required.
 	Store Store
-	// Keys signs cookies (and, through the store, seals records). Required.
+	// Keys signs cookies (and, through the store, seals records). Required
+	// unless Codec is set; the Manager then does not use them.
 	Keys *Keyring
+	// Codec encodes session IDs into cookie values and verifies them back.
+	// Default nil: sesbolt's own format, signed with Keys and bound to
+	// Cookie.Name (what Keys.CookieCodec(Cookie.Name) returns). Set it to
+	// share cookies with an application that signs them another way
+	// (pkg/flasksession for a Flask app).
+	Codec CookieCodec
 	// Cookie sets the cookie's attributes; the zero value is the safe
 	// default (see CookieOptions).
 	Cookie CookieOptions
@@ -89,7 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Store == nil {
 		return bad("Store is required")
 	}
-	if c.Keys == nil || c.Keys.Len() == 0 {
+	if c.Codec == nil && (c.Keys == nil || c.Keys.Len() == 0) {
 		return bad("Keys is required: %w", ErrNoKeys)
 	}
 	if c.IdleTimeout < 0 || c.Lifetime < 0 || c.TouchInterval < 0 {

@@ -57,4 +57,12 @@ func TestConfigDefaults(t *testing.T) {
 	if m.CookieName() != "session" {
 		t.Errorf("insecure cookie name %q, want session", m.CookieName())
 	}
+	// A Codec makes Keys optional: the Manager signs no cookie itself.
+	m, err = session.New(session.Config{Store: store, Codec: mustKeyring(t, keyA).CookieCodec("x")})
+	if err != nil {
+		t.Fatalf("Codec without Keys: %v", err)
+	}
+	if m.Config().Codec == nil {
+		t.Error("Config() lost the Codec")
+	}
 }

@@ -17,6 +17,12 @@
 // or truncated cookies cost no store lookup. Keys never enter the store: a
 // copy of the database alone cannot ride a session.
 //
+// That format is the default CookieCodec. Config.Codec replaces it, for
+// sharing cookies with an application that signs them its own way:
+// pkg/flasksession reads and writes the cookies of a Flask app signed by
+// itsdangerous. The checks around the codec stay the Manager's: oversized
+// values never reach it, and the store is asked only about IDs it accepted.
+//
 // # Changes, not snapshots
 //
 // A request records what it changes (keys set and deleted, clear, login,

@@ -86,7 +86,7 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "oversized", "length", len(c.Value))
 			continue
 		}
-		id, keyIndex, ok := m.cfg.Keys.VerifyCookie(m.cfg.Cookie.Name, c.Value)
+		id, keyIndex, ok := m.decodeCookie(c.Value)
 		if !ok {
 			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "bad signature or format")
 			continue
@@ -196,7 +196,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		if err != nil {
 			return fmt.Errorf("session: creating: %w", err)
 		}
-		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
+		m.setCookie(h, m.encodeCookie(s.id), saved.Expires(), false)
 		return nil
 	}
 
@@ -232,7 +232,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		return fmt.Errorf("session: saving: %w", err)
 	}
 	if resign || c.NewID != (ID{}) || (m.cfg.Cookie.Persist && !saved.Expires().Equal(s.stored.Expires())) {
-		m.setCookie(h, m.cfg.Keys.SignCookie(m.cfg.Cookie.Name, s.id), saved.Expires(), false)
+		m.setCookie(h, m.encodeCookie(s.id), saved.Expires(), false)
 	}
 	return nil
 }
