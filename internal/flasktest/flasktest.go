@@ -1,0 +1,232 @@
+// Package flasktest runs Debian's Python 3 for tests that check sesbolt
+// against the real itsdangerous and Flask: the interpreter with a module
+// check, and the Flask app of examples/flask as a child process.
+//
+// Debian's python3-flask, python3-itsdangerous and python3-redis install
+// for /usr/bin/python3 only; a python3 earlier on $PATH may be another
+// interpreter that cannot import them, so Python is always that path.
+// Without the packages a test is skipped with a message naming them,
+// except in CI (the environment variable CI is "true"), where it fails:
+// CI must run these tests, never skip them. scripts/test.sh installs them.
+package flasktest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Python is the interpreter that sees Debian's python3-* packages.
+const Python = "/usr/bin/python3"
+
+// Timeouts for child processes. They are generous: tests run with -race
+// on small shared machines.
+const (
+	// StartTimeout bounds how long the Flask app takes to listen.
+	StartTimeout = 60 * time.Second
+	// StopTimeout bounds how long it takes to exit after SIGTERM before it
+	// gets SIGKILL.
+	StopTimeout = 10 * time.Second
+)
+
+// debianPackage names the Debian package of each Python module tests use.
+var debianPackage = map[string]string{
+	"itsdangerous": "python3-itsdangerous",
+	"flask":        "python3-flask",
+	"redis":        "python3-redis",
+}
+
+// RequirePython returns Python after checking that it imports every module
+// (e.g. "itsdangerous", "flask"). When it cannot, the test fails in CI and
+// is skipped elsewhere, with the apt-get command that installs what is
+// missing.
+func RequirePython(t testing.TB, modules ...string) string {
+	t.Helper()
+	var missing []string
+	for _, m := range modules {
+		cmd := exec.Command(Python, "-c", "import "+m)
+		if err := cmd.Run(); err != nil {
+			pkg := debianPackage[m]
+			if pkg == "" {
+				pkg = "python3-" + m
+			}
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s cannot import %s: install Debian's packages with: apt-get install %s",
+			Python, strings.Join(modules, ", "), strings.Join(missing, " "))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return Python
+}
+
+// RunPython runs script (a file) with Python, input on its stdin, and
+// returns its stdout. It fails the test when the script fails, showing its
+// stderr.
+func RunPython(t testing.TB, script string, input []byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Python, script)
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", Python, filepath.Base(script), err, stderr.Bytes())
+	}
+	return out
+}
+
+// ModuleRoot returns the directory of go.mod above the working directory.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("flasktest: go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// AppOptions configure StartApp.
+type AppOptions struct {
+	// RedisURL is the app's REDIS_URL (redis://... or unix:///path).
+	// Required.
+	RedisURL string
+	// SecretFile is the app's FLASK_SECRET_FILE. Required.
+	SecretFile string
+	// Lifetime is permanent_session_lifetime, whole seconds. Default 30
+	// minutes.
+	Lifetime time.Duration
+}
+
+// App is a running examples/flask app.
+type App struct {
+	// URL is where it listens, e.g. "http://127.0.0.1:38411".
+	URL string
+
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan struct{}
+}
+
+// StartApp starts examples/flask/app.py with Python (after RequirePython
+// for flask, redis and itsdangerous) on a free port and waits until it
+// listens. The app is stopped when the test ends; if the test failed, its
+// log is shown.
+func StartApp(t testing.TB, o AppOptions) *App {
+	t.Helper()
+	RequirePython(t, "flask", "redis", "itsdangerous")
+	if o.RedisURL == "" || o.SecretFile == "" {
+		t.Fatal("flasktest: AppOptions.RedisURL and SecretFile are required")
+	}
+	if o.Lifetime == 0 {
+		o.Lifetime = 30 * time.Minute
+	}
+	script := filepath.Join(ModuleRoot(t), "examples", "flask", "app.py")
+	cmd := exec.Command(Python, script)
+	cmd.Env = append(os.Environ(),
+		"FLASK_SECRET_FILE="+o.SecretFile,
+		"REDIS_URL="+o.RedisURL,
+		fmt.Sprintf("SESSION_LIFETIME=%d", int(o.Lifetime.Seconds())),
+		"HOST=127.0.0.1", "PORT=0",
+		"PYTHONDONTWRITEBYTECODE=1", // leave no __pycache__ in the source tree
+	)
+	setDeathSignal(cmd)
+	a := &App{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = a.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the Flask app: %v", err)
+	}
+	go func() {
+		cmd.Wait()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		a.stop()
+		if t.Failed() {
+			t.Logf("Flask app log:\n%s", a.stderr.String())
+		}
+	})
+
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if url, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				listening <- url
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case a.URL = <-listening:
+		return a
+	case <-a.done:
+		t.Fatalf("the Flask app exited before listening:\n%s", a.stderr.String())
+	case <-time.After(StartTimeout):
+		t.Fatalf("the Flask app did not listen within %s:\n%s", StartTimeout, a.stderr.String())
+	}
+	return nil
+}
+
+// Log returns what the app wrote to stderr so far (werkzeug's request log
+// and any traceback).
+func (a *App) Log() string { return a.stderr.String() }
+
+// stop ends the app: SIGTERM, then SIGKILL after StopTimeout.
+func (a *App) stop() {
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(StopTimeout):
+		a.cmd.Process.Kill()
+		<-a.done
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer goroutine and readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
