@@ -3,6 +3,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Flask interop tests (pkg/flasksession, examples/flask) run Debian's
+# /usr/bin/python3 with Flask, redis-py and itsdangerous, and redis-server.
+# Missing packages are installed (as root, as in CI); without them those
+# tests are skipped locally and fail in CI (CI=true).
+echo "== Debian packages for the Flask interop tests"
+missing=()
+for pkg in python3-flask python3-redis python3-itsdangerous redis-server; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		apt-get update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+	else
+		echo "missing ${missing[*]} (install as root: apt-get install ${missing[*]}); their tests will skip, or fail in CI"
+	fi
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then

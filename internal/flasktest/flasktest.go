@@ -74,20 +74,21 @@ func RequirePython(t testing.TB, modules ...string) string {
 	return Python
 }
 
-// RunPython runs script (a file) with Python, input on its stdin, and
-// returns its stdout. It fails the test when the script fails, showing its
-// stderr.
-func RunPython(t testing.TB, script string, input []byte) []byte {
+// RunPython runs Python with args (a script and its arguments) and input
+// on its stdin, and returns its stdout. It writes no bytecode next to the
+// sources. It fails the test when Python fails, showing its stderr.
+func RunPython(t testing.TB, input []byte, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Python, script)
+	cmd := exec.CommandContext(ctx, Python, args...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	cmd.Stdin = bytes.NewReader(input)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", Python, filepath.Base(script), err, stderr.Bytes())
+		t.Fatalf("%s %s: %v\n%s", Python, strings.Join(args, " "), err, stderr.Bytes())
 	}
 	return out
 }

@@ -161,7 +161,7 @@ func TestItsdangerousInterop(t *testing.T) {
 	var out struct {
 		Results []oracleResult `json:"results"`
 	}
-	if err := json.Unmarshal(flasktest.RunPython(t, filepath.Join("testdata", "itsdangerous_oracle.py"), input), &out); err != nil {
+	if err := json.Unmarshal(flasktest.RunPython(t, input, filepath.Join("testdata", "itsdangerous_oracle.py")), &out); err != nil {
 		t.Fatalf("oracle output: %v", err)
 	}
 	if len(out.Results) != 3*len(cases) {
