@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,20 +53,19 @@ var debianPackage = map[string]string{
 // missing.
 func RequirePython(t testing.TB, modules ...string) string {
 	t.Helper()
-	var missing []string
+	var missing, pkgs []string
 	for _, m := range modules {
-		cmd := exec.Command(Python, "-c", "import "+m)
-		if err := cmd.Run(); err != nil {
+		if err := exec.Command(Python, "-c", "import "+m).Run(); err != nil {
 			pkg := debianPackage[m]
 			if pkg == "" {
 				pkg = "python3-" + m
 			}
-			missing = append(missing, pkg)
+			missing, pkgs = append(missing, m), append(pkgs, pkg)
 		}
 	}
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("%s cannot import %s: install Debian's packages with: apt-get install %s",
-			Python, strings.Join(modules, ", "), strings.Join(missing, " "))
+			Python, strings.Join(missing, ", "), strings.Join(pkgs, " "))
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -93,23 +93,15 @@ func RunPython(t testing.TB, input []byte, args ...string) []byte {
 	return out
 }
 
-// ModuleRoot returns the directory of go.mod above the working directory.
+// ModuleRoot returns the module's root directory, found from this
+// package's own source file (internal/flasktest is two levels below it).
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("flasktest: cannot locate the module's sources")
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("flasktest: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // AppOptions configure StartApp.
