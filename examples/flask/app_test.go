@@ -7,9 +7,7 @@ package flask_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sesbolt/sesbolt/internal/flasktest"
+	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/flasksession"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -40,11 +39,11 @@ type sessionView struct {
 // harness is the Flask app on a private Redis, a client with a cookie jar,
 // and the codec for the app's secret.
 type harness struct {
-	t      *testing.T
-	redis  *flasktest.Redis
-	app    *flasktest.App
-	client *http.Client
-	codec  *flasksession.Codec
+	t       *testing.T
+	redis   *flasktest.Redis
+	app     *flasktest.App
+	browser *testclient.Browser
+	codec   *flasksession.Codec
 }
 
 func newHarness(t *testing.T) *harness {
@@ -65,33 +64,21 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &harness{t: t, redis: redis, app: app, client: &http.Client{Jar: jar, Timeout: time.Minute}, codec: codec}
+	return &harness{t: t, redis: redis, app: app, browser: testclient.NewBrowser(t, app.URL, ""), codec: codec}
 }
 
 // do sends a request and returns the status and body.
 func (h *harness) do(method, path, contentType, body string) (int, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.app.URL+path, strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	var hdr []string
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		hdr = []string{"Content-Type", contentType}
 	}
-	resp, err := h.client.Do(req)
+	resp, data, err := h.browser.Send(method, path, strings.NewReader(body), hdr...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(data)
 }
 
 // view returns GET /api/session.
@@ -110,19 +97,19 @@ func (h *harness) view() sessionView {
 
 // cookie returns the jar's session cookie ("" when none).
 func (h *harness) cookie() string {
-	u, _ := url.Parse(h.app.URL)
-	for _, c := range h.client.Jar.Cookies(u) {
-		if c.Name == flasksession.CookieName {
-			return c.Value
-		}
+	if c := h.browser.Cookie(flasksession.CookieName); c != nil {
+		return c.Value
 	}
 	return ""
 }
 
 // setCookie puts value in the jar as the session cookie.
 func (h *harness) setCookie(value string) {
-	u, _ := url.Parse(h.app.URL)
-	h.client.Jar.SetCookies(u, []*http.Cookie{{Name: flasksession.CookieName, Value: value, Path: "/"}})
+	u, err := url.Parse(h.app.URL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.browser.Client.Jar.SetCookies(u, []*http.Cookie{{Name: flasksession.CookieName, Value: value, Path: "/"}})
 }
 
 // stored returns the JSON dict stored under id, and its TTL in seconds.

@@ -21,10 +21,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sesbolt/sesbolt/internal/testclient"
 )
 
 // Python is the interpreter that sees Debian's python3-* packages.
@@ -122,7 +123,7 @@ type App struct {
 	URL string
 
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testclient.SyncBuffer
 	done   chan struct{}
 }
 
@@ -149,7 +150,7 @@ func StartApp(t testing.TB, o AppOptions) *App {
 		"PYTHONDONTWRITEBYTECODE=1", // leave no __pycache__ in the source tree
 	)
 	setDeathSignal(cmd)
-	a := &App{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	a := &App{cmd: cmd, stderr: &testclient.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = a.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -195,31 +196,17 @@ func StartApp(t testing.TB, o AppOptions) *App {
 // and any traceback).
 func (a *App) Log() string { return a.stderr.String() }
 
-// stop ends the app: SIGTERM, then SIGKILL after StopTimeout.
-func (a *App) stop() {
-	a.cmd.Process.Signal(syscall.SIGTERM)
+// stop ends the app (see terminate).
+func (a *App) stop() { terminate(a.cmd, a.done) }
+
+// terminate ends a child process whose Wait closes done: SIGTERM, then
+// SIGKILL after StopTimeout. It returns when the process has exited.
+func terminate(cmd *exec.Cmd, done <-chan struct{}) {
+	cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-a.done:
+	case <-done:
 	case <-time.After(StopTimeout):
-		a.cmd.Process.Kill()
-		<-a.done
+		cmd.Process.Kill()
+		<-done
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer goroutine and readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

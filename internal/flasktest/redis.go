@@ -6,11 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sesbolt/sesbolt/internal/demoproc"
+	"github.com/sesbolt/sesbolt/internal/testclient"
 )
 
 // Redis is a private redis-server for one test, on a Unix socket.
@@ -46,7 +46,7 @@ func StartRedis(t testing.TB) *Redis {
 	cmd := exec.Command("redis-server", "--port", "0", "--unixsocket", r.Socket, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--dir", dir)
 	setDeathSignal(cmd)
-	log := &lockedBuffer{}
+	log := &testclient.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server: %v", err)
@@ -56,15 +56,7 @@ func StartRedis(t testing.TB) *Redis {
 		cmd.Wait()
 		close(done)
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(StopTimeout):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { terminate(cmd, done) })
 	deadline := time.Now().Add(StartTimeout)
 	for {
 		out, err := exec.Command("redis-cli", "-s", r.Socket, "PING").Output()
