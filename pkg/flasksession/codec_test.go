@@ -14,11 +14,7 @@ import (
 
 func mustCodec(t testing.TB, secrets ...string) *flasksession.Codec {
 	t.Helper()
-	bs := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		bs[i] = []byte(s)
-	}
-	c, err := flasksession.NewCodec(bs, nil)
+	c, err := flasksession.NewCodec(secretBytes(secrets), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

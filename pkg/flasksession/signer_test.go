@@ -12,13 +12,18 @@ import (
 // recipeSecret is the secret_key of the recipe in shared/seed/.
 const recipeSecret = "A0Zr98j/3yX R~XHH!jmN]LWX/,?RT"
 
-func mustSigner(t testing.TB, opts *flasksession.Options, secrets ...string) *flasksession.Signer {
-	t.Helper()
+// secretBytes returns the secrets as NewSigner takes them.
+func secretBytes(secrets []string) [][]byte {
 	bs := make([][]byte, len(secrets))
 	for i, s := range secrets {
 		bs[i] = []byte(s)
 	}
-	s, err := flasksession.NewSigner(bs, opts)
+	return bs
+}
+
+func mustSigner(t testing.TB, opts *flasksession.Options, secrets ...string) *flasksession.Signer {
+	t.Helper()
+	s, err := flasksession.NewSigner(secretBytes(secrets), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
