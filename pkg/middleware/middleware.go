@@ -1,15 +1,3 @@
-// Package middleware connects a session.Manager to net/http.
-//
-// LoadAndSave loads the request's session before the handler runs and saves
-// it before the first byte of the response, so a handler reads it with
-// session.FromContext and never calls the store itself:
-//
-//	mux := http.NewServeMux()
-//	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-//		s, _ := session.FromContext(r.Context())
-//		fmt.Fprintf(w, "hello %s", s.UserID())
-//	})
-//	http.ListenAndServe(addr, middleware.LoadAndSave(mgr)(mux))
 package middleware
 
 import (
@@ -37,6 +25,10 @@ var errNotSaved = errors.New("middleware: session not saved; response replaced b
 // When loading or saving fails, m's error handler answers (default 500) and
 // the handler's own response is discarded; no Set-Cookie then points at a
 // session that was never saved. A handler that panics saves nothing.
+//
+// The first response in the process that sets a Secure session cookie in
+// answer to plain HTTP from another host logs a warning, as the browser
+// drops that cookie (see the package documentation, "Plain HTTP").
 func LoadAndSave(m *session.Manager) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +69,7 @@ func (w *responseWriter) save() bool {
 		w.m.HandleError(w.ResponseWriter, w.r, err)
 		return false
 	}
+	warnPlainHTTP(w.m, w.r, w.Header()) // a Secure cookie the browser will drop: say so, once
 	return true
 }
 
