@@ -31,7 +31,10 @@
 // carries neither X-Forwarded-Proto: https nor Forwarded: proto=https. A
 // proxy on the same host connects from loopback and is never warned about;
 // a proxy on another host is, until it sends one of those headers. The
-// headers are trusted for nothing but keeping quiet.
+// headers are trusted for nothing but keeping quiet. Addresses reserved
+// for documentation (RFC 5737, RFC 3849) are not judged either: no real
+// client has one, and httptest.NewRequest gives requests 192.0.2.1, so an
+// application's tests stay quiet.
 //
 // # Caveats
 //

@@ -28,8 +28,10 @@ const plainHTTPWarning = "session cookie is Secure but was sent over plain HTTP:
 //   - r.TLS is nil (the connection to this server is plain HTTP);
 //   - r.RemoteAddr is an IP address that is not loopback. A proxy on the
 //     same host connects from loopback, and so does a browser on it,
-//     which keeps a Secure cookie from http://localhost; an address that
-//     is not an IP (a Unix socket) is not judged;
+//     which keeps a Secure cookie from http://localhost. An address that
+//     is not an IP (a Unix socket) is not judged, nor one reserved for
+//     documentation (RFC 5737, RFC 3849), which no real client has: that
+//     is the 192.0.2.1 of httptest.NewRequest, so tests stay quiet;
 //   - r carries neither X-Forwarded-Proto: https nor Forwarded: proto=https
 //     (for any hop), which a TLS-terminating proxy on another host sends.
 //
@@ -69,14 +71,33 @@ func setsSecureCookie(m *session.Manager, h http.Header) bool {
 	return false
 }
 
+// documentation are the address ranges reserved for examples (RFC 5737,
+// RFC 3849), which no real peer has.
+var documentation = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("2001:db8::/32"),
+}
+
 // remotePeer reports whether addr (an http.Request's RemoteAddr) is an IP
-// address, with or without a port, that is not loopback.
+// address, with or without a port, that is neither loopback nor reserved
+// for documentation.
 func remotePeer(addr string) bool {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
 	ip, err := netip.ParseAddr(addr)
-	return err == nil && !ip.Unmap().IsLoopback()
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range documentation {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return !ip.IsLoopback()
 }
 
 // forwardedHTTPS reports whether a proxy said the client used HTTPS:

@@ -97,16 +97,16 @@ func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseReco
 func TestPlainHTTPWarning(t *testing.T) {
 	tests := []struct {
 		name   string
-		remote string // RemoteAddr; httptest.NewRequest's 192.0.2.1:1234 when empty
+		remote string // RemoteAddr; 10.1.2.3:5555 when empty
 		tls    bool
 		header http.Header
 		cookie session.CookieOptions
 		path   string // default POST /login
 		warn   bool
 	}{
-		{name: "plain HTTP from another host", warn: true},
-		{name: "plain HTTP from a private address", remote: "10.1.2.3:5555", warn: true},
-		{name: "plain HTTP from IPv6", remote: "[2001:db8::1]:5555", warn: true},
+		{name: "plain HTTP from a private address", warn: true},
+		{name: "plain HTTP from a public address", remote: "100.20.30.40:5555", warn: true},
+		{name: "plain HTTP from IPv6", remote: "[fd00::1]:5555", warn: true},
 		{name: "proxy says http", header: http.Header{"X-Forwarded-Proto": {"http"}}, warn: true},
 		{name: "__Secure- prefix", cookie: session.CookieOptions{Name: "__Secure-sid"}, warn: true},
 		{name: "HTTPS", tls: true},
@@ -115,6 +115,9 @@ func TestPlainHTTPWarning(t *testing.T) {
 		{name: "loopback IPv6", remote: "[::1]:5555"},
 		{name: "loopback IPv4-mapped", remote: "[::ffff:127.0.0.1]:5555"},
 		{name: "Unix socket peer", remote: "@"},
+		{name: "httptest.NewRequest's address", remote: "192.0.2.1:1234"},
+		{name: "documentation IPv6", remote: "[2001:db8::1]:5555"},
+		{name: "documentation 203.0.113/24", remote: "203.0.113.9:5555"},
 		{name: "no peer address", remote: " "},
 		{name: "X-Forwarded-Proto https", header: http.Header{"X-Forwarded-Proto": {"HTTPS"}}},
 		{name: "X-Forwarded-Proto list", header: http.Header{"X-Forwarded-Proto": {"http, https"}}},
@@ -134,6 +137,7 @@ func TestPlainHTTPWarning(t *testing.T) {
 			r := httptest.NewRequest(method, "http://myapp.test:8080"+path, nil)
 			switch tt.remote {
 			case "":
+				r.RemoteAddr = "10.1.2.3:5555"
 			case " ":
 				r.RemoteAddr = ""
 			default:
@@ -197,6 +201,7 @@ func TestPlainHTTPWarningOncePerProcess(t *testing.T) {
 	login.TLS = &tls.ConnectionState{}
 	cookie := serve(t, h1, login).Result().Cookies()[0]
 	logout := httptest.NewRequest("POST", "http://myapp.test/logout", nil)
+	logout.RemoteAddr = "10.1.2.3:5555"
 	logout.AddCookie(cookie)
 	if got := serve(t, h1, logout).Header().Get("Set-Cookie"); !strings.Contains(got, "Max-Age=0") {
 		t.Fatalf("logout's Set-Cookie %q does not remove the cookie", got)
@@ -206,8 +211,11 @@ func TestPlainHTTPWarningOncePerProcess(t *testing.T) {
 	}
 
 	for range 3 {
-		serve(t, h1, httptest.NewRequest("POST", "http://myapp.test/login", nil))
-		serve(t, h2, httptest.NewRequest("POST", "http://myapp.test/login", nil))
+		for _, h := range []http.Handler{h1, h2} {
+			r := httptest.NewRequest("POST", "http://myapp.test/login", nil)
+			r.RemoteAddr = "10.1.2.3:5555"
+			serve(t, h, r)
+		}
 	}
 	if n1, n2 := len(logs1.warnings()), len(logs2.warnings()); n1+n2 != 1 || n1 != 1 {
 		t.Fatalf("warnings: %d from the first manager, %d from the second; want 1 and 0", n1, n2)
