@@ -27,9 +27,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	// The session cookie is Secure by default: the browser sends it over
 	// HTTPS only, so nobody on the network can copy it and ride the session.
-	// Over plain HTTP the browser drops it (except, in some, on localhost)
-	// and nobody stays logged in. So serve HTTPS (or run behind a proxy
-	// that does), and use -insecure for plain-HTTP development only.
+	// Over plain HTTP browsers drop it (some spare localhost), and nobody
+	// stays logged in. So serve HTTPS (or run behind a proxy that does),
+	// and use -insecure for plain-HTTP development only.
 	insecure := flag.Bool("insecure", false, "send the session cookie over plain HTTP too (development only)")
 	flag.Parse()
 	if err := run(*addr, *insecure); err != nil {
