@@ -257,6 +257,14 @@ func BenchmarkWriteKeyBaseline(b *testing.B) {
 	benchWrites(b, boltstore.ApplyDirect)
 }
 
+// BenchmarkWriteKeyDBBatch is BenchmarkWriteKey through bbolt's DB.Batch
+// (default MaxBatchDelay, 10 ms) instead of the store's committer: why the
+// store does not use DB.Batch (see commit.go). Its changes/tx is not
+// reported: DB.Batch's transactions are not the committer's.
+func BenchmarkWriteKeyDBBatch(b *testing.B) {
+	benchWrites(b, boltstore.ApplyBatch)
+}
+
 func BenchmarkNewSession(b *testing.B) {
 	for _, g := range goroutineCounts {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {

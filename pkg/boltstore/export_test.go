@@ -40,16 +40,34 @@ func NoSync(s *Store) bool { return s.db.NoSync }
 // ApplyDirect applies c in a write transaction of its own, bypassing the
 // committer: the one-transaction-per-change baseline of the benchmarks.
 func ApplyDirect(s *Store, c *session.Change) error {
-	o := &op{kind: opApply, change: c}
-	err := s.update("apply", func(tx *bolt.Tx) error {
-		t, err := s.newTxn(tx)
-		if err != nil {
-			return err
-		}
-		if err := t.run(o); err != nil {
-			return err
-		}
-		return t.flush()
+	return runAlone(s, c, s.db.Update)
+}
+
+// ApplyBatch applies c through bbolt's DB.Batch instead of the committer
+// (with bbolt's default MaxBatchDelay), for the benchmark that shows what
+// DB.Batch's timer costs a lone writer.
+func ApplyBatch(s *Store, c *session.Change) error {
+	return runAlone(s, c, s.db.Batch)
+}
+
+// runAlone applies c as the committer's function would, in a write
+// transaction run by update (bbolt's DB.Update or DB.Batch).
+func runAlone(s *Store, c *session.Change, update func(func(*bolt.Tx) error) error) error {
+	o := newOp(func(t *txn) error {
+		_, err := t.apply(c, nil)
+		return err
+	})
+	err := s.guard("apply", func() error {
+		return boltErr("apply", update(func(tx *bolt.Tx) error {
+			t, err := s.newTxn(tx)
+			if err != nil {
+				return err
+			}
+			if err := t.run(o); err != nil {
+				return err
+			}
+			return t.flush()
+		}))
 	})
 	if err != nil {
 		return err
@@ -64,7 +82,11 @@ func BulkInsert(s *Store, recs []*session.Record, perTx int) error {
 		n := min(perTx, len(recs))
 		batch := make([]*op, n)
 		for i, r := range recs[:n] {
-			batch[i] = &op{kind: opApply, change: &session.Change{ID: r.ID, Now: r.Created, Create: r}, done: make(chan struct{})}
+			c := &session.Change{ID: r.ID, Now: r.Created, Create: r}
+			batch[i] = newOp(func(t *txn) error {
+				_, err := t.apply(c, nil)
+				return err
+			})
 		}
 		s.commit(batch)
 		for _, o := range batch {

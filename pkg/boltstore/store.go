@@ -463,29 +463,31 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if !s.enter() {
 		return nil, session.ErrClosed
 	}
-	o := &op{kind: opApply, change: c, prep: s.prepareChange(c)}
+	prep := s.prepareChange(c)
 	s.leave()
-	if err := s.submit(ctx, o); err != nil {
+	var done *prepared
+	err := s.submit(ctx, func(t *txn) (err error) {
+		done, err = t.apply(c, prep)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if o.err != nil {
-		return nil, o.err
-	}
-	if o.result == nil {
+	if done == nil {
 		return nil, nil // Destroy
 	}
-	if !o.exact {
+	if !done.enc.exact {
 		// Decode what was stored, so the result equals what Load returns.
-		return decodeRecord(c.TargetID(), o.record, true)
+		return decodeRecord(c.TargetID(), done.enc.record, true)
 	}
-	r := o.result
+	r := done.next
 	r.Created, r.LastSeen = r.Created.UTC(), r.LastSeen.UTC()
 	r.IdleExpires, r.Deadline = r.IdleExpires.UTC(), r.Deadline.UTC()
 	if r.Data == nil {
 		r.Data = map[string]json.RawMessage{}
 	}
 	// The next read of this session finds it decoded.
-	s.codec.cache.add(r.ID, o.value, r.Clone())
+	s.codec.cache.add(r.ID, done.enc.value, r.Clone())
 	return r, nil
 }
 
@@ -534,14 +536,15 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), s.opts.ReapBatch)]
 		ids = ids[len(chunk):]
-		o := &op{kind: opDelete, ids: chunk}
-		if err := s.submit(ctx, o); err != nil {
+		var deleted int
+		err := s.submit(ctx, func(t *txn) (err error) {
+			deleted, err = t.delete(chunk)
+			return err
+		})
+		if err != nil {
 			return n, err
 		}
-		if o.err != nil {
-			return n, o.err
-		}
-		n += o.n
+		n += deleted
 	}
 	return n, nil
 }
@@ -560,15 +563,17 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 	}
 	n := 0
 	for {
-		o := &op{kind: opDeleteUser, user: user, limit: s.opts.ReapBatch}
-		if err := s.submit(ctx, o); err != nil {
+		var deleted int
+		var more bool
+		err := s.submit(ctx, func(t *txn) (err error) {
+			deleted, more, err = t.deleteUser(user, s.opts.ReapBatch)
+			return err
+		})
+		if err != nil {
 			return n, err
 		}
-		if o.err != nil {
-			return n, o.err
-		}
-		n += o.n
-		if !o.more {
+		n += deleted
+		if !more {
 			return n, nil
 		}
 	}
@@ -603,11 +608,15 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 	if len(prepared) == 0 {
 		return 0, nil
 	}
-	o := &op{kind: opImport, recs: prepared, now: now}
-	if err := s.submit(ctx, o); err != nil {
+	var n int
+	err := s.submit(ctx, func(t *txn) (err error) {
+		n, err = t.importRecords(prepared, now)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	return o.n, o.err
+	return n, nil
 }
 
 // sealFailed counts and logs a record that failed its integrity check, once

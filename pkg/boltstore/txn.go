@@ -2,8 +2,10 @@ package boltstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -58,11 +60,12 @@ func (t *txn) flush() error {
 	return nil
 }
 
-// run applies o. Its data errors (not found, exists, too large) go into
-// o.err and leave the transaction untouched; a non-nil return means o failed
-// halfway through its writes and the transaction must be rolled back.
+// run runs o.fn in t (see op for its contract), with a panic (a damaged
+// page) turned into an error wrapping ErrCorrupt. A rejection becomes o's
+// error and leaves t usable; a non-nil return means o failed halfway
+// through its writes and the transaction must be rolled back.
 func (t *txn) run(o *op) (err error) {
-	o.reset()
+	o.err = nil
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
@@ -70,17 +73,12 @@ func (t *txn) run(o *op) (err error) {
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	switch o.kind {
-	case opApply:
-		return t.apply(o)
-	case opDelete:
-		return t.delete(o)
-	case opDeleteUser:
-		return t.deleteUser(o)
-	case opImport:
-		return t.importRecords(o)
+	err = o.fn(t)
+	if r, ok := errors.AsType[*rejection](err); ok {
+		o.err = r.err
+		return nil
 	}
-	return fmt.Errorf("boltstore: unknown op %d", o.kind)
+	return err
 }
 
 // prepared is a change computed against one version of its record: the
@@ -104,159 +102,150 @@ func (c *codec) prepare(ch *session.Change, latest *session.Record) *prepared {
 	return &prepared{latest: latest, next: next, enc: enc, err: err}
 }
 
-// apply applies o.change (see Store.Apply), with o.prep when it was
-// computed from the record as it is now.
-func (t *txn) apply(o *op) error {
-	c := o.change
+// apply applies change c (see Store.Apply), with prep when it was computed
+// from the record as it is now, and returns what it stored: the result and
+// its encoding (nil for Destroy), owned by the caller.
+func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 	id := c.ID
 	cur := t.sessions.Get(id[:])
 
 	switch {
 	case c.Create != nil:
 		if cur != nil || t.tombstoned(id) {
-			o.err = fmt.Errorf("%w: %s", session.ErrExists, id)
-			return nil
+			return nil, reject(fmt.Errorf("%w: %s", session.ErrExists, id))
 		}
-		p := o.prep
+		p := prep
 		if p == nil {
 			p = t.s.codec.prepare(c, nil)
 		}
 		if p.err != nil {
-			o.err = p.err
-			return nil
+			return nil, reject(p.err)
 		}
-		o.setResult(p)
-		return t.put(p.next, p.enc)
+		return p, t.put(p.next, p.enc)
 
 	case c.Destroy:
 		if cur == nil {
-			return nil
+			return nil, nil
 		}
 		old, _ := decodeUnverified(id, cur)
-		return t.remove(id, old)
+		return nil, t.remove(id, old)
 	}
 
 	if cur == nil {
-		o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
 		if renewedAt(t.sessions.Tx(), id, c.Now) {
-			o.err = fmt.Errorf("%w: %s", session.ErrRenewed, id)
+			return nil, reject(fmt.Errorf("%w: %s", session.ErrRenewed, id))
 		}
-		return nil
+		return nil, reject(fmt.Errorf("%w: %s", session.ErrNotFound, id))
 	}
-	p := o.prep
+	p := prep
 	if p == nil || !bytes.Equal(p.base, cur) {
 		// Not prepared, or the record changed since: compute it here.
 		latest, err := t.s.codec.decodeShared(id, cur, false)
 		if err != nil {
 			t.s.sealFailed(id, err)
-			o.err = fmt.Errorf("%w: %s", session.ErrNotFound, id)
-			return nil
+			return nil, reject(fmt.Errorf("%w: %s", session.ErrNotFound, id))
 		}
 		p = t.s.codec.prepare(c, latest)
 	}
 	if p.latest.Expired(c.Now) {
-		o.err = fmt.Errorf("%w: %s expired", session.ErrNotFound, id)
-		return nil
+		return nil, reject(fmt.Errorf("%w: %s expired", session.ErrNotFound, id))
 	}
 	target := c.TargetID()
 	if target != id && (t.sessions.Get(target[:]) != nil || t.tombstoned(target)) {
-		o.err = fmt.Errorf("%w: renew onto %s", session.ErrExists, target)
-		return nil
+		return nil, reject(fmt.Errorf("%w: renew onto %s", session.ErrExists, target))
 	}
 	if p.err != nil {
-		o.err = p.err
-		return nil
+		return nil, reject(p.err)
 	}
-	o.setResult(p)
 	if target != id {
 		if err := t.remove(id, p.latest); err != nil {
-			return err
+			return nil, err
 		}
 		if err := t.bury(id, c.Now.Add(session.RenewGrace)); err != nil {
-			return err
+			return nil, err
 		}
-		return t.put(p.next, p.enc)
+		return p, t.put(p.next, p.enc)
 	}
-	return t.replace(p.latest, p.next, p.enc)
+	return p, t.replace(p.latest, p.next, p.enc)
 }
 
-// delete removes the records of o.ids.
-func (t *txn) delete(o *op) error {
-	for _, id := range o.ids {
+// delete removes the records of ids and returns how many there were.
+func (t *txn) delete(ids []session.ID) (n int, err error) {
+	for _, id := range ids {
 		cur := t.sessions.Get(id[:])
 		if cur == nil {
 			continue
 		}
 		old, _ := decodeUnverified(id, cur)
 		if err := t.remove(id, old); err != nil {
-			return err
+			return n, err
 		}
-		o.n++
+		n++
 	}
-	return nil
+	return n, nil
 }
 
-// deleteUser removes up to o.limit records bound to o.user, and user-index
-// entries of the user that point nowhere.
-func (t *txn) deleteUser(o *op) error {
-	prefix := userPrefix(o.user)
+// deleteUser removes up to limit records bound to user, and user-index
+// entries of the user that point nowhere. It returns how many records it
+// removed and whether it reached the limit (more may remain).
+func (t *txn) deleteUser(user string, limit int) (n int, more bool, err error) {
+	prefix := userPrefix(user)
 	var ids []session.ID
 	c := t.users.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && hasUserPrefix(k, prefix) && len(ids) < o.limit; k, _ = c.Next() {
+	for k, _ := c.Seek(prefix); k != nil && hasUserPrefix(k, prefix) && len(ids) < limit; k, _ = c.Next() {
 		var id session.ID
 		copy(id[:], k[len(prefix):])
 		ids = append(ids, id)
 	}
-	o.more = len(ids) == o.limit
+	more = len(ids) == limit
 	for _, id := range ids {
 		cur := t.sessions.Get(id[:])
 		var old *session.Record
 		if cur != nil {
 			old, _ = decodeUnverified(id, cur)
 		}
-		if old != nil && old.UserID == o.user {
+		if old != nil && old.UserID == user {
 			if err := t.remove(id, old); err != nil {
-				return err
+				return n, more, err
 			}
-			o.n++
+			n++
 			continue
 		}
 		// A stale entry: the record is gone, undecodable or someone else's.
-		if err := t.removeUserEntry(o.user, id); err != nil {
-			return err
+		if err := t.removeUserEntry(user, id); err != nil {
+			return n, more, err
 		}
 	}
-	return nil
+	return n, more, nil
 }
 
-// importRecords inserts o.recs that are neither stored nor expired at o.now,
-// all or none: every record is encoded before the first is written.
-func (t *txn) importRecords(o *op) error {
+// importRecords inserts the records of recs that are neither stored nor
+// expired at now, all or none: every record is encoded before the first is
+// written. It returns how many it inserted.
+func (t *txn) importRecords(recs []*session.Record, now time.Time) (int, error) {
 	type prepared struct {
 		rec *session.Record
 		enc encoded
 	}
 	var todo []prepared
-	seen := make(map[session.ID]bool, len(o.recs))
-	for _, r := range o.recs {
-		if seen[r.ID] || r.Expired(o.now) || t.sessions.Get(r.ID[:]) != nil || t.tombstoned(r.ID) {
+	seen := make(map[session.ID]bool, len(recs))
+	for _, r := range recs {
+		if seen[r.ID] || r.Expired(now) || t.sessions.Get(r.ID[:]) != nil || t.tombstoned(r.ID) {
 			continue
 		}
 		seen[r.ID] = true
 		enc, err := t.s.codec.encode(r)
 		if err != nil {
-			o.err = fmt.Errorf("boltstore: import: %w", err)
-			return nil
+			return 0, reject(fmt.Errorf("boltstore: import: %w", err))
 		}
 		todo = append(todo, prepared{r, enc})
 	}
 	for _, p := range todo {
 		if err := t.put(p.rec, p.enc); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	o.n = len(todo)
-	return nil
+	return len(todo), nil
 }
 
 // put stores a new record (its id is not stored) with its index entries.
