@@ -98,6 +98,27 @@ func (c *codec) encode(r *session.Record) (encoded, error) {
 	return encoded{value: v, record: v[start : start+len(rec)], exact: exact}, nil
 }
 
+// prepared is a change computed against one version of its record: the
+// result and its encoding, the costly part of applying it. Store.Apply
+// prepares a change before it queues it, so the committer, which applies a
+// group's changes one after another, only checks that the record is still
+// the one the change was computed from.
+type prepared struct {
+	base   []byte          // the stored value it was computed from; nil for an insert
+	latest *session.Record // base decoded, read only; nil for an insert
+	next   *session.Record // the result
+	enc    encoded         // next, encoded
+	err    error           // from encoding next (too large, invalid)
+}
+
+// prepare computes change c applied to latest (nil for an insert), which it
+// only reads.
+func (c *codec) prepare(ch *session.Change, latest *session.Record) *prepared {
+	next := ch.ApplyTo(latest)
+	enc, err := c.encode(next)
+	return &prepared{latest: latest, next: next, enc: enc, err: err}
+}
+
 // recordSizeHint estimates the JSON size of r's variable parts.
 func recordSizeHint(r *session.Record) int {
 	n := len(r.UserID) + len(r.Client.IP) + len(r.Client.UserAgent)

@@ -81,27 +81,6 @@ func (t *txn) run(o *op) (err error) {
 	return err
 }
 
-// prepared is a change computed against one version of its record: the
-// result and its encoding, the costly part of applying it. Store.Apply
-// prepares a change before it queues it, so the committer, which applies a
-// group's changes one after another, only checks that the record is still
-// the one the change was computed from.
-type prepared struct {
-	base   []byte          // the stored value it was computed from; nil for an insert
-	latest *session.Record // base decoded, read only; nil for an insert
-	next   *session.Record // the result
-	enc    encoded         // next, encoded
-	err    error           // from encoding next (too large, invalid)
-}
-
-// prepare computes change c applied to latest (nil for an insert), which it
-// only reads.
-func (c *codec) prepare(ch *session.Change, latest *session.Record) *prepared {
-	next := ch.ApplyTo(latest)
-	enc, err := c.encode(next)
-	return &prepared{latest: latest, next: next, enc: enc, err: err}
-}
-
 // apply applies change c (see Store.Apply), with prep when it was computed
 // from the record as it is now, and returns what it stored: the result and
 // its encoding (nil for Destroy), owned by the caller.
@@ -223,11 +202,11 @@ func (t *txn) deleteUser(user string, limit int) (n int, more bool, err error) {
 // expired at now, all or none: every record is encoded before the first is
 // written. It returns how many it inserted.
 func (t *txn) importRecords(recs []*session.Record, now time.Time) (int, error) {
-	type prepared struct {
+	type ready struct {
 		rec *session.Record
 		enc encoded
 	}
-	var todo []prepared
+	var todo []ready
 	seen := make(map[session.ID]bool, len(recs))
 	for _, r := range recs {
 		if seen[r.ID] || r.Expired(now) || t.sessions.Get(r.ID[:]) != nil || t.tombstoned(r.ID) {
@@ -238,7 +217,7 @@ func (t *txn) importRecords(recs []*session.Record, now time.Time) (int, error) 
 		if err != nil {
 			return 0, reject(fmt.Errorf("boltstore: import: %w", err))
 		}
-		todo = append(todo, prepared{r, enc})
+		todo = append(todo, ready{r, enc})
 	}
 	for _, p := range todo {
 		if err := t.put(p.rec, p.enc); err != nil {
