@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sesbolt/sesbolt/pkg/boltstore/internal/boltfile"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -186,14 +187,14 @@ func (s *Store) walkSnapshot(txid uint64, max int) (problems []string, pages int
 	if err != nil {
 		return nil, 0, fmt.Errorf("boltstore: check: %w", err)
 	}
-	metas, _, err := readMetas(f, fi.Size())
+	metas, err := boltfile.ReadMetas(f, fi.Size())
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("boltstore: check: %w", err)
 	}
-	var m boltMeta
+	var m boltfile.Meta
 	found := false
 	for _, c := range metas {
-		if (txid == 0 && (!found || c.txid > m.txid)) || (txid != 0 && c.txid == txid) {
+		if (txid == 0 && (!found || c.TxID > m.TxID)) || (txid != 0 && c.TxID == txid) {
 			m, found = c, true
 		}
 	}
@@ -203,14 +204,17 @@ func (s *Store) walkSnapshot(txid uint64, max int) (problems []string, pages int
 		}
 		return nil, 0, errSnapshotMoved
 	}
-	if err := checkMeta(f, fi.Size(), m); err != nil {
-		return []string{err.Error()}, 0, nil
+	if err := boltfile.CheckMeta(f, fi.Size(), m); err != nil {
+		if fe, ok := errors.AsType[*boltfile.Error](err); ok {
+			return []string{fe.Reason}, 0, nil
+		}
+		return nil, 0, fmt.Errorf("boltstore: check: %w", err)
 	}
-	w, err := walkFile(f, m, max)
+	problems, pages, err = boltfile.Walk(f, m, max)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("boltstore: check: %w", err)
 	}
-	return w.problems, w.pages, nil
+	return problems, pages, nil
 }
 
 // walkStructure walks the newest snapshot; Open uses it for Options.Verify

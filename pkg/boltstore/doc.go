@@ -102,14 +102,18 @@
 // # Damaged files
 //
 // Open refuses files that are not bbolt (ErrNotBolt), visibly damaged ones
-// (ErrCorrupt: bad meta pages, truncation, a broken freelist — checked with
-// ordinary reads before bbolt maps the file), other applications' bbolt
-// files and newer schemas (ErrSchema). bbolt itself trusts the file and
-// panics or faults on a damaged page; the store runs every bbolt call with
-// faults turned into panics and recovers them into ErrCorrupt, so a damaged
-// file fails calls instead of crashing the process. Options.Verify makes
-// Open walk every page first; Diagnose and Check do so before they run
-// bbolt's own check.
+// (ErrCorrupt: bad meta pages, truncation, a broken freelist), other
+// applications' bbolt files and newer schemas (ErrSchema). bbolt itself
+// trusts the file and panics or faults on a damaged page, and inside
+// bbolt.Open such a fault could not be cleaned up, so the store checks what
+// bbolt.Open reads with ordinary file reads first: package
+// internal/boltfile re-implements the parts of bbolt's on-disk format this
+// needs (meta pages, freelist, the page tree), with errors the store maps
+// to ErrNotBolt and ErrCorrupt. Afterwards the store runs every bbolt call
+// with faults turned into panics and recovers them into ErrCorrupt, so a
+// damaged file fails calls instead of crashing the process. Options.Verify
+// makes Open walk every page of the tree first (boltfile.Walk); Diagnose
+// and Check do so before they run bbolt's own check.
 //
 // # Caveats
 //

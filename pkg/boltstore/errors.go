@@ -1,6 +1,11 @@
 package boltstore
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sesbolt/sesbolt/pkg/boltstore/internal/boltfile"
+)
 
 // Errors returned by Open.
 var (
@@ -36,3 +41,17 @@ var (
 	// Options.ReadOnly.
 	ErrReadOnly = errors.New("boltstore: store is read-only")
 )
+
+// fileErr maps an error of package boltfile about the file at path to the
+// store's: boltfile.ErrNotBolt to ErrNotBolt, boltfile.ErrDamaged to
+// ErrCorrupt, with boltfile's reason; an I/O error is wrapped as it is.
+func fileErr(path string, err error) error {
+	fe, ok := errors.AsType[*boltfile.Error](err)
+	switch {
+	case !ok:
+		return fmt.Errorf("boltstore: %s: %w", path, err)
+	case errors.Is(fe.Kind, boltfile.ErrNotBolt):
+		return fmt.Errorf("%w: %s: %s", ErrNotBolt, path, fe.Reason)
+	}
+	return fmt.Errorf("%w: %s: %s", ErrCorrupt, path, fe.Reason)
+}

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/sesbolt/sesbolt/pkg/boltstore/internal/boltfile"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -94,14 +95,14 @@ func Open(path string, opts *Options) (*Store, error) {
 	if !o.ReadOnly && o.Keys == nil {
 		return nil, fmt.Errorf("boltstore: opening %s for writing needs Options.Keys: %w", path, session.ErrNoKeys)
 	}
-	st, err := inspectFile(path)
+	st, err := boltfile.Inspect(path)
 	if err != nil {
-		return nil, err
+		return nil, fileErr(path, err)
 	}
-	if o.ReadOnly && !st.exists {
+	if o.ReadOnly && !st.Exists {
 		return nil, fmt.Errorf("boltstore: %w", &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist})
 	}
-	if o.ReadOnly && st.size == 0 {
+	if o.ReadOnly && st.Size == 0 {
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotBolt, path)
 	}
 

@@ -1,20 +1,12 @@
-package boltstore
+package boltfile
 
 import (
 	"fmt"
 	"io"
 )
 
-// pageWalker checks the page structure of one consistent snapshot of a
-// bbolt file through ordinary reads (io.ReaderAt), never through bbolt's
-// memory map: every page reachable from the root bucket must lie below the
-// high-water mark, say who it is, be a branch or leaf page, be referenced
-// once (so there are no cycles), and hold elements whose keys and values
-// fit inside it. Only when this walk is clean is it safe to let bbolt (its
-// cursors, and tx.Check, which runs on a goroutine of its own) loose on the
-// snapshot: bbolt reads pages through unchecked pointers and recurses
-// through branch pages, so a damaged page can fault or loop forever.
-type pageWalker struct {
+// walker walks the page tree of one snapshot; see Walk.
+type walker struct {
 	r        io.ReaderAt
 	pageSize int64
 	hwm      uint64
@@ -31,30 +23,41 @@ const maxTreeDepth = 64
 // maxBucketDepth bounds nested buckets (sesbolt uses top-level ones only).
 const maxBucketDepth = 16
 
-// walkFile walks the snapshot described by m. The walker's problems (at
-// most max; nil when the structure is sound) and pages tell the outcome; the
-// error is an I/O error.
-func walkFile(r io.ReaderAt, m boltMeta, max int) (*pageWalker, error) {
-	w := &pageWalker{
+// Walk checks the page structure of the snapshot m of a bbolt file through
+// r (ordinary reads, never bbolt's memory map): every page reachable from
+// the root bucket must lie below the high-water mark, say who it is, be a
+// branch or leaf page, be referenced once (so there are no cycles), and
+// hold elements whose keys and values fit inside it, down to the pages of
+// nested and inline buckets. Only when this walk is clean is it safe to let
+// bbolt (its cursors, and tx.Check, which runs on a goroutine of its own)
+// loose on the snapshot: bbolt reads pages through unchecked pointers and
+// recurses through branch pages, so a damaged page can fault or loop
+// forever.
+//
+// It returns at most max problems, one line each (none when the structure
+// is sound), and the number of pages it visited; the error is an I/O error.
+func Walk(r io.ReaderAt, m Meta, max int) (problems []string, pages int, err error) {
+	w := &walker{
 		r:        r,
-		pageSize: int64(m.pageSize),
-		hwm:      m.hwm,
-		seen:     make([]uint64, (m.hwm+63)/64),
+		pageSize: int64(m.PageSize),
+		hwm:      m.HighWater,
+		seen:     make([]uint64, (m.HighWater+63)/64),
 		max:      max,
 	}
-	return w, w.tree(m.root, 0, 0, "root bucket")
+	err = w.tree(m.Root, 0, 0, "root bucket")
+	return w.problems, w.pages, err
 }
 
-func (w *pageWalker) problem(format string, args ...any) {
+func (w *walker) problem(format string, args ...any) {
 	if len(w.problems) < w.max {
 		w.problems = append(w.problems, fmt.Sprintf(format, args...))
 	}
 }
 
-func (w *pageWalker) full() bool { return len(w.problems) >= w.max }
+func (w *walker) full() bool { return len(w.problems) >= w.max }
 
 // mark records pages id..id+overflow as visited; false if one already was.
-func (w *pageWalker) mark(id, overflow uint64) bool {
+func (w *walker) mark(id, overflow uint64) bool {
 	ok := true
 	for p := id; p <= id+overflow; p++ {
 		word, bit := p/64, uint64(1)<<(p%64)
@@ -67,7 +70,7 @@ func (w *pageWalker) mark(id, overflow uint64) bool {
 }
 
 // tree walks the b-tree rooted at page id.
-func (w *pageWalker) tree(id uint64, depth, bucketDepth int, where string) error {
+func (w *walker) tree(id uint64, depth, bucketDepth int, where string) error {
 	if w.full() {
 		return nil
 	}
@@ -81,7 +84,7 @@ func (w *pageWalker) tree(id uint64, depth, bucketDepth int, where string) error
 	}
 	hdr := make([]byte, pageHeaderSize)
 	if _, err := w.r.ReadAt(hdr, int64(id)*w.pageSize); err != nil {
-		return fmt.Errorf("boltstore: reading page %d: %w", id, err)
+		return fmt.Errorf("boltfile: reading page %d: %w", id, err)
 	}
 	hid, flags, overflow := ne.Uint64(hdr), ne.Uint16(hdr[8:]), uint64(ne.Uint32(hdr[12:]))
 	if hid != id {
@@ -103,7 +106,7 @@ func (w *pageWalker) tree(id uint64, depth, bucketDepth int, where string) error
 	w.pages++
 	page := make([]byte, int64(overflow+1)*w.pageSize)
 	if _, err := w.r.ReadAt(page, int64(id)*w.pageSize); err != nil {
-		return fmt.Errorf("boltstore: reading page %d: %w", id, err)
+		return fmt.Errorf("boltfile: reading page %d: %w", id, err)
 	}
 	if flags == leafFlag {
 		return w.leaf(page, depth, bucketDepth, fmt.Sprintf("%s: page %d", where, id))
@@ -129,7 +132,7 @@ func (w *pageWalker) tree(id uint64, depth, bucketDepth int, where string) error
 
 // leaf checks the elements of a leaf page (a whole page, or an inline
 // bucket's page inside a value) and walks the buckets it holds.
-func (w *pageWalker) leaf(page []byte, depth, bucketDepth int, where string) error {
+func (w *walker) leaf(page []byte, depth, bucketDepth int, where string) error {
 	if len(page) < pageHeaderSize {
 		w.problem("%s: inline page too short", where)
 		return nil
