@@ -75,15 +75,24 @@ func TestInspectAndWalkSoundFile(t *testing.T) {
 	if !f.Exists || f.Size != int64(len(b)) || len(f.Metas) != 2 || int(f.Meta.PageSize) != os.Getpagesize() {
 		t.Fatalf("Inspect = %+v", f)
 	}
+	if problems, pages := walk(t, path, f.Meta); len(problems) > 0 || pages < 3 {
+		t.Fatalf("Walk of a sound file = %v, %d pages", problems, pages)
+	}
+}
+
+// walk runs Walk over the file at path, failing the test on an I/O error.
+func walk(t *testing.T, path string, m Meta) (problems []string, pages int) {
+	t.Helper()
 	r, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	problems, pages, err := Walk(r, f.Meta, 10)
-	if err != nil || len(problems) > 0 || pages < 3 {
-		t.Fatalf("Walk of a sound file = %v, %d pages, %v", problems, pages, err)
+	problems, pages, err = Walk(r, m, 5)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return problems, pages
 }
 
 func TestInspectNoFile(t *testing.T) {
@@ -194,15 +203,7 @@ func TestWalkFindsDamage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Inspect: %v (the damage is in the tree, which Inspect does not read)", err)
 			}
-			r, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			problems, _, err := Walk(r, f.Meta, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
+			problems, _ := walk(t, path, f.Meta)
 			if len(problems) == 0 || !strings.Contains(strings.Join(problems, "\n"), c.problem) {
 				t.Fatalf("Walk = %q; want a problem mentioning %q", problems, c.problem)
 			}
