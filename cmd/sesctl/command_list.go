@@ -65,10 +65,11 @@ func newListCommand(a *app) *cobra.Command {
 		Use:   "list",
 		Short: "List sessions (live ones by default)",
 		Long: `List sessions: live ones by default, --expired for those expired but not yet
-purged, --all for both. Rows come in id order as they are read, so a listing
-of millions of sessions runs in constant memory; --sort orders them by a time
-instead, which holds the rows in memory unless --limit N keeps only the first
-N.`,
+purged, --all for both. Rows come as they are read, so a listing of millions
+of sessions runs in constant memory: in id order, except that --expired lists
+in the store's order (a database file: expired longest ago first). --sort
+orders them by a time instead, which holds the rows in memory unless
+--limit N keeps only the first N.`,
 		Example: `  sesctl list
   sesctl list --user alice
   sesctl list --sort last-seen --reverse --limit 20
@@ -131,8 +132,9 @@ func (a *app) runList(ctx context.Context, o *listOptions) (err error) {
 	return nil
 }
 
-// eachRecord pages through svc's records matching q in id order and calls
-// fn for each until fn returns false or an error. Pages are as large as
+// eachRecord pages through svc's records matching q in the listing's order
+// (id order, except for expired sessions, which come in the store's order)
+// and calls fn for each until fn returns false or an error. Pages are as large as
 // the API allows; each is a short read of the store.
 func eachRecord(ctx context.Context, svc admin.Service, q admin.ListQuery, fn func(*session.Record) (bool, error)) error {
 	if q.Limit == 0 {

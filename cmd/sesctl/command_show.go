@@ -137,9 +137,10 @@ func (ref idRef) resolve(ctx context.Context, svc admin.Service) (session.ID, er
 	return found[0], nil
 }
 
-// prefixCursor returns the listing cursor just below the lowest id that
-// starts with the hex digits prefix (ListQuery.After is exclusive).
-func prefixCursor(prefix string) session.ID {
+// prefixCursor returns the cursor of an id-ordered listing just below the
+// lowest id that starts with the hex digits prefix (ListQuery.After is
+// exclusive).
+func prefixCursor(prefix string) session.Cursor {
 	var low session.ID
 	digits := prefix + strings.Repeat("0", 32-len(prefix))
 	hex.Decode(low[:], []byte(digits))
@@ -151,5 +152,5 @@ func prefixCursor(prefix string) session.ID {
 			break
 		}
 	}
-	return low
+	return session.IDCursor(low)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"testing"
-
-	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
 func TestShow(t *testing.T) {
@@ -65,7 +63,7 @@ func TestShowErrors(t *testing.T) {
 func TestPrefixCursor(t *testing.T) {
 	cases := map[string]string{
 		"0f8e4d2c":  "0f8e4d2b-ffff-ffff-ffff-ffffffffffff",
-		"00000000":  "00000000-0000-0000-0000-000000000000",
+		"00000000":  "",
 		"00000001":  "00000000-ffff-ffff-ffff-ffffffffffff",
 		"7a1b2c3d0": "7a1b2c3c-ffff-ffff-ffff-ffffffffffff",
 		"7a1b2c3d1": "7a1b2c3d-0fff-ffff-ffff-ffffffffffff",
@@ -75,8 +73,7 @@ func TestPrefixCursor(t *testing.T) {
 			t.Errorf("prefixCursor(%s) = %s, want %s", prefix, got, want)
 		}
 	}
-	var zero session.ID
-	if prefixCursor("00000000") != zero {
+	if !prefixCursor("00000000").IsZero() {
 		t.Error("an all-zero prefix must start at the beginning")
 	}
 }

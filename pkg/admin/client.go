@@ -111,14 +111,10 @@ func (c *Client) List(ctx context.Context, q ListQuery) (session.Page, error) {
 	if err := c.call(ctx, http.MethodGet, path, nil, &resp); err != nil {
 		return session.Page{}, err
 	}
-	page := session.Page{Records: resp.Sessions}
-	if resp.Next != "" {
-		next, err := session.ParseID(resp.Next)
-		if err != nil {
-			return session.Page{}, fmt.Errorf("%w: GET /v1/sessions: next: %w", ErrProtocol, err)
-		}
-		page.Next = next
+	if len(resp.Next) > session.MaxCursorSize {
+		return session.Page{}, fmt.Errorf("%w: GET /v1/sessions: next is %d bytes long, at most %d", ErrProtocol, len(resp.Next), session.MaxCursorSize)
 	}
+	page := session.Page{Records: resp.Sessions, Next: session.Cursor(resp.Next)}
 	for i, r := range page.Records {
 		if r == nil {
 			return session.Page{}, fmt.Errorf("%w: GET /v1/sessions: sessions[%d] is null", ErrProtocol, i)

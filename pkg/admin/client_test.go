@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,6 +29,67 @@ func ids(recs []*session.Record) []session.ID {
 	return out
 }
 
+// cursorStore lists through a cursor of its own, as a store may for
+// expired sessions: one record per page, the cursor full of characters
+// that need escaping in a URL.
+type cursorStore struct {
+	*fullStore
+	seen []session.Cursor // the cursors List was given
+}
+
+func (s *cursorStore) List(ctx context.Context, q session.ListQuery) (session.Page, error) {
+	s.seen = append(s.seen, q.After)
+	all := seed()
+	i := slices.Index(cursorsAt(len(all)), q.After)
+	if i < 0 {
+		return session.Page{}, fmt.Errorf("%w: cursor %q", session.ErrInvalid, q.After)
+	}
+	p := session.Page{Records: all[i : i+1]}
+	if i+1 < len(all) {
+		p.Next = cursorsAt(len(all))[i+1]
+	}
+	return p, nil
+}
+
+// cursorsAt returns cursorStore's cursors of a listing of n records, the
+// zero one first.
+func cursorsAt(n int) []session.Cursor {
+	c := []session.Cursor{""}
+	for i := 1; i < n; i++ {
+		c = append(c, session.Cursor(fmt.Sprintf("pos %d &=?/#%%é+ü", i)))
+	}
+	return c
+}
+
+// TestClientPassesCursorsOn pages through a store whose cursors are not
+// ids: they reach the store over HTTP exactly as it returned them.
+func TestClientPassesCursorsOn(t *testing.T) {
+	store := &cursorStore{fullStore: newFullStore(t)}
+	client, _, _ := serve(t, store, nil)
+	var got []session.ID
+	q := admin.ListQuery{Filter: session.Expired}
+	for pages := 0; ; pages++ {
+		if pages > len(seed()) {
+			t.Fatal("listing does not end")
+		}
+		page, err := client.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(page.Records)...)
+		if page.Next.IsZero() {
+			break
+		}
+		q.After = page.Next
+	}
+	if want := ids(seed()); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if want := cursorsAt(len(seed())); !reflect.DeepEqual(store.seen, want) {
+		t.Errorf("the store was given cursors %q, want %q", store.seen, want)
+	}
+}
+
 // TestClientList compares every listing through HTTP with the same listing
 // in process, page by page.
 func TestClientList(t *testing.T) {
@@ -42,7 +104,7 @@ func TestClientList(t *testing.T) {
 		{"all", admin.ListQuery{Filter: session.All}, []session.ID{idAlice1, idAlice2, idBob, idAnon, idOld}},
 		{"user", admin.ListQuery{User: "alice"}, []session.ID{idAlice1, idAlice2}},
 		{"user all", admin.ListQuery{User: "alice", Filter: session.All}, []session.ID{idAlice1, idAlice2, idOld}},
-		{"after", admin.ListQuery{After: idAlice2}, []session.ID{idBob, idAnon}},
+		{"after", admin.ListQuery{After: session.IDCursor(idAlice2)}, []session.ID{idBob, idAnon}},
 		{"paged", admin.ListQuery{Limit: 2, Filter: session.All}, []session.ID{idAlice1, idAlice2, idBob, idAnon, idOld}},
 		{"negative limit is the default", admin.ListQuery{Limit: -3}, []session.ID{idAlice1, idAlice2, idBob, idAnon}},
 		{"nobody", admin.ListQuery{User: "nobody"}, nil},

@@ -285,9 +285,7 @@ func (h *handler) list(w *responseWriter, r *http.Request, _ string) error {
 	if resp.Sessions == nil {
 		resp.Sessions = []*session.Record{}
 	}
-	if !page.Next.IsZero() {
-		resp.Next = page.Next.String()
-	}
+	resp.Next = page.Next.String()
 	w.setCount(len(resp.Sessions))
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -308,12 +306,10 @@ func parseListQuery(raw string) (ListQuery, error) {
 		v := vs[0]
 		switch k {
 		case "after":
-			if v == "" {
-				continue
+			if len(v) > session.MaxCursorSize {
+				return q, fmt.Errorf("%w: query parameter after is %d bytes long, at most %d", session.ErrInvalid, len(v), session.MaxCursorSize)
 			}
-			if q.After, err = session.ParseID(v); err != nil {
-				return q, fmt.Errorf("query parameter after: %w", err)
-			}
+			q.After = session.Cursor(v) // the store checks it
 		case "limit":
 			if v == "" {
 				continue

@@ -83,9 +83,10 @@ type FileBacked interface {
 }
 
 // ListQuery selects a page of sessions; see session.ListQuery, whose Now the
-// service fills from its own clock.
+// service fills from its own clock. After is the previous page's Next, a
+// cursor the store defines (session.Cursor), passed on unchanged.
 type ListQuery struct {
-	After  session.ID     `json:"after"`
+	After  session.Cursor `json:"after"`
 	Limit  int            `json:"limit"`
 	Filter session.Filter `json:"filter"`
 	User   string         `json:"user"`

@@ -58,6 +58,13 @@
 // DeleteUser cost the user's sessions; its length prefix keeps any user id,
 // including ones with NUL bytes, unambiguous.
 //
+// List pages through the sessions bucket in id order, or with a user
+// through that user's index entries. With the Expired filter it walks the
+// expiry index instead, and so lists expired sessions in the index's order
+// (by expiry minute, oldest first), each page resuming at the entry where
+// the previous one stopped, named by an opaque session.Cursor: a whole
+// listing costs what is expired, however many pages it takes.
+//
 // Open upgrades a file of an older schema when it opens it for writing, in
 // one transaction (schema 1 had exact expiry times in the index); a
 // read-only store reads older schemas as they are.

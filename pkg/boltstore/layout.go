@@ -109,6 +109,16 @@ func exactExpiryKey(r *session.Record) []byte {
 	return k
 }
 
+// isEntryOf reports whether expiry-index key k is r's own entry, in
+// either schema's form, rather than one left behind by an earlier version
+// of the record.
+func isEntryOf(k []byte, r *session.Record) bool {
+	if len(k) == expiryKeySize1 {
+		return bytes.Equal(k, exactExpiryKey(r))
+	}
+	return bytes.Equal(k, expiryKey(r))
+}
+
 // due reports whether expiry-index key k is due at limit: its minute has
 // begun, so its record may be expired. Malformed keys (shorter than 8 bytes)
 // are due, so the reaper removes them.

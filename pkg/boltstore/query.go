@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
@@ -77,14 +78,21 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 	return out, nil
 }
 
-// List returns the next page of records matching q, in ascending id order,
-// from one read transaction. An unknown q.Filter is an error wrapping
-// session.ErrInvalid. Records failing their seal are left out (and
-// counted). With q.User it walks that user's index entries; with the
-// Expired filter it walks the expiry index (cost: the expired records);
-// otherwise it walks the sessions in id order from q.After. Page.Next is
-// zero when the listing is complete; a page may be followed by one empty
-// page when the store cannot tell cheaply that nothing follows.
+// List returns the next page of records matching q from one read
+// transaction. An unknown q.Filter is an error wrapping session.ErrInvalid,
+// and so is a q.After this kind of listing does not return. Records failing
+// their seal are left out (and counted).
+//
+// With q.User it walks that user's index entries, in id order with id
+// cursors (session.IDCursor), whatever the filter. Otherwise the Expired
+// filter walks the due part of the expiry index in its own order (the
+// expiry minute, then the creation time, then the id): each page seeks to
+// where the previous one stopped, so a whole listing costs the expired
+// records once, and Page.Next is an opaque cursor naming the last index
+// entry read. The Live and All filters walk the sessions bucket in id
+// order from q.After. Page.Next is zero when the listing is complete; a
+// page may be followed by one empty page when the store cannot tell
+// cheaply that nothing follows.
 func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, error) {
 	if err := ctx.Err(); err != nil {
 		return session.Page{}, err
@@ -94,13 +102,22 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	default:
 		return session.Page{}, fmt.Errorf("boltstore: list: %w: unknown filter %d", session.ErrInvalid, q.Filter)
 	}
+	l := lister{s: s, q: q, limit: q.PageLimit()}
+	var err error
+	if q.Filter == session.Expired && q.User == "" {
+		l.from, err = parseExpiryCursor(q.After)
+	} else {
+		l.after, err = q.After.ID()
+	}
+	if err != nil {
+		return session.Page{}, fmt.Errorf("boltstore: list: %w", err)
+	}
 	if !s.enter() {
 		return session.Page{}, session.ErrClosed
 	}
 	defer s.leave()
 	var page session.Page
-	err := s.view("list", func(tx *bolt.Tx) error {
-		l := lister{s: s, q: q, limit: q.PageLimit()}
+	err = s.view("list", func(tx *bolt.Tx) error {
 		var err error
 		if l.sessions, err = bucket(tx, bucketSessions); err != nil {
 			return err
@@ -131,6 +148,8 @@ type lister struct {
 	s        *Store
 	q        session.ListQuery
 	limit    int
+	after    session.ID // q.After of an id-ordered listing
+	from     []byte     // q.After of an expiry-ordered listing: an expiry-index key; nil: the start
 	sessions *bolt.Bucket
 }
 
@@ -165,12 +184,12 @@ func (l *lister) collect(p *session.Page, id session.ID, v []byte) (full bool) {
 	return len(p.Records) == l.limit
 }
 
-// byID walks the sessions bucket from q.After.
+// byID walks the sessions bucket from l.after.
 func (l *lister) byID() session.Page {
 	var p session.Page
 	c := l.sessions.Cursor()
-	k, v := c.Seek(l.q.After[:])
-	if bytes.Equal(k, l.q.After[:]) {
+	k, v := c.Seek(l.after[:])
+	if bytes.Equal(k, l.after[:]) {
 		k, v = c.Next()
 	}
 	for ; k != nil; k, v = c.Next() {
@@ -180,7 +199,7 @@ func (l *lister) byID() session.Page {
 		id := session.ID(k)
 		if l.collect(&p, id, v) {
 			if k, _ := c.Next(); k != nil {
-				p.Next = id
+				p.Next = session.IDCursor(id)
 			}
 			break
 		}
@@ -188,11 +207,11 @@ func (l *lister) byID() session.Page {
 	return p
 }
 
-// byUser walks q.User's index entries from q.After.
+// byUser walks q.User's index entries from l.after.
 func (l *lister) byUser(users *bolt.Bucket) session.Page {
 	var p session.Page
 	prefix := userPrefix(l.q.User)
-	start := userKey(l.q.User, l.q.After)
+	start := userKey(l.q.User, l.after)
 	c := users.Cursor()
 	k, _ := c.Seek(start)
 	if bytes.Equal(k, start) {
@@ -206,7 +225,7 @@ func (l *lister) byUser(users *bolt.Bucket) session.Page {
 		}
 		if l.collect(&p, id, v) {
 			if k, _ := c.Next(); k != nil && hasUserPrefix(k, prefix) {
-				p.Next = id
+				p.Next = session.IDCursor(id)
 			}
 			break
 		}
@@ -214,33 +233,65 @@ func (l *lister) byUser(users *bolt.Bucket) session.Page {
 	return p
 }
 
-// expired collects the ids due at q.Now from the expiry index, then returns
-// the first page of them after q.After in id order.
+// expired walks the due part of the expiry index (the entries of minutes
+// that began by q.Now) from the entry after l.from, collecting the records
+// expired at q.Now, each under its own entry: an entry left behind by an
+// earlier version of a record is skipped, so no record is listed twice.
+// Page.Next names the last entry read when due entries follow it.
 func (l *lister) expired(expiry *bolt.Bucket) session.Page {
 	var p session.Page
 	limit := expiryNanos(l.q.Now)
-	var ids []session.ID
 	c := expiry.Cursor()
-	for k, _ := c.First(); k != nil && due(k, limit); k, _ = c.Next() {
-		if _, id, ok := parseExpiryKey(k); ok && bytes.Compare(id[:], l.q.After[:]) > 0 {
-			ids = append(ids, id)
-		}
+	var k []byte
+	if l.from == nil {
+		k, _ = c.First()
+	} else if k, _ = c.Seek(l.from); bytes.Equal(k, l.from) {
+		k, _ = c.Next()
 	}
-	slices.SortFunc(ids, func(a, b session.ID) int { return bytes.Compare(a[:], b[:]) })
-	ids = slices.Compact(ids)
-	for i, id := range ids {
-		v := l.sessions.Get(id[:])
-		if v == nil {
+	for ; k != nil && due(k, limit); k, _ = c.Next() {
+		l.s.listSteps.Add(1)
+		_, id, ok := parseExpiryKey(k)
+		if !ok {
 			continue
 		}
-		if l.collect(&p, id, v) {
-			if i < len(ids)-1 {
-				p.Next = id
+		v := l.sessions.Get(id[:])
+		if v == nil {
+			continue // an orphan entry
+		}
+		r, ok := l.match(id, v)
+		if !ok || !isEntryOf(k, r) {
+			continue
+		}
+		p.Records = append(p.Records, r)
+		if len(p.Records) == l.limit {
+			last := bytes.Clone(k)
+			if k, _ := c.Next(); k != nil && due(k, limit) {
+				p.Next = expiryCursor(last)
 			}
 			break
 		}
 	}
 	return p
+}
+
+// expiryCursor returns the cursor of an expiry-ordered listing that resumes
+// after expiry-index key k: k in hex.
+func expiryCursor(k []byte) session.Cursor {
+	return session.Cursor(hex.EncodeToString(k))
+}
+
+// parseExpiryCursor returns the expiry-index key of a cursor made by
+// expiryCursor (nil for the zero cursor), or an error wrapping
+// session.ErrInvalid.
+func parseExpiryCursor(c session.Cursor) ([]byte, error) {
+	if c.IsZero() {
+		return nil, nil
+	}
+	k, err := hex.DecodeString(string(c))
+	if err != nil || len(k) != expiryKeySize && len(k) != expiryKeySize1 {
+		return nil, fmt.Errorf("%w: %.40q is not a cursor of a listing of expired sessions", session.ErrInvalid, string(c))
+	}
+	return k, nil
 }
 
 // expiredEntry reports whether expiry-index entry k names a record that is

@@ -62,9 +62,10 @@ type Store struct {
 	sealSeen     map[session.ID]struct{} // ids already counted and logged
 
 	// Counters and hooks for tests (see export_test.go).
-	commits  atomic.Int64 // write transactions run by the committer
-	reapTxs  atomic.Int64 // write transactions run by expiry passes
-	reapHook func(keys [][]byte)
+	commits   atomic.Int64 // write transactions run by the committer
+	reapTxs   atomic.Int64 // write transactions run by expiry passes
+	listSteps atomic.Int64 // expiry-index entries read by listings of expired sessions
+	reapHook  func(keys [][]byte)
 }
 
 // Compile-time checks of the interfaces Store implements.

@@ -324,9 +324,11 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 }
 
 // List returns the next page of copies of the records matching q, in
-// ascending ID (byte) order; Page.Next is zero on the last page. It
-// returns an error for a Filter other than session.Live, session.Expired
-// and session.All.
+// ascending ID (byte) order with every filter, Expired included; cursors
+// are ID cursors (session.IDCursor), and Page.Next is zero on the last
+// page. It returns an error wrapping session.ErrInvalid for a Filter other
+// than session.Live, session.Expired and session.All, and for a q.After
+// that is not an ID cursor.
 //
 // Each call collects the matching ids after q.After (with q.User set, only
 // among that user's sessions) and sorts them: O(n log n) in the number of
@@ -337,6 +339,10 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	default:
 		return session.Page{}, fmt.Errorf("memstore: unknown list filter %d: %w", q.Filter, session.ErrInvalid)
 	}
+	after, err := q.After.ID()
+	if err != nil {
+		return session.Page{}, fmt.Errorf("memstore: list: %w", err)
+	}
 	limit := q.PageLimit()
 	if err := s.rlock(ctx); err != nil {
 		return session.Page{}, err
@@ -344,7 +350,7 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	defer s.mu.RUnlock()
 	var ids []session.ID
 	consider := func(r *session.Record) {
-		if compareID(r.ID, q.After) <= 0 {
+		if compareID(r.ID, after) <= 0 {
 			return
 		}
 		switch q.Filter {
@@ -373,7 +379,7 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	var page session.Page
 	if len(ids) > limit {
 		ids = ids[:limit]
-		page.Next = ids[limit-1]
+		page.Next = session.IDCursor(ids[limit-1])
 	}
 	page.Records = make([]*session.Record, 0, len(ids))
 	for _, id := range ids {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 )
@@ -108,15 +109,68 @@ type UserIndex interface {
 	DeleteUser(ctx context.Context, user string) (int, error)
 }
 
-// Lister is implemented by stores that can page through their records in ID
-// order. Each call is a short read; a listing never holds the store.
+// Lister is implemented by stores that can page through their records: in
+// ID order, except with the Expired filter (see Cursor). Each call is a
+// short read; a listing never holds the store.
 type Lister interface {
 	// List returns the next page of records matching q. Records stored or
 	// removed while a caller pages may or may not be seen; every record
-	// stored for the whole listing is seen exactly once. A Filter outside
-	// Live, Expired and All is an error wrapping ErrInvalid.
+	// stored for the whole listing (with the Expired filter: and expired at
+	// every page's Now) is seen exactly once. A Filter outside Live, Expired
+	// and All is an error wrapping ErrInvalid, and so is a q.After that is
+	// not a cursor of this kind of listing (see Cursor).
 	List(ctx context.Context, q ListQuery) (Page, error)
 }
+
+// Cursor is where a listing resumes: the Page.Next of one page, passed as
+// the ListQuery.After of the next. The zero Cursor ("") starts a listing.
+//
+// With the Live and All filters, pages are in ascending ID order and
+// cursors are ID cursors: IDCursor(id) resumes after id, whether or not id
+// is stored, so a caller may also start such a listing after any ID.
+//
+// With the Expired filter, a store may list in an order of its own and
+// return cursors of its own (the bbolt store: expiry order, so that paging
+// through expired records costs what they are, not what is stored), to be
+// passed back unchanged; a store that keeps ID order uses ID cursors here
+// too. Callers must not interpret an Expired listing's cursor or expect
+// its records in ID order.
+//
+// A cursor is a short printable string (at most MaxCursorSize bytes), so it
+// travels as it is in URLs and JSON.
+type Cursor string
+
+// MaxCursorSize bounds the length of a Cursor.
+const MaxCursorSize = 256
+
+// IDCursor returns the cursor that resumes an ID-ordered listing after id;
+// the zero ID gives the zero Cursor (the start).
+func IDCursor(id ID) Cursor {
+	if id.IsZero() {
+		return ""
+	}
+	return Cursor(id.String())
+}
+
+// ID returns the ID of an ID cursor: the zero ID for the zero Cursor, and
+// an error wrapping ErrInvalid when c is not an ID cursor.
+func (c Cursor) ID() (ID, error) {
+	if c == "" {
+		return ID{}, nil
+	}
+	id, err := ParseID(string(c))
+	if err != nil {
+		return ID{}, fmt.Errorf("%w: cursor %.40q is not an id: %w", ErrInvalid, string(c), err)
+	}
+	return id, nil
+}
+
+// IsZero reports whether c is the zero Cursor, the start of a listing (as
+// ListQuery.After) or its end (as Page.Next).
+func (c Cursor) IsZero() bool { return c == "" }
+
+// String returns c as it is.
+func (c Cursor) String() string { return string(c) }
 
 // Filter selects records by state in a ListQuery.
 type Filter int
@@ -152,9 +206,10 @@ const (
 
 // ListQuery selects one page of records.
 type ListQuery struct {
-	// After is the exclusive cursor: only records with an ID greater than
-	// After (byte order) are returned. Zero starts at the beginning.
-	After ID
+	// After is where the page starts: zero for the first page, otherwise
+	// the previous page's Next. In an ID-ordered listing, only records with
+	// an ID greater than After's (byte order) are returned; see Cursor.
+	After Cursor
 	// Limit caps the page: <= 0 means DefaultPageSize, larger than
 	// MaxPageSize means MaxPageSize.
 	Limit int
@@ -180,12 +235,13 @@ func (q ListQuery) PageLimit() int {
 
 // Page is one page of a listing.
 type Page struct {
-	// Records are in ascending ID order.
+	// Records are in ascending ID order, except with the Expired filter,
+	// where the order is the store's (see Cursor).
 	Records []*Record
 	// Next is the cursor for the following page (ListQuery.After); zero when
 	// the listing is complete. A store may return a non-zero Next with a
 	// full last page; the page after it is then empty with a zero Next.
-	Next ID
+	Next Cursor
 }
 
 // StatsReporter is implemented by stores that report their counters. Its

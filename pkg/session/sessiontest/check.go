@@ -236,18 +236,25 @@ func wantUserIDs(t testing.TB, ui session.UserIndex, user string, now time.Time,
 }
 
 // listAll pages through l with q (starting at q.After) until Page.Next is
-// zero and returns every record seen. It fails the test when a page is
-// longer than q.PageLimit(), when records are not in strictly ascending ID
-// order across the whole listing (so no record is seen twice), when a
-// cursor does not advance, or after more than maxPages pages (0: no bound
-// beyond a sanity limit).
+// zero and returns every record seen: in listing order, or sorted by ID for
+// an Expired listing, whose order is the store's. It fails the test when a
+// page is longer than q.PageLimit(), when a record is seen twice, when a
+// cursor does not advance, after more than maxPages pages (0: no bound
+// beyond a sanity limit), and, in an ID-ordered listing (Live, All), when
+// records are not in strictly ascending ID order across the whole listing
+// or a cursor is not an ID cursor at or past the last record returned.
 func listAll(t testing.TB, l session.Lister, q session.ListQuery, maxPages int) []*session.Record {
 	t.Helper()
 	if maxPages <= 0 {
 		maxPages = 100000
 	}
+	byID := q.Filter != session.Expired
 	var all []*session.Record
-	last := q.After
+	seen := make(map[session.ID]bool)
+	last, err := q.After.ID()
+	if byID && err != nil {
+		t.Fatalf("List(%s): the starting cursor is not an ID cursor: %v", describeQuery(q), err)
+	}
 	for pages := 1; ; pages++ {
 		if pages > maxPages {
 			t.Fatalf("List(%s): more than %d pages", describeQuery(q), maxPages)
@@ -263,7 +270,11 @@ func listAll(t testing.TB, l session.Lister, q session.ListQuery, maxPages int) 
 			if r == nil {
 				t.Fatalf("List(%s): nil record", describeQuery(q))
 			}
-			if compareID(r.ID, last) <= 0 {
+			if seen[r.ID] {
+				t.Fatalf("List(%s): record %s seen twice", describeQuery(q), r.ID)
+			}
+			seen[r.ID] = true
+			if byID && compareID(r.ID, last) <= 0 {
 				t.Fatalf("List(%s): record %s is not after %s: ids not strictly ascending across pages",
 					describeQuery(q), r.ID, last)
 			}
@@ -271,19 +282,32 @@ func listAll(t testing.TB, l session.Lister, q session.ListQuery, maxPages int) 
 			all = append(all, r)
 		}
 		if p.Next.IsZero() {
-			return all
+			break
 		}
-		if compareID(p.Next, q.After) <= 0 || compareID(p.Next, last) < 0 {
-			t.Fatalf("List(%s): Next %s does not advance past the records returned (last %s)",
-				describeQuery(q), p.Next, last)
+		if len(p.Next) > session.MaxCursorSize {
+			t.Fatalf("List(%s): Next of %d bytes, more than MaxCursorSize", describeQuery(q), len(p.Next))
+		}
+		if p.Next == q.After {
+			t.Fatalf("List(%s): Next %q does not advance", describeQuery(q), p.Next)
+		}
+		if byID {
+			next, err := p.Next.ID()
+			if err != nil || compareID(next, last) < 0 {
+				t.Fatalf("List(%s): Next %q is not an ID cursor past the records returned (last %s): %v",
+					describeQuery(q), p.Next, last, err)
+			}
 		}
 		q.After = p.Next
 	}
+	if !byID {
+		sortByID(all)
+	}
+	return all
 }
 
 // describeQuery renders a list query for failure messages.
 func describeQuery(q session.ListQuery) string {
-	return fmt.Sprintf("after %s limit %d now %s filter %s user %q", q.After, q.Limit, stamp(q.Now), q.Filter, q.User)
+	return fmt.Sprintf("after %q limit %d now %s filter %s user %q", q.After, q.Limit, stamp(q.Now), q.Filter, q.User)
 }
 
 // stats returns sr.Stats(now), failing the test on error.

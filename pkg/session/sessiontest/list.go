@@ -1,7 +1,9 @@
 package sessiontest
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,8 @@ var listCases = []testCase{
 	{"Filters", testListFilters},
 	{"User", testListUser},
 	{"After", testListAfter},
+	{"ExpiredPaging", testListExpiredPaging},
+	{"BadCursor", testListBadCursor},
 	{"Limit", testListLimit},
 	{"ReturnsCopies", testListReturnsCopies},
 }
@@ -161,7 +165,7 @@ func testListAfter(t *testing.T, s session.Store) {
 	l := implementing[session.Lister](t, s)
 	all := listFixture(t, s, 40)
 	now := listNow()
-	q := session.ListQuery{After: all[9].ID, Limit: 8, Now: now, Filter: session.All}
+	q := session.ListQuery{After: session.IDCursor(all[9].ID), Limit: 8, Now: now, Filter: session.All}
 	wantRecords(t, "List(all) after the 10th id", listAll(t, l, q, 0), all[10:])
 
 	// The cursor need not be a stored id.
@@ -169,11 +173,90 @@ func testListAfter(t *testing.T, s session.Store) {
 	if between == all[20].ID {
 		t.Skip("random ids happen to be adjacent")
 	}
-	q.After = between
+	q.After = session.IDCursor(between)
 	wantRecords(t, "List(all) after an id that is not stored", listAll(t, l, q, 0), all[20:])
 
-	q.After = all[len(all)-1].ID
+	q.After = session.IDCursor(all[len(all)-1].ID)
 	wantRecords(t, "List(all) after the last id", listAll(t, l, q, 1), nil)
+}
+
+// testListExpiredPaging pages through expired records that expire over
+// hours, minutes and within one minute, with small pages: every record
+// expired at the listing's instant is seen exactly once, whatever order
+// the store lists them in. Then it pages with the clock moving forward
+// between pages, as an operator's listing does: every record expired when
+// the listing began is still seen exactly once.
+func testListExpiredPaging(t *testing.T, s session.Store) {
+	l := implementing[session.Lister](t, s)
+	base := Base()
+	offsets := []time.Duration{-3 * time.Hour, -90 * time.Minute, -61 * time.Second, -59 * time.Second,
+		-2 * time.Second, -time.Millisecond, 0, time.Millisecond, 30 * time.Second, time.Hour}
+	var recs []*session.Record
+	for i := range 60 {
+		// Created so that IdleExpires is base+offset: spread over hours, and
+		// several records in the same minute and at the same instant.
+		expires := base.Add(offsets[i%len(offsets)])
+		r := NewRecord(session.NewID(), listUsers[i%len(listUsers)], expires.Add(-IdleTimeout))
+		recs = append(recs, r)
+	}
+	all := sortByID(insertMany(t, s, recs))
+	for _, now := range []time.Time{base, base.Add(-time.Hour), base.Add(2 * time.Hour)} {
+		want := selectRecords(all, func(r *session.Record) bool { return r.Expired(now) })
+		for _, limit := range []int{1, 3, 7, 100} {
+			got := listAll(t, l, session.ListQuery{Limit: limit, Now: now, Filter: session.Expired}, len(want)+2)
+			wantRecords(t, fmt.Sprintf("List(expired at %s, limit %d)", stamp(now), limit), got, want)
+		}
+	}
+
+	// The clock moves on between pages.
+	now := base
+	want := selectRecords(all, func(r *session.Record) bool { return r.Expired(now) })
+	q := session.ListQuery{Limit: 4, Now: now, Filter: session.Expired}
+	seen := make(map[session.ID]int)
+	for pages := 0; ; pages++ {
+		if pages > len(all) {
+			t.Fatalf("List(expired) with a moving clock: more than %d pages", len(all))
+		}
+		p, err := l.List(ctx(t), q)
+		if err != nil {
+			t.Fatalf("List(%s): %v", describeQuery(q), err)
+		}
+		for _, r := range p.Records {
+			seen[r.ID]++
+			if !r.Expired(q.Now) {
+				t.Fatalf("List(%s) returned %s, live at that instant", describeQuery(q), r.ID)
+			}
+		}
+		if p.Next.IsZero() {
+			break
+		}
+		q.After, q.Now = p.Next, q.Now.Add(20*time.Second)
+	}
+	for _, r := range want {
+		if seen[r.ID] != 1 {
+			t.Errorf("record %s, expired when the listing began, seen %d times", r.ID, seen[r.ID])
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("record %s seen %d times", id, n)
+		}
+	}
+}
+
+// testListBadCursor passes cursors no store returns: each listing fails
+// with ErrInvalid instead of guessing a position.
+func testListBadCursor(t *testing.T, s session.Store) {
+	l := implementing[session.Lister](t, s)
+	listFixture(t, s, 5)
+	for _, after := range []session.Cursor{"not a cursor", "\x00", session.Cursor(strings.Repeat("f", 200))} {
+		for _, f := range []session.Filter{session.Live, session.Expired, session.All} {
+			q := session.ListQuery{After: after, Now: listNow(), Filter: f}
+			if p, err := l.List(ctx(t), q); !errors.Is(err, session.ErrInvalid) {
+				t.Errorf("List(%s) = %d records, %v; want ErrInvalid", describeQuery(q), len(p.Records), err)
+			}
+		}
+	}
 }
 
 func testListLimit(t *testing.T, s session.Store) {
