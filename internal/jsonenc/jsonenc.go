@@ -1,7 +1,7 @@
 // Package jsonenc appends JSON strings and times to byte slices exactly as
-// encoding/json writes them (with HTML escaping off), for the hot paths that
-// encode records by hand: the bbolt store's record codec and sesctl's list
-// rows. encoding/json spends most of its time there validating what
+// encoding/json writes them (with HTML escaping off), for sesctl's list rows,
+// which it encodes by hand: a listing may run to millions of rows, and
+// encoding/json spends most of its time there validating what
 // time.Time.MarshalJSON returns.
 package jsonenc
 
