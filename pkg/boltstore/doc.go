@@ -78,7 +78,8 @@
 // group-committed by leader election: a request that finds no commit running
 // commits every change waiting at that moment in one transaction (one
 // fsync), with no timer and no hand-off, so a lone change commits at once in
-// its own goroutine. Each change gets its own result: one that fails (not
+// its own goroutine (bbolt's DB.Batch would hold it for its 10 ms
+// MaxBatchDelay). Each change gets its own result: one that fails (not
 // found, exists, too large, invalid) leaves no trace in the shared
 // transaction; if the commit itself fails (disk full, I/O error), every
 // change in it gets that error. When Apply returns nil the change is on
