@@ -273,6 +273,11 @@ type Stats struct {
 	SizeBytes int64 `json:"size_bytes"`
 	// FreeBytes is allocated but unused storage (free pages); 0 when unknown.
 	FreeBytes int64 `json:"free_bytes"`
+	// Durability says, in the store's words, what makes an acknowledged
+	// write durable where that depends on settings outside the store (a
+	// Redis server's persistence); empty when the store has nothing to
+	// add to its documentation.
+	Durability string `json:"durability,omitempty"`
 }
 
 // ReapStats describes one expiry pass.
