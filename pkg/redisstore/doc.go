@@ -1,0 +1,159 @@
+// Package redisstore is the Redis-backed session.Store, for applications
+// that run on several machines: every instance shares the sessions, with
+// the same semantics as the bbolt store. It runs on a single Redis server,
+// on one managed by Sentinel, and on Redis Cluster, through any go-redis v9
+// client.
+//
+//	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+//	store, err := redisstore.New(client, &redisstore.Options{Keys: keys})
+//	...
+//	defer store.Close()
+//
+// A *Store implements session.Store and the optional session.SharedLoader,
+// session.UserIndex, session.Lister, session.StatsReporter,
+// session.Purger, session.Importer and session.Checker. It does not
+// implement session.Backuper: a consistent copy of a Redis is Redis's
+// business (BGSAVE, replicas), so admin tools answer session.ErrNotSupported
+// for a backup. It passes the conformance suite (package sessiontest) on a
+// single server and on a three-master Cluster.
+//
+// # Writes
+//
+// Apply reads the record, applies the session.Change in Go
+// (Change.ApplyTo, a pure function), seals the result and hands it to a Lua
+// script that writes it only if the stored bytes are still those it read
+// (compare-and-set), together with the index updates. When another writer
+// got there first, Apply reads again and retries, up to
+// Options.MaxAttempts times, then fails with ErrConflict, never silently
+// dropping the change. Changes of one session from one process take turns
+// before they reach Redis, so attempts collide only between processes. So
+// two requests changing different keys of one session both persist, and an
+// update of a session that ended meanwhile (logout, expiry, a renew that
+// moved it) fails with session.ErrNotFound instead of resurrecting it.
+// Renew moves the record to its new id and removes the old one in one
+// script.
+//
+// # Expiry
+//
+// Idle timeout and absolute lifetime are judged on every read, by the
+// caller's clock, as in every store. Redis deletes a record by itself
+// (PEXPIREAT) at its expiry (Record.Expires, rounded up to the
+// millisecond) plus Options.ExpiredRetention (10 minutes by default): there
+// is no reaper. Until then an expired record is what the session.Store
+// contract calls expired but not yet removed: invisible to Load and to live
+// listings, but listed with the Expired filter, counted in Stats.Expired,
+// shown by an admin lookup (Load at the zero time) and removed by Purge. A
+// retention of zero (Options.ExpiredRetention < 0) removes records as they
+// expire; the Expired filter, Stats.Expired and Purge then find only the
+// records whose expiry lies between the caller's clock and Redis's.
+//
+// Index entries of records Redis deleted are dropped by every write to that
+// index (a few at a time), ignored by every reader, and trimmed by a
+// background pass every Options.TrimInterval (at most Options.TrimBatch
+// entries per script call); Close stops the pass.
+//
+// # Records
+//
+// A record's value is readable with any JSON tool:
+//
+//	{"v":1,"seal":"<base64>","record":{"id":"…","user":"…","created":"…",…}}
+//
+// "record" is session.Record's JSON encoding; "seal" is an HMAC-SHA256 over
+// a format label, the 16-byte id and the record JSON, made with the seal key
+// the keyring derives (Keyring.Seal; separate from the cookie key, and the
+// keys never go to Redis). A record edited in Redis, or copied under
+// another id, fails its seal: it loads as absent (session.ErrNotFound), is
+// counted in Stats.SealFailures and logged once with its id.
+//
+// # Key layout
+//
+// Every key starts with Options.Prefix (P, by default "sesbolt:"). A
+// session's bucket b is the first byte of its id in hex ("3f" for
+// 3f2504e0-…); a user's bucket u is the first byte of the SHA-256 of the
+// user id in hex. The part in braces is the Redis Cluster hash tag.
+//
+//	P meta                  hash: format "sesbolt-redis", schema "1"
+//	P {b}:session:<id>      string: the sealed record, PEXPIREAT retain
+//	P {b}:renewed:<id>      string: tombstone of an id renewed away, short TTL
+//	P {b}:ids               sorted set: the bucket's ids, score 0 (id order)
+//	P {b}:expiry            sorted set: the bucket's ids by retain
+//	P {u:u}:user:<user>     sorted set: the user's session ids by retain
+//	P {u:u}:versions:<user> hash: session id -> version of the change that
+//	                        listed it (orders index updates on Cluster)
+//	P {u:u}:users           sorted set: the bucket's users by their largest
+//	                        retain (the user registry)
+//
+// where retain is when Redis deletes the record: its expiry, rounded up to
+// the millisecond, plus the retention, in unix milliseconds. A user's index
+// keys expire with its last entry. The id indexes give listings their id
+// order (ZRANGEBYLEX) bucket after bucket; the expiry indexes give Stats,
+// Purge and the Expired filter their candidates; the registries count
+// users.
+//
+// # Redis Cluster
+//
+// All keys of one session, and the indexes of its bucket, share a hash slot,
+// so the record and its bucket indexes are always written in one script. A
+// user's index and its bucket's registry share another slot. A client that
+// spreads keys over servers (a *redis.ClusterClient, or anything but a
+// *redis.Client) cannot run one script over both, so on it, and only on
+// it, some guarantees are weaker:
+//
+//   - The user index is written in a separate step: entries are added
+//     before the record is written and removed after it is gone, so the
+//     index never misses a stored session (DeleteUser, "log out
+//     everywhere", finds them all), but it may list sessions that are gone
+//     or bound to another user: after a failure between the steps, until
+//     the entry's retain passes; after a change that lost a compare-and-set
+//     race, likewise. Every reader re-checks each record, so such an entry
+//     never reaches another user's session; it can make Stats.Users count a
+//     user whose last session was rebound away. Index scores only grow (an
+//     entry outlives its record rather than the reverse).
+//   - Renew is two steps: the record is written under the new id, then the
+//     old one is removed if unchanged (otherwise the new copy is removed and
+//     the renew retried). An error between the two steps can leave a copy
+//     under the new id that no client holds; it expires with its TTL.
+//   - Import is not atomic: records are inserted one by one, and when one
+//     fails, the records the batch inserted are removed again as far as
+//     Redis lets it.
+//   - Stats and Check talk to every master; their answers are not one
+//     snapshot.
+//
+// On a single server (or Sentinel) every change, including its index
+// updates and a renew, is one script, and an Import batch is one script.
+//
+// # Durability
+//
+// When Apply returns nil, Redis has acknowledged the write; whether it
+// survives a crash of Redis is set by Redis's persistence: with appendonly
+// yes and appendfsync always every acknowledged write is on disk; with
+// appendfsync everysec a crash may lose the last second; with RDB snapshots
+// only, what came after the last snapshot; without persistence, everything
+// on restart. Stats.Durability reports each server's settings. Replication
+// is asynchronous: a failover may lose the writes the replica had not
+// received. See docs/redis.md.
+//
+// # Caveats
+//
+//   - The go-redis client must have ContextTimeoutEnabled: without it
+//     go-redis ignores context deadlines, and a request could wait on a
+//     hung Redis for the client's read timeout times its retries; New
+//     refuses such a client. A context cancelled without a deadline stops
+//     waiting only at the client's ReadTimeout.
+//   - Every read is a network round trip and a decode of the record (there
+//     is no cache): Load costs one GET, an update a GET and a script call
+//     (two more on Cluster when the user index changes), a renew one more
+//     existence check.
+//   - The user index key holds the user id itself, so a user id is limited
+//     to MaxUserIDSize bytes, and is visible to anyone who can list the
+//     keys (as the records are).
+//   - Stats costs about a thousand pipelined commands, List a few
+//     pipelined round trips per page (buckets are read in widening
+//     windows), Check a SCAN of every key under the prefix.
+//   - An Import batch on a single server is one script: Redis serves
+//     nothing else while it runs, so import large sets in batches (sesctl
+//     import does, 1000 records by default).
+//   - Redis's clock decides when records disappear, the caller's when they
+//     expire; a Redis clock running ahead by more than the retention can
+//     delete sessions before they expire.
+package redisstore

@@ -1,0 +1,291 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+//go:embed program.lua
+var programSource string
+
+//go:embed trim.lua
+var trimSource string
+
+var (
+	programScript = redis.NewScript(programSource)
+	trimScript    = redis.NewScript(trimSource)
+)
+
+// guardKind says what a failed guard means.
+type guardKind uint8
+
+const (
+	guardOK       guardKind = iota // no guard failed
+	guardConflict                  // the record changed since it was read
+	guardExists                    // the id is taken
+)
+
+// step is one guard or operation of a program: an opcode, the keys it
+// names and its other arguments.
+type step struct {
+	op   string
+	keys []string
+	args []any
+	kind guardKind // for guards
+}
+
+// program is a list of guards and operations that program.lua runs in one
+// atomic step. On a sharded client every key of a program must be in one
+// hash slot; the store builds them so.
+type program struct {
+	guards []step
+	ops    []step
+}
+
+// eq adds a guard: key holds exactly value (the record as it was read).
+func (p *program) eq(key string, value []byte) {
+	p.guards = append(p.guards, step{op: "eq", keys: []string{key}, args: []any{value}, kind: guardConflict})
+}
+
+// none adds a guard: key does not exist.
+func (p *program) none(key string) {
+	p.guards = append(p.guards, step{op: "none", keys: []string{key}, kind: guardExists})
+}
+
+// put stores value as the record of id until retain and indexes it.
+func (p *program) put(l layout, id session.ID, value []byte, retain int64) {
+	p.ops = append(p.ops, step{op: "put",
+		keys: []string{l.record(id), l.ids(id[0]), l.expiry(id[0])},
+		args: []any{id.String(), value, retain}})
+}
+
+// del deletes the record of id and its bucket index entries.
+func (p *program) del(l layout, id session.ID) {
+	p.ops = append(p.ops, step{op: "del",
+		keys: []string{l.record(id), l.ids(id[0]), l.expiry(id[0])},
+		args: []any{id.String()}})
+}
+
+// mark sets key to value for ttlMillis milliseconds.
+func (p *program) mark(key, value string, ttlMillis int64) {
+	p.ops = append(p.ops, step{op: "mark", keys: []string{key}, args: []any{value, ttlMillis}})
+}
+
+// uadd lists id in user's index with retain (exactly, or at least when
+// exact is false) as of version.
+func (p *program) uadd(l layout, user string, id session.ID, retain int64, version uint64, exact bool) {
+	ex := "0"
+	if exact {
+		ex = "1"
+	}
+	p.ops = append(p.ops, step{op: "uadd",
+		keys: []string{l.userIndex(user), l.userVersions(user), l.users(userBucket(user))},
+		args: []any{user, id.String(), retain, strconv.FormatUint(version, 10), ex}})
+}
+
+// urem drops id from user's index unless a change after version listed it.
+func (p *program) urem(l layout, user string, id session.ID, version uint64) {
+	p.ops = append(p.ops, step{op: "urem",
+		keys: []string{l.userIndex(user), l.userVersions(user), l.users(userBucket(user))},
+		args: []any{user, id.String(), strconv.FormatUint(version, 10)}})
+}
+
+// absorb appends q's guards and operations to p.
+func (p *program) absorb(q *program) {
+	p.guards = append(p.guards, q.guards...)
+	p.ops = append(p.ops, q.ops...)
+}
+
+// encode returns the KEYS and ARGV of the program for program.lua.
+func (p *program) encode() (keys []string, argv []any) {
+	index := make(map[string]int)
+	ref := func(k string) int {
+		if i, ok := index[k]; ok {
+			return i
+		}
+		keys = append(keys, k)
+		index[k] = len(keys)
+		return len(keys)
+	}
+	argv = append(argv, len(p.guards))
+	for _, list := range [][]step{p.guards, p.ops} {
+		for _, s := range list {
+			argv = append(argv, s.op)
+			for _, k := range s.keys {
+				argv = append(argv, ref(k))
+			}
+			argv = append(argv, s.args...)
+		}
+	}
+	return keys, argv
+}
+
+// failed returns the kind of guard number g (1-based) as the script
+// returned it; 0 is guardOK.
+func (p *program) failed(g int64) (guardKind, error) {
+	if g == 0 {
+		return guardOK, nil
+	}
+	if g < 0 || g > int64(len(p.guards)) {
+		return 0, fmt.Errorf("redisstore: script returned guard %d of %d", g, len(p.guards))
+	}
+	return p.guards[g-1].kind, nil
+}
+
+// plan is everything one change writes, in the order a sharded client runs
+// it: user-index additions (pre), the record programs (main, in order, one
+// hash slot each), then user-index removals (post). Adding to an index
+// before the record is written and removing after it is gone is what keeps
+// the indexes from ever missing a stored record on a sharded client. On a
+// single server the whole plan runs as one program.
+type plan struct {
+	pre, main, post []*program
+	// undo runs, in order, on a sharded client when a main program after
+	// the first fails: it takes back what the earlier ones and pre wrote
+	// (a renew whose second step met a conflict).
+	undo []*program
+}
+
+// merged returns the plan as one program: guards of the main programs,
+// then every operation.
+func (pl *plan) merged() *program {
+	m := &program{}
+	for _, p := range pl.main {
+		m.guards = append(m.guards, p.guards...)
+		m.ops = append(m.ops, p.ops...)
+	}
+	for _, list := range [][]*program{pl.pre, pl.post} {
+		for _, p := range list {
+			m.absorb(p)
+		}
+	}
+	return m
+}
+
+// run runs one program and returns the kind of the guard that failed, if
+// any.
+func (s *Store) run(ctx context.Context, p *program) (guardKind, error) {
+	keys, argv := p.encode()
+	g, err := programScript.Run(ctx, s.client, keys, argv...).Int64()
+	if err != nil {
+		return 0, s.redisErr(ctx, "writing", err)
+	}
+	return p.failed(g)
+}
+
+// runAll runs programs in one pipeline (each atomic on its own) and returns
+// the outcome of each. A program whose script is not cached (a restarted
+// or failed-over server) is run again with its source.
+func (s *Store) runAll(ctx context.Context, progs []*program) ([]guardKind, error) {
+	switch len(progs) {
+	case 0:
+		return nil, nil
+	case 1:
+		k, err := s.run(ctx, progs[0])
+		return []guardKind{k}, err
+	}
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(progs))
+	for i, p := range progs {
+		keys, argv := p.encode()
+		cmds[i] = programScript.EvalSha(ctx, pipe, keys, argv...)
+	}
+	pipe.Exec(ctx) // errors are per command, read below
+	out := make([]guardKind, len(progs))
+	for i, c := range cmds {
+		g, err := c.Int64()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			keys, argv := progs[i].encode()
+			g, err = programScript.Run(ctx, s.client, keys, argv...).Int64()
+		}
+		if err != nil {
+			return nil, s.redisErr(ctx, "writing", err)
+		}
+		if out[i], err = progs[i].failed(g); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// exec runs a plan: as one program on a single server; step by step on a
+// sharded client. It returns the kind of the guard that failed (nothing
+// was written then, but on a sharded client the pre programs ran). A
+// failure of the post programs, which only drop index entries, is logged,
+// not returned: the change itself is stored, and the entries left are
+// re-checked by every reader and expire with the record.
+func (s *Store) exec(ctx context.Context, pl *plan) (guardKind, error) {
+	if !s.sharded {
+		return s.run(ctx, pl.merged())
+	}
+	if _, err := s.runAll(ctx, pl.pre); err != nil {
+		return 0, err
+	}
+	for i, p := range pl.main {
+		k, err := s.run(ctx, p)
+		if err != nil {
+			return 0, err
+		}
+		if k != guardOK {
+			if i > 0 {
+				s.undo(ctx, pl.undo)
+			}
+			return k, nil
+		}
+	}
+	s.runPost(ctx, pl.post)
+	return guardOK, nil
+}
+
+// undo runs the undo programs of a plan whose later step failed, logging a
+// failure.
+func (s *Store) undo(ctx context.Context, progs []*program) {
+	for _, p := range progs {
+		if _, err := s.run(ctx, p); err != nil {
+			s.log.Warn("redisstore: undoing the first step of a renew failed; a copy of the session may remain under the new id until it expires", "err", err)
+			return
+		}
+	}
+}
+
+// execAll runs independent single-step plans (deletions) together and
+// returns the outcome of each.
+func (s *Store) execAll(ctx context.Context, plans []*plan) ([]guardKind, error) {
+	progs := make([]*program, len(plans))
+	for i, pl := range plans {
+		if s.sharded {
+			if len(pl.pre) > 0 || len(pl.main) != 1 {
+				return nil, errors.New("redisstore: execAll needs single-step plans")
+			}
+			progs[i] = pl.main[0]
+		} else {
+			progs[i] = pl.merged()
+		}
+	}
+	out, err := s.runAll(ctx, progs)
+	if err != nil || !s.sharded {
+		return out, err
+	}
+	var post []*program
+	for i, pl := range plans {
+		if out[i] == guardOK {
+			post = append(post, pl.post...)
+		}
+	}
+	s.runPost(ctx, post)
+	return out, nil
+}
+
+// runPost runs the post programs of a sharded plan, logging a failure.
+func (s *Store) runPost(ctx context.Context, post []*program) {
+	if _, err := s.runAll(ctx, post); err != nil {
+		s.log.Warn("redisstore: removing user index entries failed; they remain until read or expired", "err", err)
+	}
+}

@@ -1,0 +1,178 @@
+-- sesbolt redisstore: run one program of guards and operations atomically.
+--
+-- ARGV[1] is the number of guards; the guards follow, then the operations,
+-- each an opcode and its arguments. A key argument is an index into KEYS.
+-- Every guard is checked before any operation runs; the first that fails
+-- ends the script, writing nothing, and its 1-based number is returned. 0
+-- means every operation was applied.
+--
+-- Guards:
+--   eq   key value      GET key returns exactly value
+--   none key            key does not exist
+-- Operations:
+--   put  rec ids exp id value retain   store a record until retain (unix ms)
+--                                      and index it; a retain not in the
+--                                      future deletes it instead
+--   del  rec ids exp id                delete a record and its index entries
+--   mark key value ttl                 SET key value PX ttl (a tombstone)
+--   uadd uz uv reg user id retain version exact
+--                                      list id in user's index with a score
+--                                      of retain (exact = "1") or at least
+--                                      retain, noting version
+--   urem uz uv reg user id version     drop id from user's index unless a
+--                                      later version (re)listed it
+--
+-- The user index of user is the sorted set uz (id -> retain) and the hash uv
+-- (id -> version of the change that last listed it); reg is the registry of
+-- the users of one bucket (user -> the largest retain in uz). Entries whose
+-- retain has passed belong to records Redis has expired; they are dropped
+-- whenever the index is written, and uz and uv expire with their last entry.
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local pos = 1
+local function arg()
+  local v = ARGV[pos]
+  pos = pos + 1
+  return v
+end
+local function key()
+  return KEYS[tonumber(arg())]
+end
+
+-- prune drops up to two members whose retain has passed from the sorted
+-- set z (and from also, when given): every write cleans a little, so an
+-- index that is written keeps itself clean.
+local function prune(z, also)
+  local gone = redis.call('ZRANGEBYSCORE', z, '-inf', '(' .. now, 'LIMIT', 0, 2)
+  for _, m in ipairs(gone) do
+    redis.call('ZREM', z, m)
+    if also then
+      redis.call('ZREM', also, m)
+    end
+  end
+end
+
+local function del(rec, ids, exp, id)
+  redis.call('DEL', rec)
+  redis.call('ZREM', ids, id)
+  redis.call('ZREM', exp, id)
+  prune(exp, ids)
+end
+
+local function put(rec, ids, exp, id, value, retain)
+  if tonumber(retain) <= now then
+    del(rec, ids, exp, id)
+    return
+  end
+  redis.call('SET', rec, value, 'PXAT', retain)
+  redis.call('ZADD', ids, 0, id)
+  redis.call('ZADD', exp, retain, id)
+  prune(exp, ids)
+end
+
+-- settle drops the entries of expired records from a user's index, makes
+-- its keys expire with its last entry, and records (or removes) the user in
+-- the registry (and prunes the registry of users whose keys expired).
+local function settle(uz, uv, reg, user)
+  prune(reg, nil)
+  local gone = redis.call('ZRANGEBYSCORE', uz, '-inf', '(' .. now)
+  for _, id in ipairs(gone) do
+    redis.call('ZREM', uz, id)
+    redis.call('HDEL', uv, id)
+  end
+  local top = redis.call('ZRANGE', uz, -1, -1, 'WITHSCORES')
+  if #top == 0 then
+    redis.call('DEL', uz, uv)
+    redis.call('ZREM', reg, user)
+    return
+  end
+  redis.call('PEXPIREAT', uz, top[2])
+  redis.call('PEXPIREAT', uv, top[2])
+  redis.call('ZADD', reg, top[2], user)
+end
+
+local function uadd(uz, uv, reg, user, id, retain, version, exact)
+  if exact == '1' then
+    redis.call('ZADD', uz, retain, id)
+  else
+    redis.call('ZADD', uz, 'GT', retain, id)
+  end
+  local v = redis.call('HGET', uv, id)
+  if not v or tonumber(v) < tonumber(version) then
+    redis.call('HSET', uv, id, version)
+  end
+  settle(uz, uv, reg, user)
+end
+
+local function urem(uz, uv, reg, user, id, version)
+  local v = redis.call('HGET', uv, id)
+  if v and tonumber(v) > tonumber(version) then
+    return
+  end
+  redis.call('ZREM', uz, id)
+  redis.call('HDEL', uv, id)
+  settle(uz, uv, reg, user)
+end
+
+local guards = tonumber(arg())
+for g = 1, guards do
+  local kind = arg()
+  local k = key()
+  if kind == 'eq' then
+    if redis.call('GET', k) ~= arg() then
+      return g
+    end
+  elseif kind == 'none' then
+    if redis.call('EXISTS', k) == 1 then
+      return g
+    end
+  else
+    return redis.error_reply('sesbolt: unknown guard ' .. tostring(kind))
+  end
+end
+
+-- Arguments are read one statement at a time: Lua leaves the evaluation
+-- order of a call's arguments, and of an expression list, unspecified.
+local function keys(n)
+  local out = {}
+  for j = 1, n do
+    out[j] = key()
+  end
+  return out
+end
+local function args(n)
+  local out = {}
+  for j = 1, n do
+    out[j] = arg()
+  end
+  return out
+end
+
+while pos <= #ARGV do
+  local op = arg()
+  if op == 'put' then
+    local k = keys(3)
+    local a = args(3)
+    put(k[1], k[2], k[3], a[1], a[2], a[3])
+  elseif op == 'del' then
+    local k = keys(3)
+    del(k[1], k[2], k[3], arg())
+  elseif op == 'mark' then
+    local k = key()
+    local a = args(2)
+    redis.call('SET', k, a[1], 'PX', a[2])
+  elseif op == 'uadd' then
+    local k = keys(3)
+    local a = args(5)
+    uadd(k[1], k[2], k[3], a[1], a[2], a[3], a[4], a[5])
+  elseif op == 'urem' then
+    local k = keys(3)
+    local a = args(3)
+    urem(k[1], k[2], k[3], a[1], a[2], a[3])
+  else
+    return redis.error_reply('sesbolt: unknown operation ' .. tostring(op))
+  end
+end
+return 0

@@ -1,0 +1,659 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+// formatName and SchemaVersion are recorded in the meta hash under the
+// prefix; New refuses data of another format or a newer schema.
+const (
+	formatName = "sesbolt-redis"
+	// SchemaVersion is the version of the key layout and record format
+	// this package writes.
+	SchemaVersion = 1
+)
+
+// Store is a session.Store in Redis. It also implements
+// session.SharedLoader, session.UserIndex, session.Lister,
+// session.StatsReporter, session.Purger, session.Importer and
+// session.Checker; not session.Backuper (back up with Redis's own means).
+// It is safe for concurrent use, also by several processes sharing one
+// Redis and prefix; Close stops its background pass.
+type Store struct {
+	client    redis.UniversalClient
+	opts      Options // with defaults applied
+	keys      layout
+	codec     codec
+	log       *slog.Logger
+	sharded   bool  // the client spreads keys over servers (Cluster, Ring)
+	retention int64 // Options.ExpiredRetention in milliseconds
+
+	// queues holds one token per stripe: changes of sessions of one stripe
+	// in this process take turns instead of competing in Redis.
+	queues [stripes]chan struct{}
+
+	ctx       context.Context // cancelled by Close: the trim pass stops
+	cancel    context.CancelFunc
+	closed    atomic.Bool
+	closeOnce sync.Once
+	trimDone  chan struct{} // closed when the trim pass has exited; nil without one
+
+	sealFailures atomic.Int64
+	sealMu       sync.Mutex
+	sealSeen     map[session.ID]struct{} // ids already counted and logged
+
+	// Hooks and counters for tests (export_test.go).
+	beforeWrite func()       // runs between the read and the write of each attempt
+	trimPasses  atomic.Int64 // completed background passes
+}
+
+// stripes is the number of queues of in-process changes.
+const stripes = 256
+
+// maxSealSeen bounds the ids remembered by sealFailed.
+const maxSealSeen = 4096
+
+// Compile-time checks of the interfaces Store implements.
+var (
+	_ session.Store         = (*Store)(nil)
+	_ session.SharedLoader  = (*Store)(nil)
+	_ session.UserIndex     = (*Store)(nil)
+	_ session.Lister        = (*Store)(nil)
+	_ session.StatsReporter = (*Store)(nil)
+	_ session.Purger        = (*Store)(nil)
+	_ session.Importer      = (*Store)(nil)
+	_ session.Checker       = (*Store)(nil)
+)
+
+// New returns a store on client, which may be any go-redis client: a
+// *redis.Client (one server, or Sentinel-managed through
+// redis.NewFailoverClient), a *redis.ClusterClient, or what
+// redis.NewUniversalClient returns. The client must have
+// ContextTimeoutEnabled set, so that the deadlines of the contexts given to
+// the store bound its calls; New fails with ErrConfig otherwise. The store
+// never closes the client.
+//
+// opts may be nil for the defaults, but a writable store needs opts.Keys:
+// without them New fails with an error wrapping session.ErrNoKeys.
+//
+// New talks to Redis (within Options.InitTimeout): it records the store's
+// format under the prefix on first use, fails with ErrSchema when the
+// prefix holds another format or a newer schema, and loads the store's
+// scripts. A Redis it cannot reach fails it with an error wrapping
+// ErrRedis.
+func New(client redis.UniversalClient, opts *Options) (*Store, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrConfig)
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if !o.ReadOnly && o.Keys == nil {
+		return nil, fmt.Errorf("redisstore: a writable store needs Options.Keys: %w", session.ErrNoKeys)
+	}
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	_, single := client.(*redis.Client)
+	s := &Store{
+		client:    client,
+		opts:      o,
+		keys:      layout{prefix: o.Prefix},
+		codec:     codec{keys: o.Keys, maxSize: o.MaxRecordSize},
+		log:       o.Logger,
+		sharded:   !single,
+		retention: o.ExpiredRetention.Milliseconds(),
+		sealSeen:  make(map[session.ID]struct{}),
+	}
+	for i := range s.queues {
+		s.queues[i] = make(chan struct{}, 1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.InitTimeout)
+	defer cancel()
+	if err := s.init(ctx); err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if !o.ReadOnly && o.TrimInterval > 0 {
+		s.trimDone = make(chan struct{})
+		go s.trimLoop(o.TrimInterval)
+	}
+	return s, nil
+}
+
+// checkClient fails with ErrConfig for a go-redis client that ignores
+// context deadlines.
+func checkClient(client redis.UniversalClient) error {
+	enabled := true
+	switch c := client.(type) {
+	case *redis.Client:
+		enabled = c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		enabled = c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		enabled = c.Options().ContextTimeoutEnabled
+	}
+	if !enabled {
+		return fmt.Errorf("%w: the client needs ContextTimeoutEnabled: true, or it ignores request deadlines", ErrConfig)
+	}
+	return nil
+}
+
+// init records or checks the format under the prefix and loads the
+// scripts.
+func (s *Store) init(ctx context.Context) error {
+	meta := s.keys.meta()
+	if !s.opts.ReadOnly {
+		pipe := s.client.TxPipeline()
+		pipe.HSetNX(ctx, meta, "format", formatName)
+		pipe.HSetNX(ctx, meta, "schema", SchemaVersion)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return s.redisErr(ctx, "recording the format", err)
+		}
+	}
+	m, err := s.client.HGetAll(ctx, meta).Result()
+	if err != nil {
+		return s.redisErr(ctx, "reading the format", err)
+	}
+	if len(m) > 0 || !s.opts.ReadOnly {
+		if m["format"] != formatName {
+			return fmt.Errorf("%w: %s does not name the %s format; is the prefix %q another application's?", ErrSchema, meta, formatName, s.opts.Prefix)
+		}
+		if m["schema"] != fmt.Sprint(SchemaVersion) {
+			return fmt.Errorf("%w: schema %q under prefix %q; this version of sesbolt understands %d", ErrSchema, m["schema"], s.opts.Prefix, SchemaVersion)
+		}
+	}
+	for _, sc := range []*redis.Script{programScript, trimScript} {
+		if err := sc.Load(ctx, s.client).Err(); err != nil {
+			return s.redisErr(ctx, "loading scripts", err)
+		}
+	}
+	return nil
+}
+
+// Close stops the background trim pass and waits for it. Afterwards every
+// method returns session.ErrClosed; calls already running finish normally.
+// Close does not close the client, which belongs to the caller. It is
+// idempotent and returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		if s.trimDone != nil {
+			<-s.trimDone
+		}
+	})
+	return nil
+}
+
+// Prefix returns the key prefix of the store's keys.
+func (s *Store) Prefix() string { return s.opts.Prefix }
+
+// ReadOnly reports whether the store was made with Options.ReadOnly.
+func (s *Store) ReadOnly() bool { return s.opts.ReadOnly }
+
+// usable returns session.ErrClosed after Close, else ctx.Err().
+func (s *Store) usable(ctx context.Context) error {
+	if s.closed.Load() {
+		return session.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// writable is usable for methods that write.
+func (s *Store) writable(ctx context.Context) error {
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.usable(ctx)
+}
+
+// redisErr wraps a failure of a Redis call in ErrRedis, and in ctx's error
+// when the context ended (go-redis reports a passed deadline as an I/O
+// timeout).
+func (s *Store) redisErr(ctx context.Context, what string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %s: %w (%w)", ErrRedis, what, err, cerr)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrRedis, what, err)
+}
+
+// retain returns when Redis deletes r: its expiry rounded up to the
+// millisecond, plus the retention of expired records, in unix milliseconds.
+func (s *Store) retain(r *session.Record) int64 { return ceilMillis(r.Expires()) + s.retention }
+
+// ceilMillis returns t in unix milliseconds, rounded up.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli() // rounds down, also before 1970
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
+}
+
+// Load returns the record stored under id if it is live at now. It returns
+// session.ErrNotFound when id is not stored, when the record is expired at
+// now (whether or not Redis has deleted it yet), and when the stored record
+// fails its seal (counted in Stats.SealFailures and logged once per id).
+// The record belongs to the caller. Load at the zero time returns any
+// stored record, expired or not (admin lookups).
+func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+	return s.LoadShared(ctx, id, now)
+}
+
+// LoadShared is Load (session.SharedLoader). Every read decodes the bytes
+// fetched from Redis afresh, so the record shares nothing with the store
+// and lending it costs nothing; implementing the interface only spares
+// session.Manager its own copy.
+func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	v, err := s.read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, session.ErrNotFound
+	}
+	r, err := s.codec.decode(id, v)
+	if err != nil {
+		s.sealFailed(id, err)
+		return nil, session.ErrNotFound
+	}
+	if r.Expired(now) {
+		return nil, session.ErrNotFound
+	}
+	return r, nil
+}
+
+// read returns the stored value of id, nil when there is none.
+func (s *Store) read(ctx context.Context, id session.ID) ([]byte, error) {
+	v, err := s.client.Get(ctx, s.keys.record(id)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, nil
+	case err != nil:
+		return nil, s.redisErr(ctx, "reading session", err)
+	}
+	return v, nil
+}
+
+// readMany returns the stored values of ids (nil for those not stored), in
+// one pipeline.
+func (s *Store) readMany(ctx context.Context, ids []session.ID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.Get(ctx, s.keys.record(id))
+	}
+	pipe.Exec(ctx) // errors are per command, read below
+	out := make([][]byte, len(ids))
+	for i, c := range cmds {
+		v, err := c.Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, s.redisErr(ctx, "reading sessions", err)
+		default:
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
+// Apply applies c to the latest stored record and returns the resulting
+// record (nil for Destroy). The errors follow session.Store:
+// session.ErrNotFound for an update of a missing, expired (at c.Now) or
+// tampered record, session.ErrExists for an insert or renew onto a stored
+// id, session.ErrTooLarge when the result exceeds Options.MaxRecordSize or
+// its user id MaxUserIDSize; in each case nothing is written. A malformed
+// change (see session.Change.Validate) fails before touching Redis.
+//
+// An update reads the record, applies c in Go (session.Change.ApplyTo),
+// seals the result and writes it only if the stored bytes are still those
+// it read; otherwise it tries again, up to Options.MaxAttempts times, then
+// fails with ErrConflict. When Apply returns nil, Redis has acknowledged
+// the write; how durable that is depends on Redis's persistence settings
+// (see Stats.Durability). Any other error is ErrRedis or the context's: the
+// change may or may not have been applied.
+func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, error) {
+	if c == nil {
+		return nil, errors.New("redisstore: Apply of a nil change")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	if err := s.writable(ctx); err != nil {
+		return nil, err
+	}
+	if c.Create != nil {
+		return s.insert(ctx, c)
+	}
+	if err := s.enqueue(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	defer s.dequeue(c.ID)
+	for attempt := 1; ; attempt++ {
+		r, kind, err := s.attempt(ctx, c)
+		switch {
+		case err != nil:
+			return nil, err
+		case kind == guardOK:
+			return r, nil
+		case kind == guardExists:
+			return nil, fmt.Errorf("redisstore: renewing %s: %w", c.ID, session.ErrExists)
+		case attempt >= s.opts.MaxAttempts:
+			return nil, fmt.Errorf("%w: session %s changed during each of %d attempts", ErrConflict, c.ID, attempt)
+		}
+		if err := s.backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// insert stores c.Create under a free id.
+func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record, error) {
+	value, stored, err := s.codec.encode(c.ApplyTo(nil))
+	if err != nil {
+		return nil, err
+	}
+	retain := s.retain(stored)
+	if s.sharded && stored.UserID != "" {
+		// The user index is written first on a sharded client; a taken id
+		// must fail before it does, or the index would list an id that is
+		// another session's.
+		if taken, err := s.taken(ctx, c.ID); err != nil || taken {
+			return nil, existsErr(c.ID, err)
+		}
+	}
+	p := &program{}
+	p.none(s.keys.record(c.ID))
+	p.none(s.keys.renewed(c.ID))
+	p.put(s.keys, c.ID, value, retain)
+	pl := &plan{main: []*program{p}}
+	if stored.UserID != "" {
+		pl.pre = []*program{s.userAdd(stored.UserID, c.ID, retain, stored.Version)}
+	}
+	kind, err := s.exec(ctx, pl)
+	if err != nil {
+		return nil, err
+	}
+	if kind != guardOK {
+		return nil, existsErr(c.ID, nil)
+	}
+	return stored, nil
+}
+
+// existsErr returns err, or when it is nil an error wrapping
+// session.ErrExists for id.
+func existsErr(id session.ID, err error) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("redisstore: session %s: %w", id, session.ErrExists)
+}
+
+// taken reports whether id is occupied: by a record, live or expired, or
+// by a renewed-away tombstone.
+func (s *Store) taken(ctx context.Context, id session.ID) (bool, error) {
+	n, err := s.client.Exists(ctx, s.keys.record(id), s.keys.renewed(id)).Result()
+	if err != nil {
+		return false, s.redisErr(ctx, "checking id", err)
+	}
+	return n > 0, nil
+}
+
+// attempt makes one attempt at an update or destroy: read, apply, write if
+// unchanged. kind is guardConflict when the record changed meanwhile, and
+// guardExists when a renew's new id is taken.
+func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record, guardKind, error) {
+	old, err := s.read(ctx, c.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c.Destroy {
+		if old == nil {
+			return nil, guardOK, nil
+		}
+		s.hook()
+		kind, err := s.exec(ctx, s.removal(c.ID, old))
+		return nil, kind, err
+	}
+	if old == nil {
+		return nil, 0, session.ErrNotFound
+	}
+	latest, err := s.codec.decode(c.ID, old)
+	if err != nil {
+		s.sealFailed(c.ID, err)
+		return nil, 0, session.ErrNotFound
+	}
+	if latest.Expired(c.Now) {
+		return nil, 0, session.ErrNotFound
+	}
+	value, stored, err := s.codec.encode(c.ApplyTo(latest))
+	if err != nil {
+		return nil, 0, err
+	}
+	retain := s.retain(stored)
+	target := c.TargetID()
+	renew := target != c.ID
+	if renew {
+		if taken, err := s.taken(ctx, target); err != nil || taken {
+			return nil, guardExists, err
+		}
+	}
+
+	pl := &plan{}
+	if !renew {
+		p := &program{}
+		p.eq(s.keys.record(c.ID), old)
+		p.put(s.keys, c.ID, value, retain)
+		pl.main = []*program{p}
+	} else {
+		// Two hash slots: on a sharded client the new record is written
+		// first (no client knows its id yet), then the old one removed if
+		// unchanged; when it changed, the new one is removed again.
+		ins := &program{}
+		ins.none(s.keys.record(target))
+		ins.none(s.keys.renewed(target))
+		ins.put(s.keys, target, value, retain)
+		rm := &program{}
+		rm.eq(s.keys.record(c.ID), old)
+		rm.del(s.keys, c.ID)
+		pl.main = []*program{ins, rm}
+		undo := &program{}
+		undo.eq(s.keys.record(target), value)
+		undo.del(s.keys, target)
+		pl.undo = []*program{undo}
+		if stored.UserID != "" {
+			pl.undo = append(pl.undo, s.userRemove(stored.UserID, target, stored.Version))
+		}
+	}
+	if stored.UserID != "" {
+		pl.pre = []*program{s.userAdd(stored.UserID, target, retain, stored.Version)}
+	}
+	if latest.UserID != "" && (latest.UserID != stored.UserID || renew) {
+		pl.post = []*program{s.userRemove(latest.UserID, c.ID, stored.Version)}
+	}
+	s.hook()
+	kind, err := s.exec(ctx, pl)
+	if err != nil || kind != guardOK {
+		return nil, kind, err
+	}
+	return stored, guardOK, nil
+}
+
+// removal returns the plan deleting the record of id if it still holds
+// value, with its entry in the index of the user it names.
+func (s *Store) removal(id session.ID, value []byte) *plan {
+	p := &program{}
+	p.eq(s.keys.record(id), value)
+	p.del(s.keys, id)
+	pl := &plan{main: []*program{p}}
+	if r, err := decodeUnverified(id, value); err == nil && r.UserID != "" {
+		pl.post = []*program{s.userRemove(r.UserID, id, r.Version+1)}
+	}
+	return pl
+}
+
+// userAdd returns the program listing id in user's index: with retain
+// exactly on a single server, where it runs in the same step as the record;
+// with at least retain on a sharded client, where concurrent changes may
+// write the index in another order than the record.
+func (s *Store) userAdd(user string, id session.ID, retain int64, version uint64) *program {
+	p := &program{}
+	p.uadd(s.keys, user, id, retain, version, !s.sharded)
+	return p
+}
+
+// userRemove returns the program dropping id from user's index, unless a
+// change after version listed it again.
+func (s *Store) userRemove(user string, id session.ID, version uint64) *program {
+	p := &program{}
+	p.urem(s.keys, user, id, version)
+	return p
+}
+
+// hook runs the test hook between an attempt's read and its write.
+func (s *Store) hook() {
+	if s.beforeWrite != nil {
+		s.beforeWrite()
+	}
+}
+
+// enqueue waits for id's turn among this process's changes (or for ctx);
+// dequeue ends it.
+func (s *Store) enqueue(ctx context.Context, id session.ID) error {
+	select {
+	case s.queues[stripe(id)] <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) dequeue(id session.ID) { <-s.queues[stripe(id)] }
+
+// stripe returns the queue of id.
+func stripe(id session.ID) int { return int(id[0] ^ id[15]) }
+
+// backoff waits a random time that grows with attempt (up to 64 ms), so
+// that competing writers spread out, or until ctx ends.
+func (s *Store) backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Delete removes the records stored under ids, live or expired (or failing
+// their seal), with their index entries, and returns how many existed.
+// Missing and repeated ids are not an error. Each record is removed on its
+// own (atomically with its index entries on a single server); on error the
+// count covers those removed before it.
+func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
+	if err := s.writable(ctx); err != nil {
+		return 0, err
+	}
+	seen := make(map[session.ID]bool, len(ids))
+	uniq := slices.DeleteFunc(slices.Clone(ids), func(id session.ID) bool {
+		dup := seen[id]
+		seen[id] = true
+		return dup
+	})
+	n := 0
+	for chunk := range slices.Chunk(uniq, session.MaxPageSize) {
+		m, err := s.removeIf(ctx, chunk, nil)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// removeIf deletes the records of ids whose stored value keep accepts (nil:
+// every one), each only if unchanged since it was read; a record changed
+// meanwhile is read and judged again, up to Options.MaxAttempts times. It
+// returns how many it deleted.
+func (s *Store) removeIf(ctx context.Context, ids []session.ID, keep func(id session.ID, value []byte) bool) (int, error) {
+	n := 0
+	pending := ids
+	for attempt := 1; len(pending) > 0; attempt++ {
+		values, err := s.readMany(ctx, pending)
+		if err != nil {
+			return n, err
+		}
+		var plans []*plan
+		var planned []session.ID
+		for i, id := range pending {
+			if values[i] == nil || (keep != nil && !keep(id, values[i])) {
+				continue
+			}
+			plans = append(plans, s.removal(id, values[i]))
+			planned = append(planned, id)
+		}
+		s.hook()
+		out, err := s.execAll(ctx, plans)
+		if err != nil {
+			return n, err
+		}
+		pending = nil
+		for i, k := range out {
+			if k == guardOK {
+				n++
+			} else {
+				pending = append(pending, planned[i])
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if attempt >= s.opts.MaxAttempts {
+			return n, fmt.Errorf("%w: %d sessions changed during each of %d attempts to remove them", ErrConflict, len(pending), attempt)
+		}
+		if err := s.backoff(ctx, attempt); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// sealFailed counts and logs a record that failed its integrity check, once
+// per id (up to maxSealSeen ids; beyond, every failure counts).
+func (s *Store) sealFailed(id session.ID, err error) {
+	s.sealMu.Lock()
+	_, seen := s.sealSeen[id]
+	if !seen && len(s.sealSeen) < maxSealSeen {
+		s.sealSeen[id] = struct{}{}
+	}
+	s.sealMu.Unlock()
+	if seen {
+		return
+	}
+	s.sealFailures.Add(1)
+	s.log.Warn("redisstore: stored session failed its integrity check; treating it as absent",
+		"id", id.String(), "reason", badReason(err), "prefix", s.opts.Prefix)
+}
