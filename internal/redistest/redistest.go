@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -213,26 +212,18 @@ func (s *Server) Options() *redis.Options { return s.options() }
 
 // Pause stops the server with SIGSTOP: it keeps its connections but
 // answers nothing, like a server that hangs. Resume undoes it; a paused
-// server is resumed before it is stopped.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// server is resumed before it is stopped. Both need Unix signals.
+func (s *Server) Pause() error { return pause(s.cmd.Process) }
 
 // Resume continues a server stopped by Pause.
-func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
-
-func (s *Server) signal(sig syscall.Signal) error {
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("redistest: signalling redis-server: %w", err)
-	}
-	return nil
-}
+func (s *Server) Resume() error { return resume(s.cmd.Process) }
 
 // Stop ends the server (SIGTERM, then SIGKILL after StopTimeout), waits for
 // it to exit and removes its directory. It is idempotent.
 func (s *Server) Stop() error {
 	var err error
 	s.stop.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGCONT) // a paused server cannot act on SIGTERM
-		s.cmd.Process.Signal(syscall.SIGTERM)
+		terminate(s.cmd.Process)
 		t := time.NewTimer(StopTimeout)
 		defer t.Stop()
 		select {
