@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/sesbolt/sesbolt/internal/sealcount"
 	"github.com/sesbolt/sesbolt/pkg/boltstore/internal/boltfile"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -57,9 +58,7 @@ type Store struct {
 	reapMu   sync.Mutex // one expiry pass at a time
 	lastReap atomic.Pointer[session.ReapStats]
 
-	sealFailures atomic.Int64
-	sealMu       sync.Mutex
-	sealSeen     map[session.ID]struct{} // ids already counted and logged
+	sealFailures sealcount.Counter // records that failed their integrity check
 
 	// Counters and hooks for tests (see export_test.go).
 	commits   atomic.Int64 // write transactions run by the committer
@@ -116,7 +115,6 @@ func Open(path string, opts *Options) (*Store, error) {
 		readOnly: o.ReadOnly,
 		ctx:      ctx,
 		cancel:   cancel,
-		sealSeen: make(map[session.ID]struct{}),
 	}
 	if err := s.openDB(); err != nil {
 		cancel()
@@ -622,18 +620,11 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 }
 
 // sealFailed counts and logs a record that failed its integrity check, once
-// per id (up to maxSealSeen ids; beyond, every failure counts).
+// per id (see sealcount.Counter).
 func (s *Store) sealFailed(id session.ID, err error) {
-	s.sealMu.Lock()
-	_, seen := s.sealSeen[id]
-	if !seen && len(s.sealSeen) < maxSealSeen {
-		s.sealSeen[id] = struct{}{}
-	}
-	s.sealMu.Unlock()
-	if seen {
+	if !s.sealFailures.Add(id) {
 		return
 	}
-	s.sealFailures.Add(1)
 	s.log.Warn("boltstore: stored session failed its integrity check; treating it as absent",
 		"id", id.String(), "reason", badReason(err), "path", s.path)
 }
@@ -647,9 +638,6 @@ func badReason(err error) string {
 	}
 	return "undecodable record"
 }
-
-// maxSealSeen bounds the ids remembered by sealFailed.
-const maxSealSeen = 4096
 
 // bucket returns the named top-level bucket, or ErrCorrupt when it is gone.
 func bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
