@@ -31,7 +31,10 @@
 // update of a session that ended meanwhile (logout, expiry, a renew that
 // moved it) fails with session.ErrNotFound instead of resurrecting it.
 // Renew moves the record to its new id and removes the old one in one
-// script.
+// script, leaving a tombstone under the old id for session.RenewGrace (a
+// key Redis deletes when it ends): while it lasts, the old id answers
+// session.ErrRenewed and cannot be stored again. Tombstones hold no data
+// and not the new id; Purge leaves them to their TTL.
 //
 // # Expiry
 //
@@ -73,14 +76,16 @@
 // user id in hex. The part in braces is the Redis Cluster hash tag.
 //
 //	P meta                  hash: format "sesbolt-redis", schema "1"
-//	P {b}:session:<id>      string: the sealed record, PEXPIREAT retain
-//	P {b}:renewed:<id>      string: tombstone of an id renewed away, short TTL
-//	P {b}:ids               sorted set: the bucket's ids, score 0 (id order)
-//	P {b}:expiry            sorted set: the bucket's ids by retain
-//	P {u:u}:user:<user>     sorted set: the user's session ids by retain
-//	P {u:u}:versions:<user> hash: session id -> version of the change that
+//	P{b}:session:<id>      string: the sealed record, PEXPIREAT retain
+//	P{b}:renewed:<id>      string: the tombstone of an id renewed away: when
+//	                        it ends, unix nanoseconds in 20 digits;
+//	                        PEXPIREAT then
+//	P{b}:ids               sorted set: the bucket's ids, score 0 (id order)
+//	P{b}:expiry            sorted set: the bucket's ids by retain
+//	P{u:u}:user:<user>     sorted set: the user's session ids by retain
+//	P{u:u}:versions:<user> hash: session id -> version of the change that
 //	                        listed it (orders index updates on Cluster)
-//	P {u:u}:users           sorted set: the bucket's users by their largest
+//	P{u:u}:users           sorted set: the bucket's users by their largest
 //	                        retain (the user registry)
 //
 // where retain is when Redis deletes the record: its expiry, rounded up to

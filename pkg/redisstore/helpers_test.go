@@ -1,11 +1,9 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"testing"
 
@@ -16,30 +14,26 @@ import (
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
-// testKey is a fixed key, so that stores of one test seal alike.
-var testKey = bytes.Repeat([]byte("k"), session.KeySize)
-
-func testKeys(t testing.TB) *session.Keyring {
-	t.Helper()
-	kr, err := session.NewKeyring(testKey)
+// testOptions returns options for tests: keys, a prefix of the test's own,
+// no background trim, no logs (some tests make seal failures on purpose).
+func testOptions(t testing.TB) *redisstore.Options {
+	keys, err := session.NewKeyring(session.GenerateKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kr
-}
-
-// quietLogger discards logs (seal failures are expected in some tests).
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// testOptions returns options for tests: keys, a prefix of the test's own,
-// no background trim, quiet logs.
-func testOptions(t testing.TB) *redisstore.Options {
 	return &redisstore.Options{
-		Keys:         testKeys(t),
+		Keys:         keys,
 		Prefix:       redistest.Prefix(),
 		TrimInterval: -1,
-		Logger:       quietLogger(),
+		Logger:       slog.New(slog.DiscardHandler),
 	}
+}
+
+// onEachKind runs test as two subtests: on the shared standalone server
+// and on the shared Cluster.
+func onEachKind(t *testing.T, test func(t *testing.T, rc redis.UniversalClient)) {
+	t.Run("Standalone", func(t *testing.T) { test(t, redistest.Shared(t).Client(t)) })
+	t.Run("Cluster", func(t *testing.T) { test(t, redistest.SharedCluster(t).Client(t)) })
 }
 
 // newStore returns a store on client with opts (nil: testOptions), closed

@@ -57,17 +57,17 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 		items = append(items, imported{id: c.ID, value: value, user: stored.UserID, retain: s.retain(stored), ver: stored.Version})
 	}
 	for attempt := 1; len(items) > 0; attempt++ {
-		free, err := s.free(ctx, items)
+		free, err := s.free(ctx, items, now)
 		if err != nil || len(free) == 0 {
 			return 0, err
 		}
 		if s.sharded {
-			return s.importSteps(ctx, free)
+			return s.importSteps(ctx, free, now)
 		}
 		p := &program{}
 		for _, it := range free {
 			p.none(s.keys.record(it.id))
-			p.none(s.keys.renewed(it.id))
+			p.free(s.keys.renewed(it.id), now)
 			p.put(s.keys, it.id, it.value, it.retain)
 			if it.user != "" {
 				p.uadd(s.keys, it.user, it.id, it.retain, it.ver, true)
@@ -90,21 +90,23 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 	return 0, nil
 }
 
-// free returns the items whose id is not taken.
-func (s *Store) free(ctx context.Context, items []imported) ([]imported, error) {
+// free returns the items whose id is not taken at now: no record, no
+// tombstone that lasts.
+func (s *Store) free(ctx context.Context, items []imported, now time.Time) ([]imported, error) {
 	pipe := s.client.Pipeline()
-	cmds := make([]*redis.IntCmd, len(items))
+	cmds := make([]*redis.SliceCmd, len(items))
 	for i, it := range items {
-		cmds[i] = pipe.Exists(ctx, s.keys.record(it.id), s.keys.renewed(it.id))
+		cmds[i] = pipe.MGet(ctx, s.keys.record(it.id), s.keys.renewed(it.id))
 	}
 	pipe.Exec(ctx) // errors are per command, read below
 	var out []imported
 	for i, c := range cmds {
-		n, err := c.Result()
+		vals, err := c.Result()
 		if err != nil {
 			return nil, s.redisErr(ctx, "checking ids", err)
 		}
-		if n == 0 {
+		tomb, _ := vals[1].(string)
+		if vals[0] == nil && !tombstoneLasts([]byte(tomb), now) {
 			out = append(out, items[i])
 		}
 	}
@@ -113,7 +115,7 @@ func (s *Store) free(ctx context.Context, items []imported) ([]imported, error) 
 
 // importSteps inserts items one by one on a sharded client: the user index
 // entries first, then the records. On failure it removes what it inserted.
-func (s *Store) importSteps(ctx context.Context, items []imported) (int, error) {
+func (s *Store) importSteps(ctx context.Context, items []imported, now time.Time) (int, error) {
 	var pre, main []*program
 	for _, it := range items {
 		if it.user != "" {
@@ -121,7 +123,7 @@ func (s *Store) importSteps(ctx context.Context, items []imported) (int, error) 
 		}
 		p := &program{}
 		p.none(s.keys.record(it.id))
-		p.none(s.keys.renewed(it.id))
+		p.free(s.keys.renewed(it.id), now)
 		p.put(s.keys, it.id, it.value, it.retain)
 		main = append(main, p)
 	}

@@ -3,7 +3,11 @@ package redisstore
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -96,4 +100,27 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// tombstoneValue is the stored value of a tombstone that ends at end, and
+// the form in which program.lua compares times: unix nanoseconds in 20
+// digits (0 for times before 1970).
+func tombstoneValue(end time.Time) string {
+	switch {
+	case end.Before(time.Unix(0, 0)):
+		return fmt.Sprintf("%020d", 0)
+	case end.After(time.Unix(0, math.MaxInt64)):
+		return fmt.Sprintf("%020d", int64(math.MaxInt64))
+	}
+	return fmt.Sprintf("%020d", end.UnixNano())
+}
+
+// tombstoneLasts reports whether the tombstone value v (nil: none) lasts
+// at now. A value of another form is no tombstone.
+func tombstoneLasts(v []byte, now time.Time) bool {
+	if len(v) != 20 {
+		return false
+	}
+	end, err := strconv.ParseInt(string(v), 10, 64)
+	return err == nil && now.Before(time.Unix(0, end))
 }

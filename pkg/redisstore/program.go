@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -59,6 +60,11 @@ func (p *program) none(key string) {
 	p.guards = append(p.guards, step{op: "none", keys: []string{key}, kind: guardExists})
 }
 
+// free adds a guard: the tombstone at key does not last at at.
+func (p *program) free(key string, at time.Time) {
+	p.guards = append(p.guards, step{op: "free", keys: []string{key}, args: []any{tombstoneValue(at)}, kind: guardExists})
+}
+
 // put stores value as the record of id until retain and indexes it.
 func (p *program) put(l layout, id session.ID, value []byte, retain int64) {
 	p.ops = append(p.ops, step{op: "put",
@@ -73,9 +79,9 @@ func (p *program) del(l layout, id session.ID) {
 		args: []any{id.String()}})
 }
 
-// mark sets key to value for ttlMillis milliseconds.
-func (p *program) mark(key, value string, ttlMillis int64) {
-	p.ops = append(p.ops, step{op: "mark", keys: []string{key}, args: []any{value, ttlMillis}})
+// tombstone leaves the tombstone of id, lasting until end.
+func (p *program) tombstone(l layout, id session.ID, end time.Time) {
+	p.ops = append(p.ops, step{op: "mark", keys: []string{l.renewed(id)}, args: []any{tombstoneValue(end), ceilMillis(end)}})
 }
 
 // uadd lists id in user's index with retain (exactly, or at least when

@@ -9,12 +9,17 @@
 -- Guards:
 --   eq   key value      GET key returns exactly value
 --   none key            key does not exist
+--   free key at         key (a tombstone, whose value is when it ends) does
+--                       not exist or ends at or before at; both times are
+--                       unix nanoseconds in 20 digits
 -- Operations:
 --   put  rec ids exp id value retain   store a record until retain (unix ms)
 --                                      and index it; a retain not in the
 --                                      future deletes it instead
 --   del  rec ids exp id                delete a record and its index entries
---   mark key value ttl                 SET key value PX ttl (a tombstone)
+--   mark key value until               SET key value PXAT until (a
+--                                      tombstone); an until not in the
+--                                      future deletes it instead
 --   uadd uz uv reg user id retain version exact
 --                                      list id in user's index with a score
 --                                      of retain (exact = "1") or at least
@@ -116,6 +121,21 @@ local function urem(uz, uv, reg, user, id, version)
   settle(uz, uv, reg, user)
 end
 
+-- lasts reports whether the tombstone value v ends after at. Both are 20
+-- digits; they are compared in two halves, each exact as a Lua number. A
+-- value of another form is no tombstone.
+local function lasts(v, at)
+  if not v or #v ~= 20 or #at ~= 20 then
+    return false
+  end
+  local vh, ah = tonumber(string.sub(v, 1, 10)), tonumber(string.sub(at, 1, 10))
+  local vl, al = tonumber(string.sub(v, 11)), tonumber(string.sub(at, 11))
+  if not (vh and ah and vl and al) then
+    return false
+  end
+  return vh > ah or (vh == ah and vl > al)
+end
+
 local guards = tonumber(arg())
 for g = 1, guards do
   local kind = arg()
@@ -126,6 +146,11 @@ for g = 1, guards do
     end
   elseif kind == 'none' then
     if redis.call('EXISTS', k) == 1 then
+      return g
+    end
+  elseif kind == 'free' then
+    local at = arg()
+    if lasts(redis.call('GET', k), at) then
       return g
     end
   else
@@ -162,7 +187,11 @@ while pos <= #ARGV do
   elseif op == 'mark' then
     local k = key()
     local a = args(2)
-    redis.call('SET', k, a[1], 'PX', a[2])
+    if tonumber(a[2]) <= now then
+      redis.call('DEL', k)
+    else
+      redis.call('SET', k, a[1], 'PXAT', a[2])
+    end
   elseif op == 'uadd' then
     local k = keys(3)
     local a = args(5)

@@ -79,7 +79,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 		}
 	}
 	st.Live = st.Sessions - st.Expired
-	st.SealFailures = s.sealFailures.Load()
+	st.SealFailures = s.sealFailures.Count()
 	st.Durability = s.durability(ctx)
 	return st, nil
 }
@@ -132,10 +132,11 @@ func (s *Store) durability(ctx context.Context) string {
 }
 
 // describePersistence returns one server's persistence settings and what
-// they mean for an acknowledged write.
+// they mean for an acknowledged write, and warns of an eviction policy
+// that may drop sessions or index entries.
 func describePersistence(ctx context.Context, c *redis.Client) string {
 	conf := make(map[string]string)
-	for _, p := range []string{"appendonly", "appendfsync", "save"} {
+	for _, p := range []string{"appendonly", "appendfsync", "save", "maxmemory-policy"} {
 		m, err := c.ConfigGet(ctx, p).Result()
 		if err != nil {
 			return "unknown (CONFIG GET refused: " + err.Error() + ")"
@@ -156,5 +157,9 @@ func describePersistence(ctx context.Context, c *redis.Client) string {
 	default:
 		means = "nothing is persisted: a restart loses every session"
 	}
-	return settings + ": " + means
+	d := settings + ": " + means
+	if p := conf["maxmemory-policy"]; p != "noeviction" {
+		d += fmt.Sprintf("; maxmemory-policy=%s: when memory runs out Redis may evict sessions and index entries (use noeviction)", p)
+	}
+	return d
 }

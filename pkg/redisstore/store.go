@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sesbolt/sesbolt/internal/sealcount"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -50,9 +51,7 @@ type Store struct {
 	closeOnce sync.Once
 	trimDone  chan struct{} // closed when the trim pass has exited; nil without one
 
-	sealFailures atomic.Int64
-	sealMu       sync.Mutex
-	sealSeen     map[session.ID]struct{} // ids already counted and logged
+	sealFailures sealcount.Counter // records that failed their integrity check
 
 	// Hooks and counters for tests (export_test.go).
 	beforeWrite func()       // runs between the read and the write of each attempt
@@ -61,9 +60,6 @@ type Store struct {
 
 // stripes is the number of queues of in-process changes.
 const stripes = 256
-
-// maxSealSeen bounds the ids remembered by sealFailed.
-const maxSealSeen = 4096
 
 // Compile-time checks of the interfaces Store implements.
 var (
@@ -116,7 +112,6 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		log:       o.Logger,
 		sharded:   !single,
 		retention: o.ExpiredRetention.Milliseconds(),
-		sealSeen:  make(map[session.ID]struct{}),
 	}
 	for i := range s.queues {
 		s.queues[i] = make(chan struct{}, 1)
@@ -247,7 +242,9 @@ func ceilMillis(t time.Time) int64 {
 // Load returns the record stored under id if it is live at now. It returns
 // session.ErrNotFound when id is not stored, when the record is expired at
 // now (whether or not Redis has deleted it yet), and when the stored record
-// fails its seal (counted in Stats.SealFailures and logged once per id).
+// fails its seal (counted in Stats.SealFailures and logged once per id);
+// session.ErrRenewed when id was renewed away and its tombstone lasts at
+// now.
 // The record belongs to the caller. Load at the zero time returns any
 // stored record, expired or not (admin lookups).
 func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
@@ -262,12 +259,12 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	v, err := s.read(ctx, id)
+	v, tomb, err := s.read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if v == nil {
-		return nil, session.ErrNotFound
+		return nil, absent(tomb, now)
 	}
 	r, err := s.codec.decode(id, v)
 	if err != nil {
@@ -280,16 +277,30 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 	return r, nil
 }
 
-// read returns the stored value of id, nil when there is none.
-func (s *Store) read(ctx context.Context, id session.ID) ([]byte, error) {
-	v, err := s.client.Get(ctx, s.keys.record(id)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, nil
-	case err != nil:
-		return nil, s.redisErr(ctx, "reading session", err)
+// read returns the stored value of id and its tombstone, each nil when
+// there is none (one MGET: they share a hash slot).
+func (s *Store) read(ctx context.Context, id session.ID) (value, tombstone []byte, err error) {
+	vals, err := s.client.MGet(ctx, s.keys.record(id), s.keys.renewed(id)).Result()
+	if err != nil {
+		return nil, nil, s.redisErr(ctx, "reading session", err)
 	}
-	return v, nil
+	if v, ok := vals[0].(string); ok {
+		value = []byte(v)
+	}
+	if v, ok := vals[1].(string); ok {
+		tombstone = []byte(v)
+	}
+	return value, tombstone, nil
+}
+
+// absent returns the error for an id without a record at now:
+// session.ErrRenewed while its tombstone lasts, session.ErrNotFound
+// otherwise.
+func absent(tombstone []byte, now time.Time) error {
+	if tombstoneLasts(tombstone, now) {
+		return session.ErrRenewed
+	}
+	return session.ErrNotFound
 }
 
 // readMany returns the stored values of ids (nil for those not stored), in
@@ -379,13 +390,13 @@ func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record,
 		// The user index is written first on a sharded client; a taken id
 		// must fail before it does, or the index would list an id that is
 		// another session's.
-		if taken, err := s.taken(ctx, c.ID); err != nil || taken {
+		if taken, err := s.taken(ctx, c.ID, c.Now); err != nil || taken {
 			return nil, existsErr(c.ID, err)
 		}
 	}
 	p := &program{}
 	p.none(s.keys.record(c.ID))
-	p.none(s.keys.renewed(c.ID))
+	p.free(s.keys.renewed(c.ID), c.Now)
 	p.put(s.keys, c.ID, value, retain)
 	pl := &plan{main: []*program{p}}
 	if stored.UserID != "" {
@@ -410,21 +421,18 @@ func existsErr(id session.ID, err error) error {
 	return fmt.Errorf("redisstore: session %s: %w", id, session.ErrExists)
 }
 
-// taken reports whether id is occupied: by a record, live or expired, or
-// by a renewed-away tombstone.
-func (s *Store) taken(ctx context.Context, id session.ID) (bool, error) {
-	n, err := s.client.Exists(ctx, s.keys.record(id), s.keys.renewed(id)).Result()
-	if err != nil {
-		return false, s.redisErr(ctx, "checking id", err)
-	}
-	return n > 0, nil
+// taken reports whether id is occupied at now: by a record, live or
+// expired, or by a tombstone that lasts.
+func (s *Store) taken(ctx context.Context, id session.ID, now time.Time) (bool, error) {
+	v, tomb, err := s.read(ctx, id)
+	return v != nil || tombstoneLasts(tomb, now), err
 }
 
 // attempt makes one attempt at an update or destroy: read, apply, write if
 // unchanged. kind is guardConflict when the record changed meanwhile, and
 // guardExists when a renew's new id is taken.
 func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record, guardKind, error) {
-	old, err := s.read(ctx, c.ID)
+	old, tomb, err := s.read(ctx, c.ID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -437,7 +445,7 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 		return nil, kind, err
 	}
 	if old == nil {
-		return nil, 0, session.ErrNotFound
+		return nil, 0, absent(tomb, c.Now)
 	}
 	latest, err := s.codec.decode(c.ID, old)
 	if err != nil {
@@ -455,7 +463,7 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 	target := c.TargetID()
 	renew := target != c.ID
 	if renew {
-		if taken, err := s.taken(ctx, target); err != nil || taken {
+		if taken, err := s.taken(ctx, target, c.Now); err != nil || taken {
 			return nil, guardExists, err
 		}
 	}
@@ -469,14 +477,16 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 	} else {
 		// Two hash slots: on a sharded client the new record is written
 		// first (no client knows its id yet), then the old one removed if
-		// unchanged; when it changed, the new one is removed again.
+		// unchanged, leaving its tombstone; when it changed, the new one is
+		// removed again.
 		ins := &program{}
 		ins.none(s.keys.record(target))
-		ins.none(s.keys.renewed(target))
+		ins.free(s.keys.renewed(target), c.Now)
 		ins.put(s.keys, target, value, retain)
 		rm := &program{}
 		rm.eq(s.keys.record(c.ID), old)
 		rm.del(s.keys, c.ID)
+		rm.tombstone(s.keys, c.ID, c.Now.Add(session.RenewGrace))
 		pl.main = []*program{ins, rm}
 		undo := &program{}
 		undo.eq(s.keys.record(target), value)
@@ -642,18 +652,11 @@ func (s *Store) removeIf(ctx context.Context, ids []session.ID, keep func(id ses
 }
 
 // sealFailed counts and logs a record that failed its integrity check, once
-// per id (up to maxSealSeen ids; beyond, every failure counts).
+// per id (see sealcount.Counter).
 func (s *Store) sealFailed(id session.ID, err error) {
-	s.sealMu.Lock()
-	_, seen := s.sealSeen[id]
-	if !seen && len(s.sealSeen) < maxSealSeen {
-		s.sealSeen[id] = struct{}{}
-	}
-	s.sealMu.Unlock()
-	if seen {
+	if !s.sealFailures.Add(id) {
 		return
 	}
-	s.sealFailures.Add(1)
 	s.log.Warn("redisstore: stored session failed its integrity check; treating it as absent",
 		"id", id.String(), "reason", badReason(err), "prefix", s.opts.Prefix)
 }

@@ -26,6 +26,9 @@ type keyNames struct{ prefix string }
 func (k keyNames) record(id session.ID) string {
 	return k.prefix + "{" + id.String()[:2] + "}:session:" + id.String()
 }
+func (k keyNames) renewed(id session.ID) string {
+	return k.prefix + "{" + id.String()[:2] + "}:renewed:" + id.String()
+}
 func (k keyNames) ids(id session.ID) string    { return k.prefix + "{" + id.String()[:2] + "}:ids" }
 func (k keyNames) expiry(id session.ID) string { return k.prefix + "{" + id.String()[:2] + "}:expiry" }
 
@@ -102,13 +105,29 @@ func TestKeyLayout(t *testing.T) {
 		t.Errorf("envelope = v %d, %d-byte seal, record %+v", env.V, len(env.Seal), env.Record)
 	}
 
-	// Destroying the session leaves only the meta hash and the empty
-	// bucket indexes behind (Redis drops empty sorted sets).
-	if _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Destroy: true}); err != nil {
+	// A renew leaves a tombstone under the old id: its value is when it
+	// ends in unix nanoseconds (20 digits), and Redis deletes it then.
+	renewed, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, NewID: session.NewID()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if keys := rc.Keys(ctx, globEscapeForTest(opts.Prefix)+"*").Val(); len(keys) != 1 || keys[0] != k.meta() {
-		t.Errorf("keys after destroy: %q, want only %s", keys, k.meta())
+	end := now.Add(session.RenewGrace)
+	if got, want := rc.Get(ctx, k.renewed(r.ID)).Val(), fmt.Sprintf("%020d", end.UnixNano()); got != want {
+		t.Errorf("tombstone value = %q, want %q", got, want)
+	}
+	if got, want := rc.PExpireTime(ctx, k.renewed(r.ID)).Val().Milliseconds(), (end.UnixNano()+999_999)/1_000_000; got != want {
+		t.Errorf("tombstone PEXPIRETIME = %d, want %d", got, want)
+	}
+
+	// Destroying the session leaves only the meta hash and the tombstone
+	// behind (Redis drops empty sorted sets).
+	if _, err := s.Apply(ctx, &session.Change{ID: renewed.ID, Now: now, Destroy: true}); err != nil {
+		t.Fatal(err)
+	}
+	keys = rc.Keys(ctx, globEscapeForTest(opts.Prefix)+"*").Val()
+	slices.Sort(keys)
+	if want := []string{k.meta(), k.renewed(r.ID)}; !slices.Equal(keys, want) {
+		t.Errorf("keys after destroy: %q, want %q", keys, want)
 	}
 }
 
@@ -257,46 +276,38 @@ func TestConflictRetriesThenFails(t *testing.T) {
 func TestConcurrentStoresMerge(t *testing.T) {
 	// Several stores (as several processes would) change one session at
 	// once: their compare-and-set attempts collide in Redis and retry.
-	for _, cluster := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Standalone", true: "Cluster"}[cluster], func(t *testing.T) {
-			var rc redis.UniversalClient
-			if cluster {
-				rc = redistest.SharedCluster(t).Client(t)
-			} else {
-				rc = redistest.Shared(t).Client(t)
+	onEachKind(t, func(t *testing.T, rc redis.UniversalClient) {
+		opts := testOptions(t)
+		opts.MaxAttempts = 200
+		stores := make([]*redisstore.Store, 4)
+		for i := range stores {
+			o := *opts
+			stores[i] = newStore(t, rc, &o)
+		}
+		now := sessiontest.Base()
+		r := sessiontest.Insert(t, stores[0], sessiontest.NewRecord(session.NewID(), "alice", now))[0]
+		const perStore = 10
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			for j := range perStore {
+				wg.Go(func() {
+					c := &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{fmt.Sprintf("k%d-%d", i, j): json.RawMessage(`1`)}}
+					if _, err := s.Apply(context.Background(), c); err != nil {
+						t.Errorf("Apply: %v", err)
+					}
+				})
 			}
-			opts := testOptions(t)
-			opts.MaxAttempts = 200
-			stores := make([]*redisstore.Store, 4)
-			for i := range stores {
-				o := *opts
-				stores[i] = newStore(t, rc, &o)
-			}
-			now := sessiontest.Base()
-			r := sessiontest.Insert(t, stores[0], sessiontest.NewRecord(session.NewID(), "alice", now))[0]
-			const perStore = 10
-			var wg sync.WaitGroup
-			for i, s := range stores {
-				for j := range perStore {
-					wg.Go(func() {
-						c := &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{fmt.Sprintf("k%d-%d", i, j): json.RawMessage(`1`)}}
-						if _, err := s.Apply(context.Background(), c); err != nil {
-							t.Errorf("Apply: %v", err)
-						}
-					})
-				}
-			}
-			wg.Wait()
-			got, err := stores[1].Load(context.Background(), r.ID, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := 1 + len(stores)*perStore; len(got.Data) != want || got.Version != uint64(want) {
-				t.Errorf("after concurrent changes: %d keys, version %d; want %d, %d", len(got.Data), got.Version, want, want)
-			}
-			mustCheck(t, stores[0])
-		})
-	}
+		}
+		wg.Wait()
+		got, err := stores[1].Load(context.Background(), r.ID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 1 + len(stores)*perStore; len(got.Data) != want || got.Version != uint64(want) {
+			t.Errorf("after concurrent changes: %d keys, version %d; want %d, %d", len(got.Data), got.Version, want, want)
+		}
+		mustCheck(t, stores[0])
+	})
 }
 
 func TestDeadlineWithHungServer(t *testing.T) {
@@ -350,51 +361,43 @@ func TestDeadlineWithHungServer(t *testing.T) {
 }
 
 func TestStaleUserIndexEntries(t *testing.T) {
-	for _, cluster := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Standalone", true: "Cluster"}[cluster], func(t *testing.T) {
-			var rc redis.UniversalClient
-			if cluster {
-				rc = redistest.SharedCluster(t).Client(t)
-			} else {
-				rc = redistest.Shared(t).Client(t)
-			}
-			opts := testOptions(t)
-			s := newStore(t, rc, opts)
-			k := keyNames{opts.Prefix}
-			ctx := context.Background()
-			now := sessiontest.Base()
-			bob := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "bob", now))[0]
-			alice := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "alice", now))[0]
+	onEachKind(t, func(t *testing.T, rc redis.UniversalClient) {
+		opts := testOptions(t)
+		s := newStore(t, rc, opts)
+		k := keyNames{opts.Prefix}
+		ctx := context.Background()
+		now := sessiontest.Base()
+		bob := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "bob", now))[0]
+		alice := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "alice", now))[0]
 
-			// What a sharded client can leave behind when a step fails: alice's
-			// index lists bob's session, and a session that is gone.
-			score := rc.ZScore(ctx, k.user("alice"), alice.ID.String()).Val()
-			gone := session.NewID()
-			for _, id := range []session.ID{bob.ID, gone} {
-				rc.ZAdd(ctx, k.user("alice"), redis.Z{Score: score, Member: id.String()})
-				rc.HSet(ctx, k.versions("alice"), id.String(), 1)
-			}
+		// What a sharded client can leave behind when a step fails: alice's
+		// index lists bob's session, and a session that is gone.
+		score := rc.ZScore(ctx, k.user("alice"), alice.ID.String()).Val()
+		gone := session.NewID()
+		for _, id := range []session.ID{bob.ID, gone} {
+			rc.ZAdd(ctx, k.user("alice"), redis.Z{Score: score, Member: id.String()})
+			rc.HSet(ctx, k.versions("alice"), id.String(), 1)
+		}
 
-			recs, err := s.UserSessions(ctx, "alice", now)
-			if err != nil || len(recs) != 1 || recs[0].ID != alice.ID {
-				t.Errorf("UserSessions(alice) = %v, %v; want only alice's session", recs, err)
-			}
-			page, err := s.List(ctx, session.ListQuery{Now: now, Filter: session.All, User: "alice"})
-			if err != nil || len(page.Records) != 1 || page.Records[0].ID != alice.ID {
-				t.Errorf("List(user alice) = %v, %v; want only alice's session", page.Records, err)
-			}
-			if n, err := s.DeleteUser(ctx, "alice"); err != nil || n != 1 {
-				t.Errorf("DeleteUser(alice) = %d, %v; want 1", n, err)
-			}
-			if got, err := s.Load(ctx, bob.ID, now); err != nil || !got.Equal(bob) {
-				t.Errorf("bob's session after DeleteUser(alice): %+v, %v", got, err)
-			}
-			// DeleteUser dropped the stale entry of bob's session.
-			if rc.ZScore(ctx, k.user("alice"), bob.ID.String()).Err() != redis.Nil {
-				t.Errorf("alice's index still lists bob's session")
-			}
-		})
-	}
+		recs, err := s.UserSessions(ctx, "alice", now)
+		if err != nil || len(recs) != 1 || recs[0].ID != alice.ID {
+			t.Errorf("UserSessions(alice) = %v, %v; want only alice's session", recs, err)
+		}
+		page, err := s.List(ctx, session.ListQuery{Now: now, Filter: session.All, User: "alice"})
+		if err != nil || len(page.Records) != 1 || page.Records[0].ID != alice.ID {
+			t.Errorf("List(user alice) = %v, %v; want only alice's session", page.Records, err)
+		}
+		if n, err := s.DeleteUser(ctx, "alice"); err != nil || n != 1 {
+			t.Errorf("DeleteUser(alice) = %d, %v; want 1", n, err)
+		}
+		if got, err := s.Load(ctx, bob.ID, now); err != nil || !got.Equal(bob) {
+			t.Errorf("bob's session after DeleteUser(alice): %+v, %v", got, err)
+		}
+		// DeleteUser dropped the stale entry of bob's session.
+		if rc.ZScore(ctx, k.user("alice"), bob.ID.String()).Err() != redis.Nil {
+			t.Errorf("alice's index still lists bob's session")
+		}
+	})
 }
 
 func TestTrimStopsOnClose(t *testing.T) {
@@ -579,11 +582,13 @@ func TestStatsDurability(t *testing.T) {
 		{map[string]string{"appendonly": "no", "save": "3600 1"}, `save="3600 1": a crash loses the writes since the last snapshot`},
 		{map[string]string{"appendonly": "yes", "appendfsync": "everysec"}, "appendonly=yes appendfsync=everysec"},
 		{map[string]string{"appendonly": "yes", "appendfsync": "always"}, "every acknowledged write is on disk"},
+		{map[string]string{"maxmemory-policy": "allkeys-lru"}, "maxmemory-policy=allkeys-lru: when memory runs out Redis may evict"},
 	}
 	t.Cleanup(func() {
 		// Back to no persistence: the server writes nothing when it stops.
 		rc.ConfigSet(ctx, "appendonly", "no")
 		rc.ConfigSet(ctx, "save", "")
+		rc.ConfigSet(ctx, "maxmemory-policy", "noeviction")
 	})
 	for _, c := range cases {
 		for k, v := range c.config {
@@ -604,7 +609,7 @@ func TestStatsDurability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(st.Durability, "3 masters: appendonly=no") {
+	if !strings.HasPrefix(st.Durability, "3 masters: appendonly=no") || strings.Contains(st.Durability, "evict") {
 		t.Errorf("Cluster Durability = %q", st.Durability)
 	}
 }
@@ -703,47 +708,39 @@ func TestClusterRenewConflictLeavesNoCopy(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestCheckFindsDamage(t *testing.T) {
-	for _, cluster := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Standalone", true: "Cluster"}[cluster], func(t *testing.T) {
-			var rc redis.UniversalClient
-			if cluster {
-				rc = redistest.SharedCluster(t).Client(t)
-			} else {
-				rc = redistest.Shared(t).Client(t)
-			}
-			opts := testOptions(t)
-			s := newStore(t, rc, opts)
-			k := keyNames{opts.Prefix}
-			ctx := context.Background()
-			now := sessiontest.Base()
-			recs := sessiontest.Insert(t, s,
-				sessiontest.NewRecord(session.NewID(), "alice", now),
-				sessiontest.NewRecord(session.NewID(), "bob", now),
-				sessiontest.NewRecord(session.NewID(), "", now),
-				sessiontest.NewRecord(session.NewID(), "", now))
-			mustCheck(t, s)
+	onEachKind(t, func(t *testing.T, rc redis.UniversalClient) {
+		opts := testOptions(t)
+		s := newStore(t, rc, opts)
+		k := keyNames{opts.Prefix}
+		ctx := context.Background()
+		now := sessiontest.Base()
+		recs := sessiontest.Insert(t, s,
+			sessiontest.NewRecord(session.NewID(), "alice", now),
+			sessiontest.NewRecord(session.NewID(), "bob", now),
+			sessiontest.NewRecord(session.NewID(), "", now),
+			sessiontest.NewRecord(session.NewID(), "", now))
+		mustCheck(t, s)
 
-			damage := []struct {
-				do   func()
-				want string
-			}{
-				{func() { rc.ZRem(ctx, k.user("alice"), recs[0].ID.String()) }, "missing from the user's index"},
-				{func() { rc.ZRem(ctx, k.expiry(recs[1].ID), recs[1].ID.String()) }, "in only one of its bucket's indexes"},
-				{func() { rc.Persist(ctx, k.record(recs[2].ID)) }, "no expiry time"},
-				{func() { rc.Del(ctx, k.record(recs[3].ID)) }, "indexed but not stored"},
+		damage := []struct {
+			do   func()
+			want string
+		}{
+			{func() { rc.ZRem(ctx, k.user("alice"), recs[0].ID.String()) }, "missing from the user's index"},
+			{func() { rc.ZRem(ctx, k.expiry(recs[1].ID), recs[1].ID.String()) }, "in only one of its bucket's indexes"},
+			{func() { rc.Persist(ctx, k.record(recs[2].ID)) }, "no expiry time"},
+			{func() { rc.Del(ctx, k.record(recs[3].ID)) }, "indexed but not stored"},
+		}
+		for _, d := range damage {
+			d.do()
+		}
+		rep, err := s.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range damage {
+			if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, d.want) }) {
+				t.Errorf("Check did not report %q: %q", d.want, rep.Problems)
 			}
-			for _, d := range damage {
-				d.do()
-			}
-			rep, err := s.Check(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range damage {
-				if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, d.want) }) {
-					t.Errorf("Check did not report %q: %q", d.want, rep.Problems)
-				}
-			}
-		})
-	}
+		}
+	})
 }
