@@ -49,7 +49,8 @@ type codec struct {
 // it (the JSON encoding compacts and escapes Data values, so the stored
 // record may differ from r byte for byte). It fails with an error wrapping
 // session.ErrTooLarge when the record JSON exceeds the size limit or the
-// user id MaxUserIDSize.
+// user id MaxUserIDSize. Its errors name no session id: they may reach
+// request logs.
 func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record, err error) {
 	if len(r.UserID) > MaxUserIDSize {
 		return nil, nil, fmt.Errorf("%w: user id of %d bytes exceeds %d", session.ErrTooLarge, len(r.UserID), MaxUserIDSize)
@@ -62,18 +63,18 @@ func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record,
 	}
 	rec, err := json.Marshal(&n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redisstore: encoding record %s: %w", r.ID, err)
+		return nil, nil, fmt.Errorf("redisstore: encoding a record: %w", err)
 	}
 	if len(rec) > c.maxSize {
-		return nil, nil, fmt.Errorf("%w: record %s encodes to %d bytes, limit %d", session.ErrTooLarge, r.ID, len(rec), c.maxSize)
+		return nil, nil, fmt.Errorf("%w: the record encodes to %d bytes, limit %d", session.ErrTooLarge, len(rec), c.maxSize)
 	}
 	value, err = json.Marshal(envelope{V: envelopeVersion, Seal: c.keys.Seal(sealLabel, r.ID[:], rec), Record: rec})
 	if err != nil {
-		return nil, nil, fmt.Errorf("redisstore: encoding record %s: %w", r.ID, err)
+		return nil, nil, fmt.Errorf("redisstore: encoding a record: %w", err)
 	}
 	stored, err = decodeRecord(r.ID, rec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redisstore: record %s does not decode after encoding: %w", r.ID, err)
+		return nil, nil, fmt.Errorf("redisstore: a record does not decode after encoding: %w", err)
 	}
 	return value, stored, nil
 }

@@ -187,12 +187,15 @@ type source struct {
 }
 
 // walk fills a page from the buckets in order, starting at the bucket of
-// q.After. It queries a window of buckets per round trip, widening it while
-// buckets come back empty, so a sparse store costs few round trips.
+// q.After. Each round trip asks a window of buckets for their next
+// candidate ids (the window widens while buckets come back empty, so a
+// sparse store costs few round trips); the next one reads the records of
+// the first candidates, as many as the page still needs.
 func (s *Store) walk(ctx context.Context, q session.ListQuery, src source) (session.Page, error) {
 	limit := q.PageLimit()
 	var out []*session.Record
-	b, after := int(q.After[0]), q.After
+	after := q.After   // every id up to this one is done
+	b := int(after[0]) // the next bucket to read
 	window := 8
 	for b < buckets {
 		end := min(b+window, buckets)
@@ -201,46 +204,51 @@ func (s *Store) walk(ctx context.Context, q session.ListQuery, src source) (sess
 		cmds := make([]*redis.StringSliceCmd, 0, end-b)
 		for bb := b; bb < end; bb++ {
 			bound := "-"
-			if bb == b {
+			if bb == int(after[0]) {
 				bound = "(" + after.String()
 			}
 			cmds = append(cmds, src.fetch(pipe, byte(bb), bound, need))
 		}
 		pipe.Exec(ctx) // errors are per command, read below
-		next, resume := end, false
-		for i, c := range cmds {
+		var cand []session.ID
+		more := false // a bucket may hold ids beyond the candidates
+		for _, c := range cmds {
 			members, err := c.Result()
 			if err != nil {
 				return session.Page{}, s.redisErr(ctx, "listing", err)
 			}
-			ids := parseIDs(members)
-			if b+i == b {
-				ids = slices.DeleteFunc(ids, func(id session.ID) bool { return bytes.Compare(id[:], after[:]) <= 0 })
-			}
+			ids := slices.DeleteFunc(parseIDs(members), func(id session.ID) bool { return bytes.Compare(id[:], after[:]) <= 0 })
 			slices.SortFunc(ids, func(x, y session.ID) int { return bytes.Compare(x[:], y[:]) })
-			recs, err := s.loadMatching(ctx, ids, q)
-			if err != nil {
-				return session.Page{}, err
-			}
-			for _, r := range recs {
-				out = append(out, r)
-				if len(out) == limit {
-					return session.Page{Records: out, Next: r.ID}, nil
-				}
-			}
+			cand = append(cand, ids...)
 			if src.bounded && len(members) == need && len(ids) > 0 {
-				// The bucket may hold more: continue in it after its last id.
-				next, after, resume = b+i, ids[len(ids)-1], true
+				more = true
 				break
 			}
 		}
-		if !resume {
-			after = session.ID{}
-			if len(out) == 0 {
-				window = min(window*2, buckets)
+		if len(cand) > need {
+			cand, more = cand[:need], true
+		}
+		recs, err := s.loadMatching(ctx, cand, q)
+		if err != nil {
+			return session.Page{}, err
+		}
+		for _, r := range recs {
+			out = append(out, r)
+			if len(out) == limit {
+				return session.Page{Records: out, Next: r.ID}, nil
 			}
 		}
-		b = next
+		if len(cand) > 0 {
+			after = cand[len(cand)-1]
+		}
+		if more {
+			b = int(after[0]) // continue after the last candidate
+			continue
+		}
+		b = end
+		if len(out) == 0 {
+			window = min(window*2, buckets)
+		}
 	}
 	return session.Page{Records: out}, nil
 }

@@ -332,18 +332,21 @@ func (s *Store) readMany(ctx context.Context, ids []session.ID) ([][]byte, error
 // Apply applies c to the latest stored record and returns the resulting
 // record (nil for Destroy). The errors follow session.Store:
 // session.ErrNotFound for an update of a missing, expired (at c.Now) or
-// tampered record, session.ErrExists for an insert or renew onto a stored
-// id, session.ErrTooLarge when the result exceeds Options.MaxRecordSize or
-// its user id MaxUserIDSize; in each case nothing is written. A malformed
-// change (see session.Change.Validate) fails before touching Redis.
+// tampered record (session.ErrRenewed while the id's tombstone lasts),
+// session.ErrExists for an insert or renew onto a stored or tombstoned id,
+// session.ErrTooLarge when the result exceeds Options.MaxRecordSize or its
+// user id MaxUserIDSize; in each case nothing is written. A malformed
+// change (see session.Change.Validate) fails before touching Redis. A
+// renew leaves a tombstone for the old id until c.Now+session.RenewGrace.
 //
 // An update reads the record, applies c in Go (session.Change.ApplyTo),
 // seals the result and writes it only if the stored bytes are still those
 // it read; otherwise it tries again, up to Options.MaxAttempts times, then
-// fails with ErrConflict. When Apply returns nil, Redis has acknowledged
-// the write; how durable that is depends on Redis's persistence settings
-// (see Stats.Durability). Any other error is ErrRedis or the context's: the
-// change may or may not have been applied.
+// fails with ErrConflict, having written nothing. When Apply returns nil,
+// Redis has acknowledged the write; how durable that is depends on Redis's
+// persistence settings (see Stats.Durability). An error wrapping ErrRedis
+// or the context's error leaves it unknown whether the change was applied.
+// Errors name no session id: they may reach request logs.
 func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, error) {
 	if c == nil {
 		return nil, errors.New("redisstore: Apply of a nil change")
@@ -369,9 +372,9 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 		case kind == guardOK:
 			return r, nil
 		case kind == guardExists:
-			return nil, fmt.Errorf("redisstore: renewing %s: %w", c.ID, session.ErrExists)
+			return nil, fmt.Errorf("redisstore: renew: the new id is taken: %w", session.ErrExists)
 		case attempt >= s.opts.MaxAttempts:
-			return nil, fmt.Errorf("%w: session %s changed during each of %d attempts", ErrConflict, c.ID, attempt)
+			return nil, fmt.Errorf("%w: the session changed during each of %d attempts", ErrConflict, attempt)
 		}
 		if err := s.backoff(ctx, attempt); err != nil {
 			return nil, err
@@ -391,7 +394,7 @@ func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record,
 		// must fail before it does, or the index would list an id that is
 		// another session's.
 		if taken, err := s.taken(ctx, c.ID, c.Now); err != nil || taken {
-			return nil, existsErr(c.ID, err)
+			return nil, existsErr(err)
 		}
 	}
 	p := &program{}
@@ -407,18 +410,18 @@ func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record,
 		return nil, err
 	}
 	if kind != guardOK {
-		return nil, existsErr(c.ID, nil)
+		return nil, existsErr(nil)
 	}
 	return stored, nil
 }
 
 // existsErr returns err, or when it is nil an error wrapping
-// session.ErrExists for id.
-func existsErr(id session.ID, err error) error {
+// session.ErrExists.
+func existsErr(err error) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("redisstore: session %s: %w", id, session.ErrExists)
+	return fmt.Errorf("redisstore: insert: the id is taken: %w", session.ErrExists)
 }
 
 // taken reports whether id is occupied at now: by a record, live or

@@ -260,6 +260,9 @@ func TestConflictRetriesThenFails(t *testing.T) {
 		if !errors.Is(err, redisstore.ErrConflict) {
 			t.Fatalf("Apply under endless conflicts: %v; want ErrConflict", err)
 		}
+		if strings.Contains(err.Error(), r.ID.String()) {
+			t.Errorf("the error names the session (it may reach request logs): %v", err)
+		}
 		if n := calls() - before; n != opts.MaxAttempts {
 			t.Errorf("attempts = %d, want MaxAttempts = %d", n, opts.MaxAttempts)
 		}
@@ -743,4 +746,34 @@ func TestCheckFindsDamage(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestTooLarge(t *testing.T) {
+	rc := redistest.Shared(t).Client(t)
+	opts := testOptions(t)
+	opts.MaxRecordSize = 1024
+	s := newStore(t, rc, opts)
+	ctx := context.Background()
+	now := sessiontest.Base()
+	r := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "alice", now))[0]
+	big := json.RawMessage(`"` + strings.Repeat("x", 2000) + `"`)
+	changes := map[string]*session.Change{
+		"update": {ID: r.ID, Now: now, Set: map[string]json.RawMessage{"big": big}},
+		"renew":  {ID: r.ID, Now: now, NewID: session.NewID(), Set: map[string]json.RawMessage{"big": big}},
+		"login":  {ID: r.ID, Now: now, User: ptr(strings.Repeat("u", redisstore.MaxUserIDSize+1))},
+	}
+	for name, c := range changes {
+		_, err := s.Apply(ctx, c)
+		if !errors.Is(err, session.ErrTooLarge) {
+			t.Errorf("%s too large: %v; want ErrTooLarge", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), r.ID.String()) {
+			t.Errorf("%s: the error names the session (it may reach request logs): %v", name, err)
+		}
+	}
+	if got, err := s.Load(ctx, r.ID, now); err != nil || !got.Equal(r) {
+		t.Errorf("record after too large changes: %+v, %v; want it unchanged", got, err)
+	}
+	mustCheck(t, s)
 }
