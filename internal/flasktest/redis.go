@@ -2,22 +2,15 @@ package flasktest
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/sesbolt/sesbolt/internal/demoproc"
-	"github.com/sesbolt/sesbolt/internal/testclient"
+	"github.com/sesbolt/sesbolt/internal/redistest"
 )
 
-// Redis is a private redis-server for one test, on a Unix socket.
-//
-// It is the minimum the Flask interop tests need until they move to
-// internal/redistest (the Redis store's test servers), which should then
-// replace it.
+// Redis is a private redis-server for one test, on a Unix socket: an
+// internal/redistest server, with what the Flask tests use of it.
 type Redis struct {
 	// Socket is the server's Unix socket.
 	Socket string
@@ -25,54 +18,13 @@ type Redis struct {
 	URL string
 }
 
-// StartRedis starts redis-server with persistence off in a temporary
-// directory and waits until it answers PING. It is stopped when the test
-// ends. Without redis-server and redis-cli the test fails in CI and is
-// skipped elsewhere (Debian: apt-get install redis-server).
+// StartRedis starts a private redis-server (redistest.Start: persistence
+// off, a temporary directory, stopped when the test ends). Without
+// redis-server and redis-cli the test fails in CI and is skipped elsewhere.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	for _, p := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(p); err != nil {
-			msg := p + " not found: install Debian's package with: apt-get install redis-server"
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	dir := demoproc.ShortTempDir(t)
-	r := &Redis{Socket: filepath.Join(dir, "redis.sock")}
-	r.URL = "unix://" + r.Socket
-	cmd := exec.Command("redis-server", "--port", "0", "--unixsocket", r.Socket, "--unixsocketperm", "700",
-		"--save", "", "--appendonly", "no", "--dir", dir)
-	setDeathSignal(cmd)
-	log := &testclient.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() { terminate(cmd, done) })
-	deadline := time.Now().Add(StartTimeout)
-	for {
-		out, err := exec.Command("redis-cli", "-s", r.Socket, "PING").Output()
-		if err == nil && strings.TrimSpace(string(out)) == "PONG" {
-			return r
-		}
-		select {
-		case <-done:
-			t.Fatalf("redis-server exited:\n%s", log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not answer PING within %s:\n%s", StartTimeout, log.String())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, not a wait for an event
-	}
+	s := redistest.Start(t)
+	return &Redis{Socket: s.Addr, URL: "unix://" + s.Addr}
 }
 
 // Do runs one command with redis-cli and returns its reply without the
