@@ -127,8 +127,12 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	default:
 		return session.Page{}, fmt.Errorf("redisstore: list: %w: unknown filter %d", session.ErrInvalid, q.Filter)
 	}
+	after, err := q.After.ID()
+	if err != nil {
+		return session.Page{}, fmt.Errorf("redisstore: list: %w", err)
+	}
 	if q.User != "" {
-		return s.listUser(ctx, q)
+		return s.listUser(ctx, q, after)
 	}
 	src := source{bounded: true, fetch: func(pipe redis.Pipeliner, b byte, after string, need int) *redis.StringSliceCmd {
 		return pipe.ZRangeByLex(ctx, s.keys.ids(b), &redis.ZRangeBy{Min: after, Max: "+", Count: int64(need)})
@@ -139,7 +143,7 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 			return pipe.ZRangeByScore(ctx, s.keys.expiry(b), &redis.ZRangeBy{Min: "-inf", Max: hi})
 		}}
 	}
-	return s.walk(ctx, q, src)
+	return s.walk(ctx, q, after, src)
 }
 
 // matches reports whether r is selected by q's filter.
@@ -153,8 +157,8 @@ func matches(r *session.Record, q session.ListQuery) bool {
 	return true
 }
 
-// listUser lists the records of q.User.
-func (s *Store) listUser(ctx context.Context, q session.ListQuery) (session.Page, error) {
+// listUser lists the records of q.User with an id above after.
+func (s *Store) listUser(ctx context.Context, q session.ListQuery, after session.ID) (session.Page, error) {
 	mine, _, err := s.userRecords(ctx, q.User)
 	if err != nil {
 		return session.Page{}, err
@@ -163,13 +167,13 @@ func (s *Store) listUser(ctx context.Context, q session.ListQuery) (session.Page
 	limit := q.PageLimit()
 	var page session.Page
 	for i, r := range mine {
-		if bytes.Compare(r.ID[:], q.After[:]) <= 0 || !matches(r, q) {
+		if bytes.Compare(r.ID[:], after[:]) <= 0 || !matches(r, q) {
 			continue
 		}
 		page.Records = append(page.Records, r)
 		if len(page.Records) == limit {
 			if i < len(mine)-1 {
-				page.Next = r.ID
+				page.Next = session.IDCursor(r.ID)
 			}
 			break
 		}
@@ -187,14 +191,14 @@ type source struct {
 }
 
 // walk fills a page from the buckets in order, starting at the bucket of
-// q.After. Each round trip asks a window of buckets for their next
+// after. Each round trip asks a window of buckets for their next
 // candidate ids (the window widens while buckets come back empty, so a
 // sparse store costs few round trips); the next one reads the records of
 // the first candidates, as many as the page still needs.
-func (s *Store) walk(ctx context.Context, q session.ListQuery, src source) (session.Page, error) {
+func (s *Store) walk(ctx context.Context, q session.ListQuery, after session.ID, src source) (session.Page, error) {
 	limit := q.PageLimit()
 	var out []*session.Record
-	after := q.After   // every id up to this one is done
+	// every id up to after is done
 	b := int(after[0]) // the next bucket to read
 	window := 8
 	for b < buckets {
@@ -235,7 +239,7 @@ func (s *Store) walk(ctx context.Context, q session.ListQuery, src source) (sess
 		for _, r := range recs {
 			out = append(out, r)
 			if len(out) == limit {
-				return session.Page{Records: out, Next: r.ID}, nil
+				return session.Page{Records: out, Next: session.IDCursor(r.ID)}, nil
 			}
 		}
 		if len(cand) > 0 {
