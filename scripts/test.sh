@@ -3,23 +3,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Flask interop tests (pkg/flasksession, examples/flask) run Debian's
-# /usr/bin/python3 with Flask, redis-py and itsdangerous, and redis-server.
-# Missing packages are installed (as root, as in CI); without them those
-# tests are skipped locally and fail in CI (CI=true).
-echo "== Debian packages for the Flask interop tests"
+# Tests run against real things from Debian's packages: redis-server (and
+# redis-cli) for pkg/redisstore's tests, one server and a Cluster of three;
+# /usr/bin/python3 with Flask, redis-py and itsdangerous for the Flask
+# interop tests. Missing packages are installed here (CI runs as root with
+# Debian's packages reachable); without them those tests skip locally and
+# fail in CI (CI=true).
+echo "== Debian packages: redis-server, redis-tools, python3-flask, python3-redis, python3-itsdangerous"
 missing=()
-for pkg in python3-flask python3-redis python3-itsdangerous redis-server; do
+for pkg in redis-server redis-tools python3-flask python3-redis python3-itsdangerous; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-		apt-get update
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	else
 		echo "missing ${missing[*]} (install as root: apt-get install ${missing[*]}); their tests will skip, or fail in CI"
 	fi
 fi
+command -v redis-server >/dev/null && redis-server --version
 
 echo "== gofmt"
 unformatted=$(gofmt -l .)
@@ -56,22 +59,6 @@ done
 # ours): vet it and run every benchmark once on small data so it never rots.
 echo "== bench smoke (bench/: go vet, tests, each benchmark once, -short)"
 (cd bench && go vet ./... && go test -short -count=1 -run . -bench . -benchtime 1x ./...)
-
-# The Redis store is tested against real redis-server processes (one
-# server, and a Cluster of three). In CI (CI=true) those tests fail rather
-# than skip when redis-server is missing, so install it here: CI runs as
-# root with Debian's packages reachable.
-echo "== redis-server for pkg/redisstore's tests"
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
-	else
-		echo "redis-server not found and not installable here (apt-get install redis-server redis-tools);"
-		echo "the Redis tests skip without it, except in CI, where they fail"
-	fi
-fi
-command -v redis-server >/dev/null && redis-server --version
 
 echo "== go test -race"
 go test -race -count=1 ./...
