@@ -121,7 +121,7 @@ func (c *codec) prepare(ch *session.Change, latest *session.Record) *prepared {
 
 // recordSizeHint estimates the JSON size of r's variable parts.
 func recordSizeHint(r *session.Record) int {
-	n := len(r.UserID) + len(r.Client.IP) + len(r.Client.UserAgent)
+	n := len(r.UserID) + len(r.Client.IP) + len(r.Client.UserAgent) + len(r.LastClient.IP) + len(r.LastClient.UserAgent)
 	for k, v := range r.Data {
 		n += len(k) + len(v) + 4
 	}

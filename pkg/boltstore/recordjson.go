@@ -20,7 +20,8 @@ import (
 // encoding/json without HTML escaping, so its spelling is fixed:
 //
 //	{"id":"…","user":"…","created":"…","last_seen":"…","idle_expires":"…",
-//	 "deadline":"…","client":{"ip":"…","user_agent":"…"},"data":{…},"version":N}
+//	 "deadline":"…","persistent":false,"client":{"ip":"…","user_agent":"…"},
+//	 "last_client":{"ip":"…","user_agent":"…"},"data":{…},"version":N}
 //
 // Reading is the hot path (every request loads its session), so the store
 // reads that spelling by hand: a fast path for exactly this spelling with
@@ -29,6 +30,8 @@ import (
 // stays with encoding/json: a write costs 30 to 350 microseconds, and a
 // hand-written encoder, which saved under 2 µs of CPU per write, made no
 // difference to write throughput that could be measured (BENCHMARKS.md).
+// Records written before "persistent" and "last_client" existed lack them;
+// the fast path reads them too, with those fields zero.
 
 // appendRecord appends the JSON of r to b. Times must already be in UTC.
 // Data values must be valid JSON; they are stored compacted.
@@ -53,7 +56,8 @@ func appendRecordExact(b []byte, r *session.Record) (_ []byte, exact bool, err e
 		c.Data = map[string]json.RawMessage{}
 		r = &c
 	}
-	exact = utf8.ValidString(r.UserID) && utf8.ValidString(r.Client.IP) && utf8.ValidString(r.Client.UserAgent)
+	exact = utf8.ValidString(r.UserID) && utf8.ValidString(r.Client.IP) && utf8.ValidString(r.Client.UserAgent) &&
+		utf8.ValidString(r.LastClient.IP) && utf8.ValidString(r.LastClient.UserAgent)
 	for k, v := range r.Data {
 		exact = exact && utf8.ValidString(k) && isCompact(v)
 	}
@@ -289,6 +293,28 @@ func (p *parser) copyValue(start int) json.RawMessage {
 	return p.arena[from:to:to]
 }
 
+// client consumes a client object as encoding/json writes a
+// session.ClientInfo: empty fields left out.
+func (p *parser) client() session.ClientInfo {
+	var c session.ClientInfo
+	p.lit(`{`)
+	hasIP := p.peek(`"ip":`)
+	if hasIP {
+		p.lit(`"ip":`)
+		c.IP = string(p.str())
+	}
+	// A user agent after an ip needs the comma between them.
+	if hasIP && p.peek(`,`) || !hasIP && p.peek(`"user_agent":`) {
+		if hasIP {
+			p.lit(`,`)
+		}
+		p.lit(`"user_agent":`)
+		c.UserAgent = string(p.str())
+	}
+	p.lit(`}`)
+	return c
+}
+
 func parseFast(b []byte, trusted bool) (*session.Record, error) {
 	p := &parser{b: b, trusted: trusted}
 	r := new(session.Record)
@@ -310,21 +336,24 @@ func parseFast(b []byte, trusted bool) (*session.Record, error) {
 	r.IdleExpires = p.time()
 	p.lit(`,"deadline":`)
 	r.Deadline = p.time()
-	p.lit(`,"client":{`)
-	hasIP := p.peek(`"ip":`)
-	if hasIP {
-		p.lit(`"ip":`)
-		r.Client.IP = string(p.str())
-	}
-	// A user agent after an ip needs the comma between them.
-	if hasIP && p.peek(`,`) || !hasIP && p.peek(`"user_agent":`) {
-		if hasIP {
-			p.lit(`,`)
+	// Records written before these fields existed lack them.
+	if p.peek(`,"persistent":`) {
+		p.lit(`,"persistent":`)
+		switch {
+		case p.peek(`true`):
+			p.lit(`true`)
+			r.Persistent = true
+		default:
+			p.lit(`false`)
 		}
-		p.lit(`"user_agent":`)
-		r.Client.UserAgent = string(p.str())
 	}
-	p.lit(`},"data":{`)
+	p.lit(`,"client":`)
+	r.Client = p.client()
+	if p.peek(`,"last_client":`) {
+		p.lit(`,"last_client":`)
+		r.LastClient = p.client()
+	}
+	p.lit(`,"data":{`)
 	r.Data = map[string]json.RawMessage{}
 	for first := true; p.err == nil && !p.peek(`}`); first = false {
 		if !first {

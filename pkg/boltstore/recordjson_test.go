@@ -24,8 +24,10 @@ func randomRecord(rng *rand.Rand) *session.Record {
 	}
 	r := &session.Record{
 		ID: session.NewID(), UserID: s(), Created: t(), LastSeen: t(), IdleExpires: t(), Deadline: t(),
-		Client:  session.ClientInfo{IP: s(), UserAgent: s()},
-		Version: rng.Uint64N(1 << 40),
+		Client:     session.ClientInfo{IP: s(), UserAgent: s()},
+		LastClient: session.ClientInfo{IP: s(), UserAgent: s()},
+		Persistent: rng.IntN(2) == 0,
+		Version:    rng.Uint64N(1 << 40),
 	}
 	if rng.IntN(4) > 0 {
 		r.Data = map[string]json.RawMessage{}
@@ -86,6 +88,7 @@ func TestRecordJSON(t *testing.T) {
 		want := u
 		valid := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 		want.UserID, want.Client.IP, want.Client.UserAgent = valid(u.UserID), valid(u.Client.IP), valid(u.Client.UserAgent)
+		want.LastClient.IP, want.LastClient.UserAgent = valid(u.LastClient.IP), valid(u.LastClient.UserAgent)
 		want.Data = map[string]json.RawMessage{}
 		for k, v := range u.Data {
 			var c bytes.Buffer
@@ -130,8 +133,9 @@ func TestRecordJSONExact(t *testing.T) {
 func TestRecordJSONFastPathTaken(t *testing.T) {
 	r := &session.Record{ID: session.NewID(), UserID: "alice", Created: time.Unix(1, 5).UTC(),
 		LastSeen: time.Unix(2, 0).UTC(), IdleExpires: time.Unix(3, 0).UTC(), Deadline: time.Unix(4, 0).UTC(),
-		Client: session.ClientInfo{IP: "192.0.2.1"}, Version: 7,
-		Data: map[string]json.RawMessage{"a": json.RawMessage(`{"x":[1,"]"]}`), "b": json.RawMessage(`"s"`)}}
+		Client: session.ClientInfo{IP: "192.0.2.1"}, Version: 7, Persistent: true,
+		LastClient: session.ClientInfo{UserAgent: "curl/8"},
+		Data:       map[string]json.RawMessage{"a": json.RawMessage(`{"x":[1,"]"]}`), "b": json.RawMessage(`"s"`)}}
 	b, err := appendRecord(nil, r)
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +143,26 @@ func TestRecordJSONFastPathTaken(t *testing.T) {
 	got, err := parseFast(b, false)
 	if err != nil || !got.Equal(r) {
 		t.Fatalf("parseFast(%s) = %+v, %v", b, got, err)
+	}
+}
+
+// TestRecordJSONOldSpelling: records stored before "persistent" and
+// "last_client" existed still take the fast path, with those fields zero,
+// as encoding/json reads them.
+func TestRecordJSONOldSpelling(t *testing.T) {
+	old := []byte(`{"id":"10000000-0000-4000-8000-000000000001","user":"alice","created":"2030-01-02T14:04:05Z",` +
+		`"last_seen":"2030-01-02T14:04:05Z","idle_expires":"2030-01-02T15:34:05Z","deadline":"2030-01-03T02:04:05Z",` +
+		`"client":{"ip":"203.0.113.7","user_agent":"Firefox"},"data":{"theme":"dark"},"version":3}`)
+	got, err := parseFast(old, false)
+	if err != nil {
+		t.Fatalf("parseFast of an old record: %v", err)
+	}
+	var std session.Record
+	if err := json.Unmarshal(old, &std); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(&std) || got.Persistent || !got.LastClient.IsZero() || got.Latest() != got.Client {
+		t.Fatalf("old record read as %+v; encoding/json reads %+v", got, &std)
 	}
 }
 

@@ -441,7 +441,9 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 // tampered record (session.ErrRenewed while the id's tombstone lasts),
 // session.ErrExists for an insert or renew onto a stored or tombstoned id
 // (a renew leaves a tombstone for the old id), session.ErrTooLarge when the result exceeds Options.MaxRecordSize or
-// its user id MaxUserIDSize; in each case nothing is written. A malformed
+// its user id MaxUserIDSize; in each case nothing is written. With
+// c.MaxUserSessions, the user's sessions over the limit are removed in the
+// same transaction, found through the user index. A malformed
 // change (see session.Change.Validate) fails before touching storage.
 //
 // When Apply returns nil the change is on disk (fsync). When it returns the
@@ -555,6 +557,12 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 // empty user names no sessions: it returns 0. Sessions bound to user while
 // DeleteUser runs may survive.
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
+	return s.DeleteUserExcept(ctx, user, session.ID{})
+}
+
+// DeleteUserExcept is DeleteUser sparing the session stored under keep
+// (session.UserIndex): in the same transactions, through the user index.
+func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
 	if s.readOnly {
 		return 0, ErrReadOnly
 	}
@@ -566,7 +574,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 		var deleted int
 		var more bool
 		err := s.submit(ctx, func(t *txn) (err error) {
-			deleted, more, err = t.deleteUser(user, s.opts.ReapBatch)
+			deleted, more, err = t.deleteUser(user, keep, s.opts.ReapBatch)
 			return err
 		})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,7 +101,10 @@ func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 		if p.err != nil {
 			return nil, reject(p.err)
 		}
-		return p, t.put(p.next, p.enc)
+		if err := t.put(p.next, p.enc); err != nil {
+			return nil, err
+		}
+		return p, t.limitUser(p.next, c)
 
 	case c.Destroy:
 		if cur == nil {
@@ -143,9 +147,46 @@ func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 		if err := t.bury(id, c.Now.Add(session.RenewGrace)); err != nil {
 			return nil, err
 		}
-		return p, t.put(p.next, p.enc)
+		if err := t.put(p.next, p.enc); err != nil {
+			return nil, err
+		}
+	} else if err := t.replace(p.latest, p.next, p.enc); err != nil {
+		return nil, err
 	}
-	return p, t.replace(p.latest, p.next, p.enc)
+	return p, t.limitUser(p.next, c)
+}
+
+// limitUser removes, in this transaction, the sessions of next's user over
+// c.MaxUserSessions (session.OverLimit), found through the user index. A
+// record that fails its seal is no live session: it neither counts nor is
+// removed here.
+func (t *txn) limitUser(next *session.Record, c *session.Change) error {
+	if c.MaxUserSessions <= 0 || next.UserID == "" {
+		return nil
+	}
+	prefix := userPrefix(next.UserID)
+	var others []*session.Record
+	cur := t.users.Cursor()
+	for k, _ := cur.Seek(prefix); k != nil && hasUserPrefix(k, prefix); k, _ = cur.Next() {
+		var id session.ID
+		copy(id[:], k[len(prefix):])
+		v := t.sessions.Get(id[:])
+		if id == next.ID || v == nil {
+			continue
+		}
+		if r, err := t.s.codec.decodeShared(id, v, false); err == nil {
+			others = append(others, r)
+		}
+	}
+	over := session.OverLimit(c.MaxUserSessions, next, others, c.Now)
+	for _, r := range others {
+		if slices.Contains(over, r.ID) {
+			if err := t.remove(r.ID, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // delete removes the records of ids and returns how many there were.
@@ -164,17 +205,20 @@ func (t *txn) delete(ids []session.ID) (n int, err error) {
 	return n, nil
 }
 
-// deleteUser removes up to limit records bound to user, and user-index
-// entries of the user that point nowhere. It returns how many records it
-// removed and whether it reached the limit (more may remain).
-func (t *txn) deleteUser(user string, limit int) (n int, more bool, err error) {
+// deleteUser removes up to limit records bound to user, except keep (a
+// zero keep spares none), and user-index entries of the user that point
+// nowhere. It returns how many records it removed and whether it reached
+// the limit (more may remain).
+func (t *txn) deleteUser(user string, keep session.ID, limit int) (n int, more bool, err error) {
 	prefix := userPrefix(user)
 	var ids []session.ID
 	c := t.users.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && hasUserPrefix(k, prefix) && len(ids) < limit; k, _ = c.Next() {
 		var id session.ID
 		copy(id[:], k[len(prefix):])
-		ids = append(ids, id)
+		if id != keep || keep.IsZero() {
+			ids = append(ids, id)
+		}
 	}
 	more = len(ids) == limit
 	for _, id := range ids {

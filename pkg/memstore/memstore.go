@@ -178,7 +178,9 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 //     fails with an error wrapping session.ErrTooLarge, and one whose Data
 //     holds a value that is not valid JSON fails with an encoding error;
 //   - Destroy of a missing record succeeds;
-//   - a change that both creates and destroys is rejected as malformed.
+//   - a change that both creates and destroys is rejected as malformed;
+//   - with c.MaxUserSessions, the user's sessions over the limit
+//     (session.OverLimit) are removed under the same lock.
 //
 // On any error nothing is written. c is not retained: changing it, or the
 // record it creates, after Apply returns does not affect the Store.
@@ -202,6 +204,7 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 			return nil, err
 		}
 		s.put(next)
+		s.limitUser(next, c)
 		return next.Clone(), nil
 	}
 
@@ -231,7 +234,24 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if target != c.ID {
 		s.renewed[c.ID] = c.Now.Add(session.RenewGrace)
 	}
+	s.limitUser(next, c)
 	return next.Clone(), nil
+}
+
+// limitUser removes the sessions of next's user over c.MaxUserSessions
+// (session.OverLimit). s.mu must be held for writing.
+func (s *Store) limitUser(next *session.Record, c *session.Change) {
+	if c.MaxUserSessions <= 0 || next.UserID == "" {
+		return
+	}
+	set := s.users[next.UserID]
+	others := make([]*session.Record, 0, len(set))
+	for id := range set {
+		others = append(others, s.recs[id])
+	}
+	for _, id := range session.OverLimit(c.MaxUserSessions, next, others, c.Now) {
+		s.remove(s.recs[id])
+	}
 }
 
 // Import inserts recs atomically, as session.Importer specifies: records
@@ -310,16 +330,23 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 // returns how many it removed. An empty user (anonymous sessions) removes
 // nothing and returns 0.
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
+	return s.DeleteUserExcept(ctx, user, session.ID{})
+}
+
+// DeleteUserExcept is DeleteUser sparing the session stored under keep
+// when it is bound to user (session.UserIndex), all under one lock.
+func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	set := s.users[user]
-	n := len(set)
-	for id := range set {
-		delete(s.recs, id)
+	n := 0
+	for id := range s.users[user] {
+		if id != keep {
+			s.remove(s.recs[id]) // deleting during range is safe for Go maps
+			n++
+		}
 	}
-	delete(s.users, user)
 	return n, nil
 }
 

@@ -78,6 +78,10 @@ func (s *countingStore) DeleteUser(ctx context.Context, user string) (int, error
 	return s.Store.(session.UserIndex).DeleteUser(ctx, user)
 }
 
+func (s *countingStore) DeleteUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
+	return s.Store.(session.UserIndex).DeleteUserExcept(ctx, user, keep)
+}
+
 // harness is a TLS test server behind LoadAndSave on a memstore.
 type harness struct {
 	t     *testing.T

@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,7 +27,7 @@ type Change struct {
 	Now time.Time
 
 	// Create, when non-nil, is the complete new record to insert. The other
-	// fields below are then ignored.
+	// fields below are then ignored, except MaxUserSessions.
 	Create *Record
 
 	// Destroy deletes the stored record; the other fields are ignored.
@@ -48,6 +49,31 @@ type Change struct {
 	IdleExpires time.Time
 	// Deadline, when non-zero, replaces the absolute deadline (Login).
 	Deadline time.Time
+	// Persistent, when non-nil, sets the record's Persistent flag (Login,
+	// remembered or not).
+	Persistent *bool
+	// LastClient, when not zero, replaces the record's LastClient: the
+	// client of the request that refreshes LastSeen. No change alters
+	// Client, the client that created the session.
+	LastClient ClientInfo
+
+	// MaxUserSessions, when positive, caps the live sessions of the user
+	// the resulting record is bound to, in the same atomic step that
+	// applies the change (Config.MaxUserSessions; Session.Login sets it):
+	//   - afterwards at most MaxUserSessions sessions of that user are live
+	//     at Now, the result included;
+	//   - when more would be, the store removes the surplus among the
+	//     user's other live sessions, least recently seen first: the
+	//     smallest LastSeen, ties broken by the smaller ID (byte order), as
+	//     OverLimit computes it;
+	//   - removed sessions end as by Delete: no tombstone, and a request
+	//     still holding one cannot write it back (ErrNotFound);
+	//   - the result itself is never removed; the user's expired sessions
+	//     neither count nor are removed; a change that fails, a Destroy and
+	//     a result bound to no user remove nothing.
+	// It applies to inserts (Create) as well as to updates. Zero means no
+	// limit.
+	MaxUserSessions int
 }
 
 // Validate reports a malformed change, with an error wrapping ErrInvalid: a
@@ -74,6 +100,9 @@ func (c *Change) Validate() error {
 	}
 	if c.NewID == c.ID {
 		return bad("renew to the same id")
+	}
+	if c.MaxUserSessions < 0 {
+		return bad("negative session limit %d", c.MaxUserSessions)
 	}
 	return nil
 }
@@ -126,6 +155,48 @@ func (c *Change) ApplyTo(latest *Record) *Record {
 	if !c.Deadline.IsZero() {
 		r.Deadline = c.Deadline
 	}
+	if c.Persistent != nil {
+		r.Persistent = *c.Persistent
+	}
+	if !c.LastClient.IsZero() {
+		r.LastClient = c.LastClient
+	}
 	r.Version++
 	return r
+}
+
+// OverLimit returns the IDs of the sessions a store removes to hold the
+// user of result to limit live sessions (Change.MaxUserSessions): given the
+// other stored sessions of that user, in any order, it picks the least
+// recently seen of those live at now (smallest LastSeen, ties by the
+// smaller ID) until limit sessions remain live, result included. Records of
+// others that are expired at now, nil, bound to another user or have
+// result's ID are ignored. It returns nil when limit is not positive,
+// result is nil or bound to no user, or nothing is over the limit. It only
+// reads its arguments.
+func OverLimit(limit int, result *Record, others []*Record, now time.Time) []ID {
+	if limit <= 0 || result == nil || result.UserID == "" {
+		return nil
+	}
+	live := make([]*Record, 0, len(others))
+	for _, r := range others {
+		if r != nil && r.ID != result.ID && r.UserID == result.UserID && !r.Expired(now) {
+			live = append(live, r)
+		}
+	}
+	surplus := len(live) + 1 - limit
+	if surplus <= 0 {
+		return nil
+	}
+	slices.SortFunc(live, func(a, b *Record) int {
+		if c := a.LastSeen.Compare(b.LastSeen); c != 0 {
+			return c
+		}
+		return slices.Compare(a.ID[:], b.ID[:])
+	})
+	ids := make([]ID, surplus)
+	for i := range ids {
+		ids[i] = live[i].ID
+	}
+	return ids
 }

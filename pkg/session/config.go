@@ -13,14 +13,25 @@ import (
 const (
 	DefaultIdleTimeout = 30 * time.Minute
 	DefaultLifetime    = 12 * time.Hour
+	// DefaultPersistentIdleTimeout and DefaultPersistentLifetime are the
+	// timeouts of a session whose user asked to be remembered (Remember).
+	DefaultPersistentIdleTimeout = 30 * 24 * time.Hour
+	DefaultPersistentLifetime    = 90 * 24 * time.Hour
 	// DefaultCookieName is used when the cookie attributes allow the
 	// __Host- prefix (Secure, Path=/, no Domain).
 	DefaultCookieName = "__Host-session"
 	// DefaultInsecureCookieName is used otherwise.
 	DefaultInsecureCookieName = "session"
 	// MaxCookieSize is the longest Cookie header value considered; a longer
-	// session cookie is ignored without being decoded.
+	// session cookie is ignored without being decoded. It bounds a token
+	// in a header (TokenOptions) too.
 	MaxCookieSize = 4096
+	// DefaultTokenHeader is the request header of the header transport
+	// (TokenOptions): "Authorization: Bearer <token>".
+	DefaultTokenHeader = "Authorization"
+	// DefaultTokenResponseHeader is the response header that carries a new
+	// token in the header transport.
+	DefaultTokenResponseHeader = "Session-Token"
 )
 
 // Config configures a Manager. Store is required, and Keys unless Codec is
@@ -47,6 +58,25 @@ type Config struct {
 	// in, however active it is. Default DefaultLifetime (12 hours); must not
 	// be shorter than IdleTimeout.
 	Lifetime time.Duration
+	// PersistentIdleTimeout is the idle timeout of a remembered session
+	// (Session.Login with Remember(true); Record.Persistent). Default
+	// DefaultPersistentIdleTimeout (30 days), or IdleTimeout when that is
+	// longer.
+	PersistentIdleTimeout time.Duration
+	// PersistentLifetime is the absolute lifetime of a remembered session,
+	// counted from its login. Default DefaultPersistentLifetime (90 days),
+	// or Lifetime or PersistentIdleTimeout when one is longer; must not be
+	// shorter than PersistentIdleTimeout. Both are enforced by the server
+	// on every read, whatever the cookie's expiry says.
+	PersistentLifetime time.Duration
+	// MaxUserSessions caps how many live sessions one user may have: a
+	// login beyond it ends the user's least recently seen other sessions in
+	// the same store operation that binds the new one (see
+	// Change.MaxUserSessions). Default 0: no limit.
+	MaxUserSessions int
+	// Token enables the header transport for API and mobile clients. Default
+	// off: cookies only.
+	Token TokenOptions
 	// TouchInterval is how stale the stored last-seen time may get before a
 	// request that changes nothing refreshes it. Default IdleTimeout/10; must
 	// be shorter than IdleTimeout. Because of it a session may expire up to
@@ -87,6 +117,39 @@ type CookieOptions struct {
 	Persist bool
 }
 
+// TokenOptions configure the header transport: for clients that are not
+// browsers (mobile apps, API clients), the session token travels in HTTP
+// headers instead of a cookie. The token is the same signed value a cookie
+// carries. A request uses the header transport when it carries Header; it
+// then never reads nor sets the cookie, and a new token (a session created,
+// renewed, logged in, or re-signed under a newer key) comes back in
+// ResponseHeader. Every other request uses the cookie, so the two are
+// never mixed on one request.
+//
+// Browsers do not attach such a header by themselves, so a request from
+// another site cannot ride a header token: cross-site request forgery does
+// not apply to it. But the client must keep the token where page scripts
+// could read it, if it is a script: a cross-site scripting hole can steal a
+// header token, whereas an HttpOnly cookie cannot be read. Give header
+// tokens to programs, not to pages a browser renders (docs/SECURITY.md).
+type TokenOptions struct {
+	// Enabled turns the header transport on. Default false: cookies only.
+	Enabled bool
+	// Header is the request header that carries the token. Default
+	// DefaultTokenHeader ("Authorization"), read as "Authorization: Bearer
+	// <token>" (the scheme matched case-insensitively); a request whose
+	// Authorization header has another scheme (Basic, ...) uses cookies. Any
+	// other header carries the bare token. A client that holds no token yet
+	// sends the header without one ("Authorization: Bearer", or the header
+	// empty) to get its token in the response.
+	Header string
+	// ResponseHeader is the response header that carries a new token.
+	// Default DefaultTokenResponseHeader ("Session-Token"). Expose it to
+	// cross-origin scripts (Access-Control-Expose-Headers) only if they
+	// must read it.
+	ResponseHeader string
+}
+
 // withDefaults returns c with defaults applied and validates it. Every error
 // wraps ErrConfig.
 func (c Config) withDefaults() (Config, error) {
@@ -116,6 +179,42 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TouchInterval >= c.IdleTimeout {
 		return bad("TouchInterval %s must be shorter than IdleTimeout %s", c.TouchInterval, c.IdleTimeout)
+	}
+	if c.PersistentIdleTimeout < 0 || c.PersistentLifetime < 0 {
+		return bad("negative persistent timeout")
+	}
+	if c.PersistentIdleTimeout == 0 {
+		c.PersistentIdleTimeout = max(DefaultPersistentIdleTimeout, c.IdleTimeout)
+	}
+	if c.PersistentLifetime == 0 {
+		c.PersistentLifetime = max(DefaultPersistentLifetime, c.Lifetime, c.PersistentIdleTimeout)
+	}
+	if c.PersistentLifetime < c.PersistentIdleTimeout {
+		return bad("PersistentLifetime %s is shorter than PersistentIdleTimeout %s", c.PersistentLifetime, c.PersistentIdleTimeout)
+	}
+	if c.TouchInterval >= c.PersistentIdleTimeout {
+		return bad("TouchInterval %s must be shorter than PersistentIdleTimeout %s", c.TouchInterval, c.PersistentIdleTimeout)
+	}
+	if c.MaxUserSessions < 0 {
+		return bad("negative MaxUserSessions %d", c.MaxUserSessions)
+	}
+	if t := &c.Token; t.Enabled {
+		if t.Header == "" {
+			t.Header = DefaultTokenHeader
+		}
+		if t.ResponseHeader == "" {
+			t.ResponseHeader = DefaultTokenResponseHeader
+		}
+		for _, h := range []string{t.Header, t.ResponseHeader} {
+			if !validCookieName(h) {
+				return bad("token header name %q is not a valid token", h)
+			}
+		}
+		t.Header = http.CanonicalHeaderKey(t.Header)
+		t.ResponseHeader = http.CanonicalHeaderKey(t.ResponseHeader)
+		if strings.EqualFold(t.ResponseHeader, "Set-Cookie") || strings.EqualFold(t.Header, "Cookie") {
+			return bad("token headers must not be Cookie or Set-Cookie")
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -77,30 +77,40 @@ func (m *Manager) Counters() Counters {
 // destroyed, renewed, tampered), gives a fresh empty session with a new ID;
 // the store is never asked about an ID whose signature failed. The error is
 // non-nil only when the store fails; the session is then nil.
+//
+// With Config.Token enabled, a request that carries the token header uses
+// the header transport (see TokenOptions): the token in the header is read
+// as the cookie would be, and the cookie is ignored.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
 	now := m.now()
-	s := &Session{m: m, ctx: r.Context()}
-	for _, c := range r.CookiesNamed(m.cfg.Cookie.Name) {
+	s := &Session{m: m, ctx: r.Context(), client: clientInfo(r)}
+	tokens, header := m.tokens(r)
+	s.header = header
+	rejected := "session cookie rejected"
+	if header {
+		rejected = "session token rejected"
+	}
+	for _, token := range tokens {
 		s.hadCookie = true
-		if len(c.Value) > MaxCookieSize {
-			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "oversized", "length", len(c.Value))
+		if len(token) > MaxCookieSize {
+			m.log.DebugContext(r.Context(), rejected, "reason", "oversized", "length", len(token))
 			continue
 		}
-		id, keyIndex, ok := m.decodeCookie(c.Value)
+		id, keyIndex, ok := m.decodeCookie(token)
 		if !ok {
-			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "bad signature or format")
+			m.log.DebugContext(r.Context(), rejected, "reason", "bad signature or format")
 			continue
 		}
 		rec, err := m.load(r.Context(), id, now)
 		if errors.Is(err, ErrRenewed) {
 			// A login or renew elsewhere: the browser probably holds the
 			// new cookie already (Save leaves it alone).
-			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "session renewed")
+			m.log.DebugContext(r.Context(), rejected, "reason", "session renewed")
 			s.renewedAway = true
 			continue
 		}
 		if errors.Is(err, ErrNotFound) {
-			m.log.DebugContext(r.Context(), "session cookie rejected", "reason", "session not found or expired")
+			m.log.DebugContext(r.Context(), rejected, "reason", "session not found or expired")
 			continue
 		}
 		if err != nil {
@@ -121,18 +131,69 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 		LastSeen:    now,
 		IdleExpires: now.Add(m.cfg.IdleTimeout),
 		Deadline:    now.Add(m.cfg.Lifetime),
-		Client:      clientInfo(r),
+		Client:      s.client,
+		LastClient:  s.client,
 	}
 	return s, nil
+}
+
+// tokens returns the session tokens r carries and whether they came from
+// the token header (Config.Token) rather than from cookies. A request with
+// the token header uses it alone, even when it holds no token yet.
+func (m *Manager) tokens(r *http.Request) (tokens []string, header bool) {
+	if t := m.cfg.Token; t.Enabled {
+		if values, ok := r.Header[t.Header]; ok {
+			if t.Header != "Authorization" {
+				for _, v := range values {
+					if v = strings.TrimSpace(v); v != "" {
+						tokens = append(tokens, v)
+					}
+				}
+				return tokens, true
+			}
+			for _, v := range values {
+				scheme, token, _ := strings.Cut(strings.TrimSpace(v), " ")
+				if !strings.EqualFold(scheme, "Bearer") {
+					continue // another scheme is not ours
+				}
+				header = true
+				if token = strings.TrimSpace(token); token != "" {
+					tokens = append(tokens, token)
+				}
+			}
+			if header {
+				return tokens, true
+			}
+		}
+	}
+	for _, c := range r.CookiesNamed(m.cfg.Cookie.Name) {
+		tokens = append(tokens, c.Value)
+	}
+	return tokens, false
+}
+
+// timeouts returns the idle timeout and lifetime of a session, persistent
+// (remembered) or not.
+func (m *Manager) timeouts(persistent bool) (idle, lifetime time.Duration) {
+	if persistent {
+		return m.cfg.PersistentIdleTimeout, m.cfg.PersistentLifetime
+	}
+	return m.cfg.IdleTimeout, m.cfg.Lifetime
 }
 
 // Save applies the session's change to the store and sets the response
 // headers: Set-Cookie when the cookie must change (new, renewed, re-signed
 // under a newer key, destroyed, or a persistent cookie whose expiry moved),
 // Cache-Control: no-store with it unless the handler chose a cache policy,
-// and Vary: Cookie when the handler read the session. Call it before the
-// response's header is written; pkg/middleware does. Save is idempotent:
-// later calls do nothing, and later changes to s fail (ErrAlreadySaved).
+// and Vary: Cookie (and the token header, with Config.Token) when the
+// handler read the session. Call it before the response's header is
+// written; pkg/middleware does. Save is idempotent: later calls do nothing,
+// and later changes to s fail (ErrAlreadySaved).
+//
+// A request on the header transport (Config.Token) gets no Set-Cookie:
+// a new token (new, renewed or re-signed session) goes into the token
+// response header instead, and a destroyed session's token is simply
+// no longer valid.
 //
 // Only a request that destroys its session (Session.Destroy) clears the
 // cookie. A response never clears or replaces the cookie because the
@@ -140,8 +201,9 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 // then (a login in another tab, or this request racing its own login):
 //   - a session loaded from the store whose record is gone by the time it
 //     saves (logout elsewhere, admin expiry, reaper, a concurrent login
-//     that renewed its ID) is not recreated: its change is dropped, no
-//     cookie is set, and Save returns nil (counted in Counters.Dropped);
+//     that renewed its ID or ended it over Config.MaxUserSessions) is not
+//     recreated: its change is dropped, no cookie is set, and Save returns
+//     nil (counted in Counters.Dropped);
 //   - a cookie whose session was renewed away (ErrRenewed: a login that
 //     committed first) gives a fresh session that is never stored and sets
 //     no cookie, even when the handler changes it, so it cannot clobber the
@@ -150,6 +212,10 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 //     (the browser may have lost the login's response);
 //   - an invalid cookie, or one whose session ended otherwise, gives a fresh
 //     session that sets a cookie only when the handler changes it.
+//
+// Every write also records the request's client as Record.LastClient, and
+// a login writes the session's persistence (Remember) with its timeouts
+// and Config.MaxUserSessions.
 //
 // A cookie is (re)issued only after the store applied the change that
 // vouches for it: re-signing under a newer key also refreshes the session.
@@ -166,6 +232,9 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 
 	if s.read {
 		addVary(h, "Cookie")
+		if m.cfg.Token.Enabled {
+			addVary(h, m.cfg.Token.Header)
+		}
 	}
 	switch {
 	case s.destroyed:
@@ -174,8 +243,8 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 				return fmt.Errorf("session: destroying: %w", err)
 			}
 		}
-		if s.hadCookie {
-			m.setCookie(h, "", time.Time{}, true)
+		if s.hadCookie && !s.header {
+			m.setCookie(h, "", time.Time{}, true, false)
 		}
 		return nil
 
@@ -191,12 +260,17 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		rec.ID = s.id
 		rec.Data = s.dataLocked()
 		rec.Created, rec.LastSeen = now, now
-		rec.IdleExpires, rec.Deadline = now.Add(m.cfg.IdleTimeout), now.Add(m.cfg.Lifetime)
-		saved, err := m.apply(ctx, &Change{ID: s.id, Now: now, Create: &rec})
+		idle, lifetime := m.timeouts(rec.Persistent)
+		rec.IdleExpires, rec.Deadline = now.Add(idle), now.Add(lifetime)
+		c := &Change{ID: s.id, Now: now, Create: &rec}
+		if s.login {
+			c.MaxUserSessions = m.cfg.MaxUserSessions
+		}
+		saved, err := m.apply(ctx, c)
 		if err != nil {
 			return fmt.Errorf("session: creating: %w", err)
 		}
-		m.setCookie(h, m.encodeCookie(s.id), saved.Expires(), false)
+		m.issue(h, s, saved)
 		return nil
 	}
 
@@ -207,7 +281,12 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	if !changed && !resign && now.Sub(s.stored.LastSeen) < m.cfg.TouchInterval {
 		return nil // nothing to write
 	}
-	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared, LastSeen: now, IdleExpires: now.Add(m.cfg.IdleTimeout)}
+	persistent := s.stored.Persistent
+	if s.login {
+		persistent = s.info.Persistent
+	}
+	idle, lifetime := m.timeouts(persistent)
+	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared, LastSeen: now, IdleExpires: now.Add(idle), LastClient: s.client}
 	if s.id != s.stored.ID {
 		c.NewID = s.id
 	}
@@ -219,7 +298,9 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	}
 	if s.login {
 		c.User = &s.info.UserID
-		c.Deadline = now.Add(m.cfg.Lifetime)
+		c.Deadline = now.Add(lifetime)
+		c.Persistent = &persistent
+		c.MaxUserSessions = m.cfg.MaxUserSessions
 	}
 	saved, err := m.apply(ctx, c)
 	if errors.Is(err, ErrNotFound) {
@@ -231,11 +312,32 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	if err != nil {
 		return fmt.Errorf("session: saving: %w", err)
 	}
-	if resign || c.NewID != (ID{}) || (m.cfg.Cookie.Persist && !saved.Expires().Equal(s.stored.Expires())) {
-		m.setCookie(h, m.encodeCookie(s.id), saved.Expires(), false)
+	moved := !s.header && m.persistentCookie(saved) && !saved.Expires().Equal(s.stored.Expires())
+	if resign || c.NewID != (ID{}) || moved {
+		m.issue(h, s, saved)
 	}
 	return nil
 }
+
+// issue hands the client the token of saved, the session s just stored:
+// in the token response header on the header transport, else in the
+// cookie.
+func (m *Manager) issue(h http.Header, s *Session, saved *Record) {
+	token := m.encodeCookie(saved.ID)
+	if s.header {
+		h.Set(m.cfg.Token.ResponseHeader, token)
+		if h.Get("Cache-Control") == "" {
+			h.Set("Cache-Control", "no-store")
+		}
+		return
+	}
+	m.setCookie(h, token, saved.Expires(), false, m.persistentCookie(saved))
+}
+
+// persistentCookie reports whether the cookie of r outlives the browser
+// session: every cookie with CookieOptions.Persist, else a remembered
+// session's.
+func (m *Manager) persistentCookie(r *Record) bool { return m.cfg.Cookie.Persist || r.Persistent }
 
 // lateChange counts and logs a change attempted after the session was
 // saved (see Session, "After the save").
@@ -272,8 +374,9 @@ func (m *Manager) apply(ctx context.Context, c *Change) (*Record, error) {
 
 // setCookie adds the session cookie to h (replacing one already there) and
 // Cache-Control: no-store unless a cache policy is set. remove sets an
-// expired cookie that tells the browser to drop it.
-func (m *Manager) setCookie(h http.Header, value string, expires time.Time, remove bool) {
+// expired cookie that tells the browser to drop it; persist gives the
+// cookie Expires and Max-Age matching expires.
+func (m *Manager) setCookie(h http.Header, value string, expires time.Time, remove, persist bool) {
 	o := m.cfg.Cookie
 	c := &http.Cookie{
 		Name:     o.Name,
@@ -288,7 +391,7 @@ func (m *Manager) setCookie(h http.Header, value string, expires time.Time, remo
 	case remove:
 		c.MaxAge = -1
 		c.Expires = time.Unix(1, 0)
-	case o.Persist:
+	case persist:
 		c.Expires = expires.UTC()
 		c.MaxAge = max(1, int(expires.Sub(m.now()).Seconds()))
 	}
@@ -363,6 +466,24 @@ func (m *Manager) DestroyUser(ctx context.Context, user string) (int, error) {
 	return n, nil
 }
 
+// DestroyUserExcept ends every session of user except keep ("sign out my
+// other devices") through the store's per-user index, each atomically, and
+// returns how many it ended; see UserIndex.DeleteUserExcept. A zero keep,
+// or one that is not user's, spares nothing. It returns ErrNotSupported
+// when the store has no such index. Session.DestroyOthers calls it for the
+// current session.
+func (m *Manager) DestroyUserExcept(ctx context.Context, user string, keep ID) (int, error) {
+	ui, ok := m.cfg.Store.(UserIndex)
+	if !ok {
+		return 0, ErrNotSupported
+	}
+	n, err := ui.DeleteUserExcept(ctx, user, keep)
+	if err != nil {
+		return n, fmt.Errorf("session: destroying the other sessions of a user: %w", err)
+	}
+	return n, nil
+}
+
 // DestroyUserSession ends session id only if it is live and bound to user,
 // so a user can revoke their own sessions and nobody else's. It reports
 // whether it ended one; a session that is missing, expired or someone
@@ -391,7 +512,10 @@ func (m *Manager) DestroyUserSession(ctx context.Context, user string, id ID) (b
 }
 
 // HandleError runs the configured ErrorHandler (default: log, then reply
-// 413 for ErrTooLarge and 500 otherwise, without the error's text).
+// 413 for ErrTooLarge and 500 otherwise, without the error's text). The
+// default log names the request's method and its route pattern
+// (r.Pattern, "" before a ServeMux matched it), never its path, which may
+// hold a session id or other secrets.
 func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
@@ -400,9 +524,9 @@ func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error)
 	code := http.StatusInternalServerError
 	if errors.Is(err, ErrTooLarge) {
 		code = http.StatusRequestEntityTooLarge
-		m.log.WarnContext(r.Context(), "session too large to save", "method", r.Method, "path", r.URL.Path, "error", err)
+		m.log.WarnContext(r.Context(), "session too large to save", "method", r.Method, "pattern", r.Pattern, "error", err)
 	} else {
-		m.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "path", r.URL.Path, "error", err)
+		m.log.ErrorContext(r.Context(), "session store failure", "method", r.Method, "pattern", r.Pattern, "error", err)
 	}
 	http.Error(w, http.StatusText(code), code)
 }

@@ -30,8 +30,21 @@ type Record struct {
 	// Deadline is the absolute end of the session, set at creation and reset
 	// by Login; renewing the ID does not move it.
 	Deadline time.Time `json:"deadline"`
-	// Client describes the client that created the session.
+	// Persistent marks a session whose user asked to be remembered at login
+	// (Session.Login with Remember): its cookie outlives the browser session
+	// and it has its own, longer timeouts (Config.PersistentIdleTimeout and
+	// PersistentLifetime), still enforced through IdleExpires and Deadline.
+	// False in records stored before sesbolt knew it.
+	Persistent bool `json:"persistent"`
+	// Client describes the client that created the session. It never
+	// changes afterwards.
 	Client ClientInfo `json:"client"`
+	// LastClient describes the client of the latest request that refreshed
+	// LastSeen (at most once per touch interval, with no write of its own):
+	// the device and address a session is used from now. Equal to Client
+	// when the session is created; zero in records stored before sesbolt
+	// recorded it (Latest then falls back to Client).
+	LastClient ClientInfo `json:"last_client"`
 	// Data holds the session's values by key, each a JSON document.
 	// Never nil in a record returned by a store.
 	Data map[string]json.RawMessage `json:"data"`
@@ -47,6 +60,18 @@ type ClientInfo struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent is the User-Agent header, truncated to MaxUserAgent bytes.
 	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// IsZero reports whether c holds neither an IP nor a User-Agent.
+func (c ClientInfo) IsZero() bool { return c == ClientInfo{} }
+
+// Latest returns LastClient, or Client when LastClient is zero (a record
+// stored before sesbolt recorded the last client).
+func (r *Record) Latest() ClientInfo {
+	if r.LastClient.IsZero() {
+		return r.Client
+	}
+	return r.LastClient
 }
 
 // MaxUserAgent bounds the User-Agent kept in ClientInfo, so a client cannot
@@ -98,7 +123,8 @@ func (r *Record) Equal(o *Record) bool {
 	return r.ID == o.ID && r.UserID == o.UserID &&
 		r.Created.Equal(o.Created) && r.LastSeen.Equal(o.LastSeen) &&
 		r.IdleExpires.Equal(o.IdleExpires) && r.Deadline.Equal(o.Deadline) &&
-		r.Client == o.Client && r.Version == o.Version &&
+		r.Persistent == o.Persistent && r.Client == o.Client && r.LastClient == o.LastClient &&
+		r.Version == o.Version &&
 		maps.EqualFunc(r.Data, o.Data, func(a, b json.RawMessage) bool { return string(a) == string(b) })
 }
 

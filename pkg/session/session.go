@@ -51,7 +51,9 @@ type Session struct {
 	set       map[string]json.RawMessage
 	deleted   map[string]struct{}
 	cleared   bool
-	login     bool // Login was called: user bound and lifetime restarted
+	login     bool       // Login was called: user bound and lifetime restarted
+	client    ClientInfo // the client of this request: LastClient when the save writes
+	header    bool       // the request uses the header transport (TokenOptions), not the cookie
 	destroyed bool
 	keyIndex  int  // key that verified the cookie; > 0 means re-sign
 	hadCookie bool // the request carried a session cookie (valid or not)
@@ -117,6 +119,33 @@ func (s *Session) Client() ClientInfo {
 	defer s.mu.Unlock()
 	s.read = true
 	return s.info.Client
+}
+
+// LastClient returns the client the session was last seen from, as stored
+// (Record.Latest): it is refreshed with the last-seen time, at most once
+// per Config.TouchInterval. For a new session it is this request's client.
+func (s *Session) LastClient() ClientInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return s.info.Latest()
+}
+
+// Persistent reports whether the session is remembered (Record.Persistent):
+// as stored, or as Login in this request set it.
+func (s *Session) Persistent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = true
+	return s.info.Persistent
+}
+
+// HeaderTransport reports whether the request carries the session token in
+// a header (Config.Token) rather than in the cookie.
+func (s *Session) HeaderTransport() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.header
 }
 
 // Get returns a copy of the JSON value stored under key, and whether there
@@ -372,15 +401,36 @@ func (s *Session) Renew() {
 	s.id = NewID()
 }
 
+// LoginOption changes what Session.Login does.
+type LoginOption func(*loginOptions)
+
+type loginOptions struct{ remember bool }
+
+// Remember(true) makes the session persistent ("remember me"): its cookie
+// carries Expires and Max-Age, so it outlives the browser session, and it
+// gets Config.PersistentIdleTimeout and PersistentLifetime instead of the
+// usual timeouts. Remember(false), like no option, makes it an ordinary
+// session with a browser-session cookie: every login decides anew.
+func Remember(on bool) LoginOption {
+	return func(o *loginOptions) { o.remember = on }
+}
+
 // Login binds the session to user (a non-empty string), gives it a new ID
 // and restarts its absolute lifetime. Call it when a user authenticates.
 // Data is kept when an anonymous session logs in (a cart survives sign-in)
 // and cleared when the session was bound to a different user, so nothing
-// one user stored reaches another. It returns ErrAlreadySaved after the
+// one user stored reaches another. With Remember(true) the session becomes
+// persistent (see Remember); without, it is not, even if it was. With
+// Config.MaxUserSessions, saving the login ends the user's least recently
+// seen sessions beyond the limit. It returns ErrAlreadySaved after the
 // save (the user is then not logged in) and ErrDestroyed after Destroy.
-func (s *Session) Login(user string) error {
+func (s *Session) Login(user string, opts ...LoginOption) error {
 	if user == "" {
 		return errors.New("session: Login with an empty user id")
+	}
+	var o loginOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -396,8 +446,33 @@ func (s *Session) Login(user string) error {
 	}
 	s.id = NewID()
 	s.info.UserID = user
+	s.info.Persistent = o.remember
 	s.login = true
 	return nil
+}
+
+// DestroyOthers ends every other session of the session's user at once
+// ("sign out other devices"), through Manager.DestroyUserExcept, and
+// returns how many it ended; this session stays. It returns 0 and a nil
+// error for an anonymous session, and ErrNotSupported when the store has
+// no per-user index. Unlike Destroy it takes effect immediately, not at
+// the save, so it may be called after the response started.
+func (s *Session) DestroyOthers() (int, error) {
+	s.mu.Lock()
+	user := s.info.UserID
+	var keep ID
+	if s.stored != nil {
+		// The stored record is this session until the save renews it (a
+		// Login in this request); a session not stored yet has nothing to
+		// spare.
+		keep = s.stored.ID
+	}
+	s.read = true
+	s.mu.Unlock()
+	if user == "" {
+		return 0, nil
+	}
+	return s.m.DestroyUserExcept(s.ctx, user, keep)
 }
 
 // Destroy ends the session (logout): its stored record is deleted when the

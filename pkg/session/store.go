@@ -65,7 +65,10 @@ type Store interface {
 	//     writes nothing;
 	//   - Destroy of a missing record succeeds;
 	//   - a renew leaves a tombstone for c.ID until c.Now+RenewGrace (see
-	//     "Renewed IDs").
+	//     "Renewed IDs");
+	//   - with c.MaxUserSessions, the sessions of the result's user over
+	//     the limit are removed in the same atomic step (see Change), also
+	//     by a store that does not implement UserIndex.
 	// When Apply returns nil the change is durable.
 	Apply(ctx context.Context, c *Change) (*Record, error)
 
@@ -107,6 +110,15 @@ type UserIndex interface {
 	// DeleteUser removes every session bound to user, live or expired, and
 	// returns how many it removed; 0 for user "".
 	DeleteUser(ctx context.Context, user string) (int, error)
+	// DeleteUserExcept is DeleteUser sparing the session keep ("sign out
+	// my other devices"): it removes every session bound to user, live or
+	// expired, except the one stored under keep, and returns how many it
+	// removed; 0 for user "". A zero keep, or one that names no session
+	// of user, spares nothing. Each session is removed atomically, as by
+	// Delete (no tombstone), and the sessions of user stored when the call
+	// starts are removed without a scan of other users' sessions; sessions
+	// bound to user while it runs may survive.
+	DeleteUserExcept(ctx context.Context, user string, keep ID) (int, error)
 }
 
 // Lister is implemented by stores that can page through their records: in

@@ -175,6 +175,15 @@ func describe(c *session.Change) string {
 	if !c.Deadline.IsZero() {
 		fmt.Fprintf(&b, " deadline %s", stamp(c.Deadline))
 	}
+	if c.Persistent != nil {
+		fmt.Fprintf(&b, " persistent %v", *c.Persistent)
+	}
+	if !c.LastClient.IsZero() {
+		fmt.Fprintf(&b, " last-client %+v", c.LastClient)
+	}
+	if c.MaxUserSessions != 0 {
+		fmt.Fprintf(&b, " max-user-sessions %d", c.MaxUserSessions)
+	}
 	b.WriteString("}")
 	return b.String()
 }

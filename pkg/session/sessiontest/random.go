@@ -48,6 +48,7 @@ func (m *model) apply(c *session.Change) (*session.Record, error) {
 		r := c.Create.Clone()
 		r.Version = 1
 		m.recs[r.ID] = r
+		m.limit(r, c)
 		return r.Clone(), nil
 	}
 	cur, ok := m.recs[c.ID]
@@ -90,10 +91,43 @@ func (m *model) apply(c *session.Change) (*session.Record, error) {
 	if !c.Deadline.IsZero() {
 		r.Deadline = c.Deadline
 	}
+	if c.Persistent != nil {
+		r.Persistent = *c.Persistent
+	}
+	if c.LastClient != (session.ClientInfo{}) {
+		r.LastClient = c.LastClient
+	}
 	r.Version++
 	delete(m.recs, c.ID)
 	m.recs[r.ID] = r
+	m.limit(r, c)
 	return r.Clone(), nil
+}
+
+// limit ends the sessions of r's user over c.MaxUserSessions: while more
+// than the limit are live at c.Now, r included, it removes the other one
+// seen least recently (ties: the smaller id).
+func (m *model) limit(r *session.Record, c *session.Change) {
+	if c.MaxUserSessions <= 0 || r.UserID == "" {
+		return
+	}
+	var others []*session.Record
+	for _, o := range m.recs {
+		if o.ID != r.ID && o.UserID == r.UserID && c.Now.Before(o.Expires()) {
+			others = append(others, o)
+		}
+	}
+	for len(others)+1 > c.MaxUserSessions {
+		oldest := 0
+		for i, o := range others {
+			first := others[oldest]
+			if o.LastSeen.Before(first.LastSeen) || o.LastSeen.Equal(first.LastSeen) && compareID(o.ID, first.ID) < 0 {
+				oldest = i
+			}
+		}
+		delete(m.recs, others[oldest].ID)
+		others = slices.Delete(others, oldest, oldest+1)
+	}
 }
 
 // remove removes the records matching keep and returns how many.
@@ -164,7 +198,7 @@ func testRandom(t *testing.T, s session.Store, seed uint64, steps int) {
 		{3, r.updateUnknown},
 	}
 	if hasIndex {
-		ops = append(ops, op{2, r.deleteUser})
+		ops = append(ops, op{2, r.deleteUser}, op{2, r.deleteUserExcept})
 	}
 	if hasPurge {
 		ops = append(ops, op{1, r.purge})
@@ -267,7 +301,23 @@ func (r *randomRun) newRecord(id session.ID) *session.Record {
 }
 
 func (r *randomRun) insert() string {
-	return r.applyChange("insert", CreateChange(r.newRecord(r.newID())))
+	c := CreateChange(r.newRecord(r.newID()))
+	c.MaxUserSessions = r.limit()
+	return r.applyChange("insert", c)
+}
+
+// limit returns a session limit for a change: mostly none, sometimes 1 to 3.
+func (r *randomRun) limit() int {
+	if r.rng.IntN(3) == 0 {
+		return 1 + r.rng.IntN(3)
+	}
+	return 0
+}
+
+// client returns a client for a touch: mostly one of a few, sometimes none.
+func (r *randomRun) client() session.ClientInfo {
+	clients := []session.ClientInfo{{}, {IP: "192.0.2.7", UserAgent: "phone/1"}, {IP: "2001:db8::1"}, {UserAgent: "laptop/2"}}
+	return clients[r.rng.IntN(len(clients))]
 }
 
 // insertExisting inserts onto a live id: ErrExists. (Collisions with an
@@ -287,7 +337,7 @@ func (r *randomRun) set() string {
 		c.Set[randomKeys[r.rng.IntN(len(randomKeys))]] = r.value()
 	}
 	if r.rng.IntN(2) == 0 { // touch
-		c.LastSeen, c.IdleExpires = r.now, r.now.Add(r.idle())
+		c.LastSeen, c.IdleExpires, c.LastClient = r.now, r.now.Add(r.idle()), r.client()
 	}
 	return r.applyChange("set", c)
 }
@@ -337,9 +387,10 @@ func (r *randomRun) renewOntoExisting() string {
 // login is what Session.Login writes: bind, renew, fresh expiry.
 func (r *randomRun) login() string {
 	user := r.user()
+	persistent := r.rng.IntN(2) == 0
 	c := &session.Change{ID: r.target(), Now: r.now, NewID: r.newID(), User: &user,
-		LastSeen: r.now, IdleExpires: r.now.Add(r.idle()),
-		Deadline: r.now.Add(time.Duration(20+r.rng.IntN(160)) * time.Minute)}
+		LastSeen: r.now, IdleExpires: r.now.Add(r.idle()), LastClient: r.client(), Persistent: &persistent,
+		Deadline: r.now.Add(time.Duration(20+r.rng.IntN(160)) * time.Minute), MaxUserSessions: r.limit()}
 	return r.applyChange("login", c)
 }
 
@@ -385,6 +436,25 @@ func (r *randomRun) deleteUser() string {
 		r.fail("DeleteUser(%q) = %d, %v; want %d, <nil>", user, n, err, want)
 	}
 	return fmt.Sprintf("DeleteUser(%q)", user)
+}
+
+// deleteUserExcept signs a user out of every session but one: mostly one
+// of the user's, sometimes any id used so far.
+func (r *randomRun) deleteUserExcept() string {
+	user := r.user()
+	keep := r.target()
+	if mine := r.m.sorted(func(rec *session.Record) bool { return rec.UserID == user }); len(mine) > 0 && r.rng.IntN(4) > 0 {
+		keep = mine[r.rng.IntN(len(mine))].ID
+	}
+	want := 0
+	if user != "" {
+		want = r.m.remove(func(rec *session.Record) bool { return rec.UserID == user && rec.ID != keep })
+	}
+	n, err := r.s.(session.UserIndex).DeleteUserExcept(ctx(r.t), user, keep)
+	if err != nil || n != want {
+		r.fail("DeleteUserExcept(%q, %s) = %d, %v; want %d, <nil>", user, keep, n, err, want)
+	}
+	return fmt.Sprintf("DeleteUserExcept(%q, %s)", user, keep)
 }
 
 func (r *randomRun) purge() string {

@@ -13,8 +13,10 @@
 //
 // The suite checks the contract written in package session: the semantics
 // of Load, Apply (insert, per-key merge, renew, destroy, no resurrection,
-// expiry judged at Change.Now, the tombstone a renew leaves for the old id)
-// and Delete, and, when the store implements
+// expiry judged at Change.Now, the tombstone a renew leaves for the old id,
+// the persistent flag and last client a record carries, the per-user
+// session limit of Change.MaxUserSessions) and Delete, and, when the store
+// implements
 // them, the optional interfaces session.UserIndex, session.Lister,
 // session.StatsReporter, session.Purger, session.Importer and
 // session.SharedLoader (their subtests are skipped otherwise; a
@@ -42,6 +44,14 @@
 //     a full last page), but no more.
 //
 // Size limits are store-specific and not tested here.
+//
+// # Restarts
+//
+// A store that keeps its sessions across a restart of the application (a
+// file, a server) passes the option Reopen, a function that closes the
+// store and opens a new one over the same data; the "Restart" group then
+// checks that records (remembered sessions with their own timeouts, the
+// last client) come back unchanged. Without it that group is skipped.
 package sessiontest
 
 import (
@@ -74,21 +84,51 @@ func Base() time.Time { return time.Date(2099, time.June, 1, 12, 0, 0, 0, time.U
 // "UserIndex/Renew", "Random", ...). newStore is called once per subtest,
 // must return a fresh, empty store, and registers with t.Cleanup whatever
 // closes or removes it. Subtests run one after another, never in parallel.
-func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) session.Store, opts ...Option) {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	fresh := func(t *testing.T) session.Store {
+		s := newStore(t)
+		if s == nil {
+			t.Fatal("newStore returned a nil store")
+		}
+		return s
+	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
-				t.Run(c.name, func(t *testing.T) {
-					s := newStore(t)
-					if s == nil {
-						t.Fatal("newStore returned a nil store")
-					}
-					c.run(t, s)
-				})
+				t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 			}
 		})
 	}
+	t.Run("Restart", func(t *testing.T) {
+		for _, c := range restartCases {
+			t.Run(c.name, func(t *testing.T) {
+				if o.reopen == nil {
+					t.Skip("the store keeps no data across a restart (no sessiontest.Reopen option)")
+				}
+				c.run(t, fresh(t), o.reopen)
+			})
+		}
+	})
+}
+
+// Option configures Run.
+type Option func(*options)
+
+type options struct {
+	reopen func(t *testing.T, s session.Store) session.Store
+}
+
+// Reopen gives Run a way to restart a store: reopen closes s, a store made
+// by newStore or by reopen itself, and returns a new store over the same
+// data, as the application would open it after a restart. It fails t when
+// it cannot. With it, Run also runs the "Restart" group.
+func Reopen(reopen func(t *testing.T, s session.Store) session.Store) Option {
+	return func(o *options) { o.reopen = reopen }
 }
 
 // testCase is one leaf subtest of the suite.
@@ -97,13 +137,21 @@ type testCase struct {
 	run  func(t *testing.T, s session.Store)
 }
 
+// restartCase is a leaf subtest of the "Restart" group, run only with the
+// Reopen option, which it gets as reopen.
+type restartCase struct {
+	name string
+	run  func(t *testing.T, s session.Store, reopen func(*testing.T, session.Store) session.Store)
+}
+
 // group is a named set of test cases, run as one subtest.
 type group struct {
 	name  string
 	cases []testCase
 }
 
-// groups is the whole suite, in the order Run runs it.
+// groups is the suite but for the "Restart" group, in the order Run runs
+// it.
 var groups = []group{
 	{"Contract", contractCases},
 	{"Merge", mergeCases},
@@ -117,13 +165,19 @@ var groups = []group{
 	{"Purge", purgeCases},
 	{"Import", importCases},
 	{"SharedLoader", sharedCases},
+	{"Persistent", persistentCases},
+	{"UserLimit", userLimitCases},
+	{"DeleteUserExcept", deleteUserExceptCases},
 	{"Random", randomCases},
 }
+
+// The "Restart" group (restartCases) runs after these, with Reopen only.
 
 // NewRecord returns a complete record ready to insert: it has the given id
 // and user (empty for an anonymous session), Created and LastSeen at now,
 // IdleExpires at now+IdleTimeout, Deadline at now+Lifetime, a fixed
-// ClientInfo, and one data key "seed" holding the id as a JSON string (so
+// ClientInfo (also as LastClient, as a new session has), and one data key
+// "seed" holding the id as a JSON string (so
 // Data is never empty and records differ). Version is zero: stores set it to
 // 1 on insert. Each call returns a new record the caller may change.
 func NewRecord(id session.ID, user string, now time.Time) *session.Record {
@@ -135,6 +189,7 @@ func NewRecord(id session.ID, user string, now time.Time) *session.Record {
 		IdleExpires: now.Add(IdleTimeout),
 		Deadline:    now.Add(Lifetime),
 		Client:      session.ClientInfo{IP: "192.0.2.1", UserAgent: "sessiontest/1"},
+		LastClient:  session.ClientInfo{IP: "192.0.2.1", UserAgent: "sessiontest/1"},
 		Data:        map[string]json.RawMessage{"seed": jsonValue(id.String())},
 	}
 }
