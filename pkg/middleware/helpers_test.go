@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -149,9 +150,18 @@ func testMux() *http.ServeMux {
 		}
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		if err := sess(r).Login(r.URL.Query().Get("user")); err != nil {
+		q := r.URL.Query()
+		if err := sess(r).Login(q.Get("user"), session.Remember(q.Get("remember") == "1")); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		}
+	})
+	mux.HandleFunc("POST /logout-others", func(w http.ResponseWriter, r *http.Request) {
+		n, err := sess(r).DestroyOthers()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, n)
 	})
 	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) { sess(r).Renew() })
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { sess(r).Destroy() })

@@ -100,10 +100,11 @@ func TestChangeInsertAndDestroy(t *testing.T) {
 func TestChangeValidate(t *testing.T) {
 	r := record(nil)
 	for name, c := range map[string]session.Change{
-		"zero id":       {},
-		"id mismatch":   {ID: session.NewID(), Create: r},
-		"renew to self": {ID: r.ID, NewID: r.ID},
-		"no expiry":     {ID: r.ID, Create: &session.Record{ID: r.ID}},
+		"zero id":        {},
+		"id mismatch":    {ID: session.NewID(), Create: r},
+		"renew to self":  {ID: r.ID, NewID: r.ID},
+		"no expiry":      {ID: r.ID, Create: &session.Record{ID: r.ID}},
+		"negative limit": {ID: r.ID, MaxUserSessions: -1},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted it", name)
@@ -122,5 +123,63 @@ func TestRecordExpires(t *testing.T) {
 	}
 	if r.Expired(r.Deadline.Add(-time.Nanosecond)) || !r.Expired(r.Deadline) {
 		t.Error("a session must be live strictly before Expires and expired at it")
+	}
+}
+
+func TestChangeApplyToPersistentAndLastClient(t *testing.T) {
+	r := record(nil)
+	r.Client = session.ClientInfo{IP: "192.0.2.1", UserAgent: "first"}
+	yes := true
+	phone := session.ClientInfo{IP: "198.51.100.2", UserAgent: "phone"}
+	got := (&session.Change{ID: r.ID, Persistent: &yes, LastClient: phone}).ApplyTo(r)
+	if !got.Persistent || got.LastClient != phone || got.Client != r.Client || got.Latest() != phone {
+		t.Fatalf("ApplyTo = %+v", got)
+	}
+	again := (&session.Change{ID: r.ID}).ApplyTo(got)
+	if !again.Persistent || again.LastClient != phone {
+		t.Fatalf("an empty change altered persistent or last client: %+v", again)
+	}
+	if r.Persistent || !r.LastClient.IsZero() || r.Latest() != r.Client {
+		t.Fatalf("ApplyTo changed its input: %+v", r)
+	}
+}
+
+func TestOverLimit(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := func(id byte, user string, seen time.Duration, expired bool) *session.Record {
+		r := &session.Record{UserID: user, LastSeen: t0.Add(seen), IdleExpires: t0.Add(time.Hour), Deadline: t0.Add(time.Hour)}
+		r.ID[15] = id
+		if expired {
+			r.IdleExpires = t0
+		}
+		return r
+	}
+	result := rec(9, "alice", 0, false)
+	others := []*session.Record{
+		rec(5, "alice", 2*time.Minute, false),
+		rec(3, "alice", time.Minute, false),
+		rec(4, "alice", time.Minute, false),
+		rec(1, "alice", 0, true), // expired: neither counts nor ends
+		rec(2, "bob", 0, false),  // another user
+		nil,
+		result, // the result itself
+	}
+	ids := func(list []session.ID) []byte {
+		var out []byte
+		for _, id := range list {
+			out = append(out, id[15])
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		limit int
+		want  []byte
+	}{{0, nil}, {-1, nil}, {4, nil}, {3, []byte{3}}, {2, []byte{3, 4}}, {1, []byte{3, 4, 5}}} {
+		if got := ids(session.OverLimit(tc.limit, result, others, t0.Add(time.Minute))); string(got) != string(tc.want) {
+			t.Errorf("OverLimit(%d) = %v, want %v", tc.limit, got, tc.want)
+		}
+	}
+	if got := session.OverLimit(1, rec(9, "", 0, false), others, t0); got != nil {
+		t.Errorf("OverLimit of an anonymous result = %v, want nil", got)
 	}
 }

@@ -53,6 +53,34 @@
 // last-seen time is refreshed at most once per TouchInterval (default a
 // tenth of the idle timeout), so read-mostly traffic writes nothing.
 //
+// # Remember me, devices and session limits
+//
+// Session.Login(user, Remember(true)) makes a session persistent: its
+// cookie carries Expires and Max-Age, and it gets its own, longer timeouts
+// (Config.PersistentIdleTimeout, 30 days, and PersistentLifetime, 90 days,
+// by default), stored in the record (Record.Persistent) and enforced by the
+// server like any other. Other sessions keep browser-session cookies.
+//
+// A record keeps the client that created it (Record.Client) and the one it
+// was last seen from (Record.LastClient), refreshed with the throttled
+// last-seen write and never by a write of its own. Manager.UserSessions
+// lists both, for an "your devices" page.
+//
+// Session.DestroyOthers (Manager.DestroyUserExcept) signs a user out of
+// every other session through the per-user index. Config.MaxUserSessions
+// caps a user's live sessions: the store ends the least recently seen ones
+// in the same atomic step that saves the login beyond the limit.
+//
+// # Tokens in headers
+//
+// With Config.Token, clients that are not browsers may carry the same
+// signed token in a request header (by default "Authorization: Bearer
+// <token>") and get new ones in a response header ("Session-Token"); see
+// TokenOptions. A request uses either the header or the cookie, never both.
+// Browsers do not send such a header on their own, so cross-site request
+// forgery does not apply to it, but a token a page script can read can be
+// stolen through cross-site scripting, which an HttpOnly cookie cannot.
+//
 // # Caveats
 //
 //   - A session that is only read is refreshed at most once per
@@ -70,6 +98,13 @@
 //   - A browser whose login response was lost keeps its pre-login cookie;
 //     for RenewGrace that cookie cannot store anonymous data (its changes
 //     are dropped), though logging in again works at once.
+//   - Sessions are listed and limited per user through the store's
+//     per-user index; DestroyOthers and DestroyUserExcept need one
+//     (ErrNotSupported otherwise). Sessions bound while they run may
+//     survive.
+//   - A remembered session outlives the browser: a shared computer keeps
+//     its user logged in until logout or PersistentIdleTimeout. Offer
+//     remember-me as an explicit choice.
 //   - Session is not meant to outlive its request. Keep values small: the
 //     store enforces a record size limit (64 KiB by default in bundled
 //     stores).

@@ -1,16 +1,21 @@
 package session_test
 
 import (
+	"bytes"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/sesbolt/sesbolt/pkg/memstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -210,6 +215,32 @@ func TestTagsComparedInConstantTime(t *testing.T) {
 	for name, ok := range checkers {
 		if !ok {
 			t.Errorf("%s does not compare with hmac.Equal", name)
+		}
+	}
+}
+
+// TestHandleErrorLogsNoPath: the default error handler logs the route
+// pattern, never the request's path, which may hold a session id.
+func TestHandleErrorLogsNoPath(t *testing.T) {
+	store := memstore.New(nil)
+	t.Cleanup(func() { store.Close() })
+	var logs bytes.Buffer
+	m, err := session.New(session.Config{Store: store, Keys: mustKeyring(t, keyA), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := session.NewID().String()
+	for _, fail := range []error{errors.New("disk full"), session.ErrTooLarge} {
+		logs.Reset()
+		r := httptest.NewRequest("DELETE", "/api/sessions/"+secret, nil)
+		r.Pattern = "DELETE /api/sessions/{id}"
+		w := httptest.NewRecorder()
+		m.HandleError(w, r, fail)
+		if strings.Contains(logs.String(), secret) || !strings.Contains(logs.String(), "/api/sessions/{id}") {
+			t.Errorf("HandleError(%v) logged %q; want the pattern and not the path", fail, logs.String())
+		}
+		if strings.Contains(w.Body.String(), fail.Error()) {
+			t.Errorf("HandleError(%v) answered the error's text: %q", fail, w.Body.String())
 		}
 	}
 }
