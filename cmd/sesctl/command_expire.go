@@ -13,18 +13,23 @@ import (
 
 // expireOptions are the flags of expire.
 type expireOptions struct {
-	user string
-	all  bool
-	yes  bool
+	user   string
+	except string
+	all    bool
+	yes    bool
 }
 
 func (o *expireOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.user, "user", "", "end every session of `USER` (log out everywhere)")
+	fs.StringVar(&o.except, "except", "", "with --user: spare the session `ID` (an id or unique prefix): sign the user out of every other device")
 	fs.BoolVar(&o.all, "all", false, "end every session")
 	fs.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation (needed for --all when stdin is not a terminal)")
 }
 
 func (o *expireOptions) validate(args []string) error {
+	if o.except != "" && o.user == "" {
+		return usageErrorf("expire --except ID goes with --user USER")
+	}
 	given := 0
 	for _, b := range []bool{len(args) > 0, o.user != "", o.all} {
 		if b {
@@ -40,18 +45,20 @@ func (o *expireOptions) validate(args []string) error {
 func newExpireCommand(a *app) *cobra.Command {
 	var o expireOptions
 	cmd := &cobra.Command{
-		Use:   "expire {ID... | --user USER | --all}",
+		Use:   "expire {ID... | --user USER [--except ID] | --all}",
 		Short: "End sessions now",
 		Long: `End sessions now: the given ones (ids or unique id prefixes of at least 8 hex
 digits), every session of a user (--user, "log out everywhere"), or every
-session (--all). Their records are removed; the next request carrying one of
-their cookies gets a fresh session. Prints how many sessions were ended; ids
+session (--all). --except ID with --user spares that session of the user
+("sign out my other devices"). Their records are removed; the next request
+carrying one of their cookies gets a fresh session. Prints how many sessions were ended; ids
 that name no stored session are not an error.
 
 --all asks for confirmation on a terminal unless --yes is given, and refuses
 to run without --yes when stdin is not a terminal.`,
 		Example: `  sesctl expire 0f8e4d2c 7a1b2c3d
   sesctl expire --user alice
+  sesctl expire --user alice --except 0f8e4d2c
   sesctl expire --all --yes`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(args); err != nil {
@@ -63,6 +70,7 @@ to run without --yes when stdin is not a terminal.`,
 	o.AddFlags(cmd.Flags())
 	cmd.ValidArgsFunction = a.completeIDs(-1)
 	mustComplete(cmd.RegisterFlagCompletionFunc("user", a.completeUsers))
+	mustComplete(cmd.RegisterFlagCompletionFunc("except", a.completeIDs(1)))
 	return cmd
 }
 
@@ -70,6 +78,12 @@ func (a *app) runExpire(ctx context.Context, o *expireOptions, args []string) (e
 	refs := make([]idRef, len(args))
 	for i, arg := range args {
 		if refs[i], err = parseIDRef(arg); err != nil {
+			return err
+		}
+	}
+	var except idRef
+	if o.except != "" {
+		if except, err = parseIDRef(o.except); err != nil {
 			return err
 		}
 	}
@@ -102,6 +116,12 @@ func (a *app) runExpire(ctx context.Context, o *expireOptions, args []string) (e
 		stop := bar.Spin()
 		n, err = svc.ExpireAll(ctx)
 		stop()
+	case o.user != "" && o.except != "":
+		keep, rerr := except.resolve(ctx, svc)
+		if rerr != nil {
+			return rerr
+		}
+		n, err = svc.ExpireUserExcept(ctx, o.user, keep)
 	case o.user != "":
 		n, err = svc.ExpireUser(ctx, o.user)
 	default:

@@ -17,6 +17,9 @@ func TestExpire(t *testing.T) {
 		{"unknown id", []string{"expire", "99999999-0000-4000-8000-000000000000"}, "expired 0 sessions\n", 6},
 		{"user", []string{"expire", "--user", "alice"}, "expired 2 sessions\n", 4},
 		{"user json", []string{"-o", "json", "expire", "--user", "carol"}, `{"expired":1}` + "\n", 5},
+		{"user except", []string{"expire", "--user", "alice", "--except", idAlice1.String()}, "expired 1 session\n", 5},
+		{"user except prefix", []string{"expire", "--user", "alice", "--except", "3c2d1e0f"}, "expired 1 session\n", 5},
+		{"user except another's", []string{"expire", "--user", "alice", "--except", idBob.String()}, "expired 2 sessions\n", 4},
 		{"all", []string{"expire", "--all", "--yes"}, "expired 6 sessions\n", 0},
 	}
 	for _, c := range cases {
@@ -64,11 +67,27 @@ func TestExpireErrors(t *testing.T) {
 		h.fails(exitUsage, []string{"exactly one of"}, "expire", "--user", "alice", "--all")
 		h.fails(exitUsage, []string{"exactly one of"}, "expire", idBob.String(), "--user", "bob")
 		h.fails(exitUsage, []string{"not a session id"}, "expire", "bob")
+		h.fails(exitUsage, []string{"--except ID goes with --user"}, "expire", "--except", idAlice1.String())
+		h.fails(exitUsage, []string{"--except ID goes with --user"}, "expire", "--all", "--except", idAlice1.String())
+		h.fails(exitUsage, []string{"not a session id"}, "expire", "--user", "alice", "--except", "bob")
 		// Changing the file needs the keys.
 		h.fails(exitFailure, []string{"needs the keys", "--keys"}, "expire", "--user", "alice")
 		h.env[envKeys] = h.keyFile
 		h.fails(exitFailure, []string{"ambiguous"}, "expire", "7a1b2c3d")
 	})
+}
+
+// TestExpireExceptGolden: "sign out the other devices" from the shell: the
+// kept session is the user's only one left.
+func TestExpireExceptGolden(t *testing.T) {
+	h := seeded(t)
+	h.env[envKeys] = h.keyFile
+	got := h.transcript(
+		[]string{"expire", "--user", "alice", "--except", "0f8e4d2c"},
+		[]string{"list", "--user", "alice"},
+		[]string{"-o", "json", "expire", "--user", "alice", "--except", "0f8e4d2c"},
+	)
+	h.golden("expire_except.golden", got)
 }
 
 func countLines(s string) int {

@@ -40,7 +40,7 @@ func TestListJSONFields(t *testing.T) {
 	if len(lines) != 6 {
 		t.Fatalf("got %d lines, want 6", len(lines))
 	}
-	want := []string{"id", "user", "created", "last_seen", "expires", "idle_expires", "deadline", "expired", "ip", "user_agent", "size", "version"}
+	want := []string{"id", "user", "created", "last_seen", "expires", "idle_expires", "deadline", "expired", "persistent", "ip", "user_agent", "last_ip", "last_user_agent", "size", "version"}
 	for _, line := range lines {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {

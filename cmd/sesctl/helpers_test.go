@@ -234,10 +234,12 @@ func fixture() []*session.Record {
 	)
 	return []*session.Record{
 		{
+			// Remembered at login, last seen from another network.
 			ID: idAlice1, UserID: "alice", Created: at(-3 * time.Hour), LastSeen: at(-2 * time.Minute),
-			IdleExpires: at(28 * time.Minute), Deadline: at(9 * time.Hour),
-			Client: session.ClientInfo{IP: "203.0.113.7", UserAgent: firefox},
-			Data:   data("cart", `[1,2,3]`, "theme", `"dark"`, "note", `"<b>&</b>"`),
+			IdleExpires: at(30*24*time.Hour - 2*time.Minute), Deadline: at(90*24*time.Hour - 3*time.Hour), Persistent: true,
+			Client:     session.ClientInfo{IP: "203.0.113.7", UserAgent: firefox},
+			LastClient: session.ClientInfo{IP: "198.51.100.4", UserAgent: firefox},
+			Data:       data("cart", `[1,2,3]`, "theme", `"dark"`, "note", `"<b>&</b>"`),
 		},
 		{
 			ID: idAlice2, UserID: "alice", Created: at(-26 * time.Hour), LastSeen: at(-20 * time.Minute),

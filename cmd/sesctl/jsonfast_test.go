@@ -30,7 +30,8 @@ func TestAppendSessionView(t *testing.T) {
 			ID: idAlice1.String(), User: s, UserAgent: strs[(i+1)%len(strs)], IP: s,
 			Created: times[i%len(times)], LastSeen: times[(i+1)%len(times)], Expires: times[(i+2)%len(times)],
 			IdleExpires: times[(i+3)%len(times)], Deadline: times[(i+4)%len(times)],
-			Expired: i%2 == 0, Size: i * 7, Version: uint64(i),
+			Expired: i%2 == 0, Size: i * 7, Version: uint64(i), Persistent: i%3 == 0,
+			LastIP: strs[(i+2)%len(strs)], LastUserAgent: strs[(i+3)%len(strs)],
 		}
 		var want bytes.Buffer
 		if err := newJSONEncoder(&want).Encode(v); err != nil {

@@ -106,10 +106,15 @@ type sessionView struct {
 	IdleExpires time.Time `json:"idle_expires"`
 	Deadline    time.Time `json:"deadline"`
 	Expired     bool      `json:"expired"`
+	Persistent  bool      `json:"persistent"`
 	IP          string    `json:"ip"`
 	UserAgent   string    `json:"user_agent"`
-	Size        int       `json:"size"`
-	Version     uint64    `json:"version"`
+	// LastIP and LastUserAgent are the client the session was last seen
+	// from (session.Record.Latest).
+	LastIP        string `json:"last_ip"`
+	LastUserAgent string `json:"last_user_agent"`
+	Size          int    `json:"size"`
+	Version       uint64 `json:"version"`
 }
 
 // sessionDetail is show's JSON: the view plus the data.
@@ -120,18 +125,21 @@ type sessionDetail struct {
 
 func newSessionView(r *session.Record, now time.Time) sessionView {
 	return sessionView{
-		ID:          r.ID.String(),
-		User:        r.UserID,
-		Created:     r.Created.UTC(),
-		LastSeen:    r.LastSeen.UTC(),
-		Expires:     r.Expires().UTC(),
-		IdleExpires: r.IdleExpires.UTC(),
-		Deadline:    r.Deadline.UTC(),
-		Expired:     r.Expired(now),
-		IP:          r.Client.IP,
-		UserAgent:   r.Client.UserAgent,
-		Size:        dataSize(r),
-		Version:     r.Version,
+		ID:            r.ID.String(),
+		User:          r.UserID,
+		Created:       r.Created.UTC(),
+		LastSeen:      r.LastSeen.UTC(),
+		Expires:       r.Expires().UTC(),
+		IdleExpires:   r.IdleExpires.UTC(),
+		Deadline:      r.Deadline.UTC(),
+		Expired:       r.Expired(now),
+		Persistent:    r.Persistent,
+		IP:            r.Client.IP,
+		UserAgent:     r.Client.UserAgent,
+		LastIP:        r.Latest().IP,
+		LastUserAgent: r.Latest().UserAgent,
+		Size:          dataSize(r),
+		Version:       r.Version,
 	}
 }
 
@@ -392,7 +400,7 @@ func makeSessionRow(r *session.Record, now time.Time) []string {
 		relTime(r.LastSeen, now),
 		relTime(r.Expires(), now),
 		humanBytes(int64(dataSize(r))),
-		truncateCell(printable(clientSummary(r.Client)), maxClientCell),
+		truncateCell(printable(clientSummary(r.Latest())), maxClientCell),
 	}
 }
 
@@ -415,8 +423,11 @@ func makeSessionTable(r *session.Record, now time.Time) [][]string {
 		{"expires", humanTime(r.Expires(), now)},
 		{"idle expires", humanTime(r.IdleExpires, now)},
 		{"deadline", humanTime(r.Deadline, now)},
+		{"persistent", persistence(r)},
 		{"ip", orDash(printable(r.Client.IP))},
 		{"user agent", orDash(printable(r.Client.UserAgent))},
+		{"last ip", orDash(printable(r.Latest().IP))},
+		{"last user agent", orDash(printable(r.Latest().UserAgent))},
 		{"size", humanBytes(int64(dataSize(r)))},
 		{"version", fmt.Sprint(r.Version)},
 	}
@@ -460,6 +471,14 @@ func makeCheckTable(rep session.CheckReport) [][]string {
 		{"seals", seals},
 		{"result", result},
 	}
+}
+
+// persistence says whether the session is remembered, for show.
+func persistence(r *session.Record) string {
+	if r.Persistent {
+		return "yes (remember me: the cookie outlives the browser)"
+	}
+	return "no"
 }
 
 func orDash(s string) string {

@@ -83,8 +83,8 @@ func TestTableListCut(t *testing.T) {
 	recs[1].Client.IP = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
 	got := renderList(t, recs, 1)
 	want := "ID                                     USER    CREATED     LAST SEEN   EXPIRES     SIZE        CLIENT\n" +
-		"0f8e4d2c-5b1a-4c3e-9d7f-2a6b8c0e1f34   alice   3h ago      2m ago      in 28m      36 B        203.0.113.7 Firefox on Linux\n" +
-		"3c2d1e0f-aaaa-4bbb-8ccc-dddddddddddd   mall…   1d2h ago    20m ago     in 10m      12 B        2001:db8:ffff:ffff:ffff:fff…\n"
+		"0f8e4d2c-5b1a-4c3e-9d7f-2a6b8c0e1f34   alice   3h ago      2m ago      in 29d      36 B        198.51.100.4 Firefox on Linux\n" +
+		"3c2d1e0f-aaaa-4bbb-8ccc-dddddddddddd   mall…   1d2h ago    20m ago     in 10m      12 B        2001:db8:ffff:ffff:ffff:ffff…\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

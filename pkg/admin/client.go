@@ -174,6 +174,19 @@ func (c *Client) ExpireUser(ctx context.Context, user string) (int, error) {
 	return resp.Expired, err
 }
 
+// ExpireUserExcept implements Service with POST /v1/expire
+// {"user":user,"except":keep}. An empty user or a zero keep is invalid
+// (session.ErrInvalid); use ExpireUser to spare nothing.
+func (c *Client) ExpireUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
+	if keep.IsZero() {
+		return 0, fmt.Errorf("%w: admin: ExpireUserExcept with a zero session id", session.ErrInvalid)
+	}
+	except := keep.String()
+	var resp expireResponse
+	err := c.call(ctx, http.MethodPost, "/v1/expire", expireRequest{User: &user, Except: &except}, &resp)
+	return resp.Expired, err
+}
+
 // ExpireAll implements Service with POST /v1/expire {"all":true}.
 func (c *Client) ExpireAll(ctx context.Context) (int, error) {
 	all := true

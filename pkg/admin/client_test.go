@@ -655,3 +655,36 @@ func TestErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestClientExpireUserExcept(t *testing.T) {
+	client, local, _ := serve(t, newFullStore(t), nil)
+	if _, err := local.Import(ctx, seed()); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := local.List(ctx, admin.ListQuery{User: "alice", Filter: session.All})
+	if err != nil || len(alice.Records) < 2 {
+		t.Fatalf("alice's sessions: %v, %v", alice.Records, err)
+	}
+	keep := alice.Records[0].ID
+	if n, err := client.ExpireUserExcept(ctx, "alice", keep); n != len(alice.Records)-1 || err != nil {
+		t.Errorf("ExpireUserExcept(alice, %s) = %d, %v; want %d", keep, n, err, len(alice.Records)-1)
+	}
+	left, err := local.List(ctx, admin.ListQuery{User: "alice", Filter: session.All})
+	if err != nil || len(left.Records) != 1 || left.Records[0].ID != keep {
+		t.Fatalf("alice's sessions afterwards: %v, %v; want only %s", left.Records, err, keep)
+	}
+	if n, err := client.ExpireUserExcept(ctx, "alice", keep); n != 0 || err != nil {
+		t.Errorf("again = %d, %v; want 0", n, err)
+	}
+	for name, call := range map[string]func() error{
+		"empty user": func() error { _, err := client.ExpireUserExcept(ctx, "", keep); return err },
+		"zero keep":  func() error { _, err := client.ExpireUserExcept(ctx, "alice", session.ID{}); return err },
+	} {
+		if err := call(); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := local.Get(ctx, keep); err != nil {
+		t.Errorf("the kept session: %v", err)
+	}
+}

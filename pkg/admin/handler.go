@@ -374,11 +374,13 @@ func (h *handler) delete(w *responseWriter, r *http.Request, arg string) error {
 	return nil
 }
 
-// expireRequest is the body of POST /v1/expire: exactly one field is set.
+// expireRequest is the body of POST /v1/expire: exactly one of IDs, User
+// and All is set; Except only with User.
 type expireRequest struct {
-	IDs  *[]string `json:"ids,omitempty"`
-	User *string   `json:"user,omitempty"`
-	All  *bool     `json:"all,omitempty"`
+	IDs    *[]string `json:"ids,omitempty"`
+	User   *string   `json:"user,omitempty"`
+	Except *string   `json:"except,omitempty"`
+	All    *bool     `json:"all,omitempty"`
 }
 
 func (h *handler) expire(w *responseWriter, r *http.Request, _ string) error {
@@ -394,6 +396,9 @@ func (h *handler) expire(w *responseWriter, r *http.Request, _ string) error {
 	}
 	if set != 1 {
 		return fmt.Errorf(`%w: body must set exactly one of "ids", "user" and "all"`, session.ErrInvalid)
+	}
+	if req.Except != nil && req.User == nil {
+		return fmt.Errorf(`%w: "except" goes only with "user"`, session.ErrInvalid)
 	}
 	var n int
 	var err error
@@ -413,7 +418,15 @@ func (h *handler) expire(w *responseWriter, r *http.Request, _ string) error {
 		if *req.User == "" {
 			return fmt.Errorf(`%w: "user" is empty`, session.ErrInvalid)
 		}
-		n, err = h.svc.ExpireUser(r.Context(), *req.User)
+		if req.Except == nil {
+			n, err = h.svc.ExpireUser(r.Context(), *req.User)
+			break
+		}
+		keep, perr := session.ParseID(*req.Except)
+		if perr != nil {
+			return fmt.Errorf("except: %w", perr)
+		}
+		n, err = h.svc.ExpireUserExcept(r.Context(), *req.User, keep)
 	default:
 		if !*req.All {
 			return fmt.Errorf(`%w: "all" must be true`, session.ErrInvalid)

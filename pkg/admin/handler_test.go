@@ -85,6 +85,10 @@ func TestHandlerErrors(t *testing.T) {
 		{"expire two", "POST", "/v1/expire", jsonType, `{"ids":[],"user":"alice"}`, 400, "invalid"},
 		{"expire all false", "POST", "/v1/expire", jsonType, `{"all":false}`, 400, "invalid"},
 		{"expire empty user", "POST", "/v1/expire", jsonType, `{"user":""}`, 400, "invalid"},
+		{"expire except alone", "POST", "/v1/expire", jsonType, `{"except":"` + idBob.String() + `"}`, 400, "invalid"},
+		{"expire except with ids", "POST", "/v1/expire", jsonType, `{"ids":[],"except":"` + idBob.String() + `"}`, 400, "invalid"},
+		{"expire except bad id", "POST", "/v1/expire", jsonType, `{"user":"alice","except":"nope"}`, 400, "invalid_id"},
+		{"expire except", "POST", "/v1/expire", jsonType, `{"user":"nobody","except":"` + idBob.String() + `"}`, 200, ""},
 		{"expire unknown field", "POST", "/v1/expire", jsonType, `{"everyone":true}`, 400, "invalid"},
 		{"expire wrong type", "POST", "/v1/expire", jsonType, `{"ids":"` + idBob.String() + `"}`, 400, "invalid"},
 		{"expire trailing", "POST", "/v1/expire", jsonType, `{"all":true} {"all":true}`, 400, "invalid"},
@@ -255,8 +259,8 @@ func recordJSON(id session.ID, expired bool) string {
 		idle = "2030-01-02T15:03:05Z"
 	}
 	return `{"id":"` + r.ID.String() + `","user":"alice","created":"2030-01-02T14:04:05Z","last_seen":"2030-01-02T14:04:05Z",` +
-		`"idle_expires":"` + idle + `","deadline":"2030-01-03T02:04:05Z","client":{"ip":"203.0.113.7","user_agent":"test"},` +
-		`"data":{"note":"<` + secret + `>","theme":"dark"},"version":1}`
+		`"idle_expires":"` + idle + `","deadline":"2030-01-03T02:04:05Z","persistent":false,"client":{"ip":"203.0.113.7","user_agent":"test"},` +
+		`"last_client":{},"data":{"note":"<` + secret + `>","theme":"dark"},"version":1}`
 }
 
 // TestHandlerLogs checks that requests are logged by route and that no

@@ -30,6 +30,11 @@ type Service interface {
 	Expire(ctx context.Context, ids ...session.ID) (int, error)
 	// ExpireUser ends every session of user and returns how many it ended.
 	ExpireUser(ctx context.Context, user string) (int, error)
+	// ExpireUserExcept ends every session of user but keep ("sign out the
+	// other devices"; see session.UserIndex.DeleteUserExcept) and returns
+	// how many it ended. A keep that is not one of user's sessions spares
+	// nothing.
+	ExpireUserExcept(ctx context.Context, user string, keep session.ID) (int, error)
 	// ExpireAll ends every session and returns how many it ended.
 	ExpireAll(ctx context.Context) (int, error)
 	// Purge removes the records expired now and returns how many; with
@@ -147,6 +152,15 @@ func (l *Local) ExpireUser(ctx context.Context, user string) (int, error) {
 		return 0, err
 	}
 	return ui.DeleteUser(ctx, user)
+}
+
+// ExpireUserExcept implements Service.
+func (l *Local) ExpireUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
+	ui, err := ability[session.UserIndex](l, "per-user index")
+	if err != nil {
+		return 0, err
+	}
+	return ui.DeleteUserExcept(ctx, user, keep)
 }
 
 // ExpireAll implements Service. It deletes page by page (session.MaxPageSize
