@@ -1,131 +1,102 @@
 package main
 
-import "strings"
+import (
+	"strconv"
+	"strings"
 
-// unknownDevice is what deviceName returns when a User-Agent says nothing
-// useful.
-const unknownDevice = "Unknown device"
+	"github.com/mileusna/useragent"
+)
 
-// A uaRule maps User-Agent substrings to a name. Rules are tried in order and
-// the first rule with a matching substring wins, so more specific tokens
-// ("Edg/", which Edge sends beside "Chrome/") come first.
-type uaRule struct {
-	name   string
-	tokens []string
+// What describeClient says when a User-Agent tells nothing useful.
+const (
+	unknownDevice  = "Unknown device"
+	unknownBrowser = "Unknown browser"
+)
+
+// maxNameLen bounds a name taken from a User-Agent header.
+const maxNameLen = 32
+
+// clientDescription is how the sessions page names the client behind a
+// User-Agent header.
+type clientDescription struct {
+	// Device is the kind of machine and its system: "Linux computer",
+	// "iPhone", "Android phone", "SAMSUNG SM-S918B", "Bot".
+	Device string
+	// Browser is the program and its major version: "Firefox 128",
+	// "Safari 17", "curl 8".
+	Browser string
 }
 
-// clientRules recognise non-browser HTTP clients, whose User-Agent names
-// neither a browser nor a platform.
-var clientRules = []uaRule{
-	{"curl", []string{"curl/"}},
-	{"Wget", []string{"Wget/"}},
-	{"HTTPie", []string{"HTTPie/"}},
-	{"Postman", []string{"PostmanRuntime/"}},
-	{"Python requests", []string{"python-requests/"}},
-	{"Go HTTP client", []string{"Go-http-client/"}},
-}
-
-var browserRules = []uaRule{
-	{"Edge", []string{"Edg/", "EdgA/", "EdgiOS/", "Edge/"}},
-	{"Opera", []string{"OPR/", "OPT/", "Opera"}},
-	{"Samsung Internet", []string{"SamsungBrowser/"}},
-	{"Vivaldi", []string{"Vivaldi/"}},
-	{"Yandex Browser", []string{"YaBrowser/"}},
-	{"Firefox", []string{"Firefox/", "FxiOS/"}},
-	{"Chromium", []string{"Chromium/"}},
-	{"Chrome", []string{"Chrome/", "CriOS/"}},
-	{"Safari", []string{"Safari/"}},
-	{"Internet Explorer", []string{"MSIE ", "Trident/"}},
-}
-
-var platformRules = []uaRule{
-	{"iPhone", []string{"iPhone", "iPod"}},
-	{"iPad", []string{"iPad"}},
-	{"Android", []string{"Android"}},
-	{"Windows", []string{"Windows"}},
-	{"ChromeOS", []string{"CrOS"}},
-	{"macOS", []string{"Macintosh", "Mac OS X"}},
-	{"FreeBSD", []string{"FreeBSD"}},
-	{"Linux", []string{"Linux", "X11"}},
-}
-
-// match returns the name of the first rule with a token in ua, or "".
-func match(rules []uaRule, ua string) string {
-	for _, r := range rules {
-		for _, t := range r.tokens {
-			if strings.Contains(ua, t) {
-				return r.name
-			}
+// describeClient names the device and browser of a User-Agent header for
+// a person reviewing their sessions, with github.com/mileusna/useragent
+// doing the parsing. Neither field is ever "", and neither echoes more of an
+// unrecognised header than one short plain name (letters, digits, spaces,
+// '-', '_', '.'), so a crafted header shows up as "Unknown ...", not as
+// its text.
+func describeClient(header string) clientDescription {
+	d := clientDescription{Device: unknownDevice, Browser: unknownBrowser}
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return d
+	}
+	ua := useragent.Parse(header)
+	switch name := plainName(ua.Name); {
+	case name == "Trident": // the engine Internet Explorer 11 names; its version is the engine's
+		d.Browser = useragent.InternetExplorer
+	case notBrowsers[name]:
+	case name != "":
+		d.Browser = name
+		if ua.VersionNo.Major > 0 {
+			d.Browser += " " + strconv.Itoa(ua.VersionNo.Major)
 		}
 	}
-	return ""
-}
-
-// deviceName describes the client behind a User-Agent header in a few words
-// for a person reviewing their sessions: "Firefox on Linux", "Safari on
-// iPhone", "curl", "Googlebot". It never returns "" and never echoes more
-// than one short product token of an unrecognised header.
-func deviceName(ua string) string {
-	ua = strings.TrimSpace(ua)
-	if ua == "" {
-		return unknownDevice
-	}
-	if bot := botName(ua); bot != "" {
-		return bot
-	}
-	if c := match(clientRules, ua); c != "" {
-		return c
-	}
-	browser, platform := match(browserRules, ua), match(platformRules, ua)
+	kind := ""
 	switch {
-	case browser != "" && platform != "":
-		return browser + " on " + platform
-	case browser != "":
-		return browser
-	case platform != "":
-		return "Browser on " + platform
+	case ua.Bot:
+		d.Device = "Bot"
+		return d
+	case ua.Tablet:
+		kind = "tablet"
+	case ua.Mobile:
+		kind = "phone"
+	case ua.Desktop:
+		kind = "computer"
 	}
-	if p := productToken(ua); p != "" {
-		return p
+	os := plainName(ua.OS)
+	// A named model ("iPhone", "SAMSUNG SM-S918B"); Chrome's reduced
+	// User-Agent names every Android phone "K", which says nothing.
+	if model := plainName(ua.Device); len(model) > 1 && kind != "computer" {
+		d.Device = model
+		return d
 	}
-	return unknownDevice
+	switch {
+	case os != "" && kind != "":
+		d.Device = os + " " + kind
+	case os != "":
+		d.Device = os
+	case kind != "":
+		d.Device = strings.ToUpper(kind[:1]) + kind[1:]
+	}
+	return d
 }
 
-// botName returns the crawler name in ua ("Googlebot", "bingbot"), or "".
-// Crawlers often also claim to be Chrome on Android, so this runs first. A
-// token counts only when it ends in "bot" and is not all capitals, so a phone
-// model such as "CUBOT X19" is not taken for a crawler.
-func botName(ua string) string {
-	for _, f := range strings.FieldsFunc(ua, func(r rune) bool {
-		return r == ' ' || r == ';' || r == '(' || r == ')' || r == '/' || r == ','
-	}) {
-		if len(f) > 3 && len(f) <= 32 && isToken(f) && f != strings.ToUpper(f) &&
-			(strings.HasSuffix(f, "bot") || strings.HasSuffix(f, "Bot")) {
-			return f
-		}
-	}
-	return ""
-}
+// notBrowsers are names the library falls back to for a User-Agent that
+// names a platform but no browser ("Mozilla/5.0 (X11; Linux x86_64)").
+var notBrowsers = map[string]bool{"X11": true, "Linux": true, "Windows": true, "Macintosh": true, "compatible": true}
 
-// productToken returns the leading product name of ua ("sesdemo-test" for
-// "sesdemo-test/1.0 (x)") when it is a short plain token, or "".
-func productToken(ua string) string {
-	p, _, _ := strings.Cut(ua, "/")
-	p, _, _ = strings.Cut(p, " ")
-	if p == "" || len(p) > 32 || !isToken(p) || p == "Mozilla" {
+// plainName returns s trimmed when it is a short plain name (ASCII letters,
+// digits, spaces, '-', '_' and '.', at most maxNameLen bytes), else "".
+func plainName(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > maxNameLen {
 		return ""
 	}
-	return p
-}
-
-// isToken reports whether s has only ASCII letters, digits, '-', '_' and '.'.
-func isToken(s string) bool {
 	for _, r := range s {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == ' ':
 		default:
-			return false
+			return ""
 		}
 	}
-	return true
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("session %s: current = %v", it.ID, it.Current)
 		}
 	}
-	if devices[s.ID] != "Firefox on Linux" || devices[phoneID] != "Safari on iPhone" {
+	if devices[s.ID] != "Linux computer" || devices[phoneID] != "iPhone" {
 		t.Errorf("devices %v", devices)
 	}
 
@@ -338,4 +339,89 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("the in-flight PUT stored %s, want \"inflight\"", got)
 	}
 	p.Stop()
+}
+
+// TestEndToEndLifecycle drives the built demo with -max-sessions: a
+// remembered login that survives a restart with its persistent cookie, an
+// API client on the token header, the session limit, and signing out the
+// other devices.
+func TestEndToEndLifecycle(t *testing.T) {
+	t.Parallel()
+	bin := buildDemo(t)
+	dir := t.TempDir()
+	args := []string{"-db", filepath.Join(dir, "demo.db"), "-keys", filepath.Join(dir, "demo.keys"), "-max-sessions", "2"}
+	p := demoproc.Start(t, bin, args...)
+	if !strings.Contains(p.Log.String(), "max_sessions=2") {
+		t.Errorf("the startup log does not tell the session limit:\n%s", p.Log)
+	}
+
+	laptop := newBrowser(t, p.Base, "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+	r := laptop.post("/login", url.Values{"user": {"alice"}, "remember": {"1"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if ck := laptop.Cookie("session"); ck == nil {
+		t.Fatal("no cookie after a remembered login")
+	}
+	var persistent bool
+	for _, c := range r.Cookies() {
+		persistent = persistent || c.Name == "session" && c.MaxAge > 0
+	}
+	if !persistent {
+		t.Errorf("remembered login: Set-Cookie %q has no Max-Age", r.Header.Values("Set-Cookie"))
+	}
+	remembered := laptop.session()
+
+	// A restart keeps the remembered session and its flag.
+	p.Stop()
+	p = demoproc.Start(t, bin, args...)
+	laptop.Base = p.Base
+	if s := laptop.session(); s.ID != remembered.ID || !s.Persistent || s.User != "alice" {
+		t.Fatalf("after restart: %+v, want the remembered session %s", s, remembered.ID)
+	}
+
+	// An API client on the token header: no cookie, the token in a header.
+	app := newBrowser(t, p.Base, "sesdemo-mobile/2.0")
+	r = app.do("POST", "/login", strings.NewReader(`{"user":"alice"}`), "Content-Type", "application/json", "Authorization", "Bearer")
+	wantStatus(t, r, http.StatusOK)
+	token := r.Header.Get("Session-Token")
+	if token == "" || app.Cookie("session") != nil {
+		t.Fatalf("token login: Session-Token %q, cookie %v", token, app.Cookie("session"))
+	}
+	r = app.do("GET", "/api/session", nil, "Authorization", "Bearer "+token)
+	if wantStatus(t, r, http.StatusOK); !strings.Contains(string(r.body), `"user":"alice"`) {
+		t.Errorf("GET /api/session with the token: %s", r.body)
+	}
+
+	// A third login of alice ends the least recently seen session: the
+	// laptop was seen before the app logged in.
+	phone := newBrowser(t, p.Base, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
+	phone.login("alice")
+	if s := laptop.session(); s.User != "" {
+		t.Errorf("the session limit left the least recently seen session: %+v", s)
+	}
+	list := phone.sessions()
+	if len(list) != 2 {
+		t.Fatalf("alice has %d sessions, want 2 (the limit)", len(list))
+	}
+	for _, it := range list {
+		if it.LastIP != "127.0.0.1" || it.Device == "" || it.Browser == "" {
+			t.Errorf("session item %+v lacks the last client", it)
+		}
+	}
+
+	// Signing out the other devices ends the app's session, keeps the phone's.
+	r = phone.post("/logout-others", nil, "Accept", "application/json")
+	if wantStatus(t, r, http.StatusOK); strings.TrimSpace(string(r.body)) != `{"ended":1}` {
+		t.Errorf("POST /logout-others: %s", r.body)
+	}
+	r = app.do("GET", "/api/session", nil, "Authorization", "Bearer "+token)
+	if strings.Contains(string(r.body), `"user":"alice"`) {
+		t.Errorf("the app's session survived the sign-out of the other devices: %s", r.body)
+	}
+	if s := phone.session(); s.User != "alice" {
+		t.Errorf("the phone's own session ended: %+v", s)
+	}
+	p.Stop()
+	if logs := p.Log.String(); strings.Contains(logs, token) {
+		t.Error("the log holds a token")
+	}
 }

@@ -74,13 +74,14 @@ func mainCode(args []string, stderr io.Writer) int {
 
 // options are the command-line flags.
 type options struct {
-	addr     string
-	db       string
-	keys     string
-	idle     time.Duration
-	lifetime time.Duration
-	secure   bool
-	debug    bool
+	addr        string
+	db          string
+	keys        string
+	idle        time.Duration
+	lifetime    time.Duration
+	maxSessions int
+	secure      bool
+	debug       bool
 }
 
 // usageError marks a bad command line (exit status 2).
@@ -101,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.keys, "keys", "./sesdemo.keys", "key `file`: one base64 key per line, newest first; created with mode 0600 if missing")
 	fs.DurationVar(&o.idle, "idle", session.DefaultIdleTimeout, "idle timeout: a session ends after this long without a request")
 	fs.DurationVar(&o.lifetime, "lifetime", session.DefaultLifetime, "absolute lifetime: a session ends this long after login, however active")
+	fs.IntVar(&o.maxSessions, "max-sessions", 0, "at most `N` live sessions per user: a login beyond it ends the user's least recently seen ones (0: no limit)")
 	fs.BoolVar(&o.secure, "secure", false, "keep the cookie's Secure flag and __Host- name (serve behind TLS)")
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level too: every admin API request (sesctl's reads), rejected cookies, reaper passes")
 	fs.Usage = func() {
@@ -129,6 +131,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("-idle must be positive")
 	case o.lifetime < o.idle:
 		return bad("-lifetime (%s) must not be shorter than -idle (%s)", o.lifetime, o.idle)
+	case o.maxSessions < 0:
+		return bad("-max-sessions must not be negative")
 	case o.db == "" || o.keys == "":
 		return bad("-db and -keys must not be empty")
 	}
@@ -191,12 +195,13 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	}()
 
 	handler, err := newServer(config{
-		Store:    store,
-		Keys:     keys,
-		Idle:     o.idle,
-		Lifetime: o.lifetime,
-		Secure:   o.secure,
-		Logger:   log,
+		Store:       store,
+		Keys:        keys,
+		Idle:        o.idle,
+		Lifetime:    o.lifetime,
+		MaxSessions: o.maxSessions,
+		Secure:      o.secure,
+		Logger:      log,
 	})
 	if err != nil {
 		return err
@@ -213,7 +218,7 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	if adm != nil {
 		attrs = append(attrs, "admin_socket", adm.Addr().String())
 	}
-	log.Info("listening", append(attrs, "idle", o.idle, "lifetime", o.lifetime)...)
+	log.Info("listening", append(attrs, "idle", o.idle, "lifetime", o.lifetime, "max_sessions", o.maxSessions)...)
 
 	srv := &http.Server{
 		Handler:           handler,

@@ -37,11 +37,11 @@ func TestParseFlagsDefaults(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-db", "x.db", "-keys", "x.keys", "-idle", "1m", "-lifetime", "1h", "-secure", "-debug"}, &bytes.Buffer{})
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-db", "x.db", "-keys", "x.keys", "-idle", "1m", "-lifetime", "1h", "-max-sessions", "3", "-secure", "-debug"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, secure: true, debug: true}
+	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, maxSessions: 3, secure: true, debug: true}
 	if o != want {
 		t.Errorf("got %+v, want %+v", o, want)
 	}
@@ -57,6 +57,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-idle", "0s"}, "-idle must be positive"},
 		{[]string{"-idle", "2h", "-lifetime", "1h"}, "-lifetime (1h0m0s) must not be shorter than -idle (2h0m0s)"},
 		{[]string{"-db", ""}, "-db and -keys must not be empty"},
+		{[]string{"-max-sessions", "-1"}, "-max-sessions must not be negative"},
+		{[]string{"-max-sessions", "many"}, `invalid value "many" for flag -max-sessions`},
 		{[]string{"serve"}, `unexpected argument "serve"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -44,6 +44,9 @@ type config struct {
 	Keys     *session.Keyring
 	Idle     time.Duration
 	Lifetime time.Duration
+	// MaxSessions caps the live sessions of one user (0: no limit): a login
+	// beyond it ends the user's least recently seen sessions.
+	MaxSessions int
 	// Secure keeps the cookie's Secure flag and __Host- name: for use
 	// behind TLS. Off, the demo works over plain HTTP on localhost.
 	Secure bool
@@ -86,11 +89,15 @@ func newServer(cfg config) (http.Handler, error) {
 	}
 	sv.page = page
 	sv.mgr, err = session.New(session.Config{
-		Store:        cfg.Store,
-		Keys:         cfg.Keys,
-		IdleTimeout:  cfg.Idle,
-		Lifetime:     cfg.Lifetime,
-		Cookie:       session.CookieOptions{Insecure: !cfg.Secure},
+		Store:           cfg.Store,
+		Keys:            cfg.Keys,
+		IdleTimeout:     cfg.Idle,
+		Lifetime:        cfg.Lifetime,
+		MaxUserSessions: cfg.MaxSessions,
+		Cookie:          session.CookieOptions{Insecure: !cfg.Secure},
+		// API and mobile clients may send "Authorization: Bearer <token>"
+		// instead of the cookie; browsers keep the cookie.
+		Token:        session.TokenOptions{Enabled: true},
 		ErrorHandler: sv.sessionError,
 		Logger:       cfg.Logger,
 		Now:          cfg.Now,
@@ -142,6 +149,7 @@ var messages = map[string]string{
 	"login":      "Logged in. The session got a new id (Session.Login), so an id planted before login is worthless.",
 	"logout":     "Logged out: the session was destroyed and the browser told to drop its cookie.",
 	"everywhere": "Logged out everywhere: every session of that user has ended.",
+	"others":     "Signed out of your other devices: every other session of yours has ended; this one stays.",
 	"set":        "Saved. Only the changed key was written, on top of the latest stored record.",
 	"deleted":    "Key deleted.",
 	"revoked":    "Session revoked. That device gets a fresh, anonymous session on its next request.",
@@ -155,6 +163,7 @@ var problems = map[string]string{
 	"anonymous": "Log in first.",
 	"id":        "That is not a session id.",
 	"notfound":  "No such session of yours (it may have ended already).",
+	"remember":  "Remember me is 1 or nothing.",
 }
 
 // pageData is what templates/index.html renders.
@@ -166,14 +175,19 @@ type pageData struct {
 	Created          time.Time
 	LastSeen         time.Time
 	Expires          time.Time
+	Persistent       bool
 	Data             []dataItem
 	Sessions         []sessionInfo
-	Ended            int // sessions ended by the last "log out everywhere"
+	Ended            int // sessions ended by the last "log out everywhere" or "sign out other devices"
 	CookieName       string
 	Secure           bool
 	Idle, Lifetime   time.Duration
-	Origin           string
-	Routes           []route
+	// PersistentIdle and PersistentLifetime are the timeouts of a
+	// remembered session; MaxSessions the per-user limit (0: none).
+	PersistentIdle, PersistentLifetime time.Duration
+	MaxSessions                        int
+	Origin                             string
+	Routes                             []route
 }
 
 // dataItem is one session value as the page shows it.
@@ -191,12 +205,17 @@ func (sv *server) index(w http.ResponseWriter, r *http.Request, s *session.Sessi
 		Created:    s.Created(),
 		LastSeen:   s.LastSeen(),
 		Expires:    s.Expires(),
+		Persistent: s.Persistent(),
 		CookieName: sv.mgr.CookieName(),
 		Secure:     !cfg.Cookie.Insecure,
 		Idle:       cfg.IdleTimeout,
 		Lifetime:   cfg.Lifetime,
 		Origin:     "http://" + r.Host,
 		Routes:     sv.routes,
+
+		PersistentIdle:     cfg.PersistentIdleTimeout,
+		PersistentLifetime: cfg.PersistentLifetime,
+		MaxSessions:        cfg.MaxUserSessions,
 	}
 	if d.Secure {
 		d.Origin = "https://" + r.Host
@@ -307,7 +326,8 @@ func (sv *server) bodyError(w http.ResponseWriter, r *http.Request, err error, m
 
 // loginJSON is the JSON body of POST /login.
 type loginJSON struct {
-	User string `json:"user"`
+	User     string `json:"user"`
+	Remember bool   `json:"remember"`
 }
 
 // login binds the session to a user. Browsers post a form and are
@@ -316,18 +336,31 @@ type loginJSON struct {
 func (sv *server) login(w http.ResponseWriter, r *http.Request, s *session.Session) {
 	api := apiClient(r)
 	var user string
+	var remember bool
 	switch ct := mediaType(r.Header.Get("Content-Type")); ct {
 	case "application/json":
 		var body loginJSON
 		if !sv.decodeJSON(w, r, &body) {
 			return
 		}
-		user = body.User
+		user, remember = body.User, body.Remember
 	case "", "application/x-www-form-urlencoded", "multipart/form-data":
 		if !sv.parseForm(w, r) {
 			return
 		}
 		user = r.PostFormValue("user")
+		switch v := r.PostFormValue("remember"); v {
+		case "", "0":
+		case "1", "on": // "on": a checkbox without a value
+			remember = true
+		default:
+			if api {
+				sv.fail(w, r, http.StatusBadRequest, problems["remember"])
+				return
+			}
+			redirect(w, r, "e=remember")
+			return
+		}
 	default:
 		sv.fail(w, r, http.StatusUnsupportedMediaType,
 			fmt.Sprintf("Content-Type %q not accepted: post a form, or JSON {\"user\": \"...\"}", ct))
@@ -342,8 +375,9 @@ func (sv *server) login(w http.ResponseWriter, r *http.Request, s *session.Sessi
 		redirect(w, r, "e=user")
 		return
 	}
-	// Login keeps anonymous data (a cart) and drops another user's.
-	if err := s.Login(user); err != nil {
+	// Login keeps anonymous data (a cart) and drops another user's;
+	// remember-me makes the cookie outlive the browser.
+	if err := s.Login(user, session.Remember(remember)); err != nil {
 		sv.log.ErrorContext(r.Context(), "login", "error", err)
 		sv.fail(w, r, http.StatusInternalServerError, "internal error")
 		return
@@ -386,6 +420,31 @@ func (sv *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, s *se
 		return
 	}
 	redirect(w, r, "m=everywhere&n="+strconv.Itoa(n))
+}
+
+// logoutOthers ends every other session of the user ("sign out other
+// devices") and keeps this one.
+func (sv *server) logoutOthers(w http.ResponseWriter, r *http.Request, s *session.Session) {
+	api := apiClient(r)
+	if s.UserID() == "" {
+		if api {
+			sv.fail(w, r, http.StatusUnauthorized, "not logged in")
+			return
+		}
+		redirect(w, r, "e=anonymous")
+		return
+	}
+	n, err := s.DestroyOthers()
+	if err != nil {
+		sv.log.ErrorContext(r.Context(), "sign out other devices", "error", err)
+		sv.fail(w, r, http.StatusInternalServerError, "could not end your other sessions")
+		return
+	}
+	if api {
+		sv.writeJSON(w, r, http.StatusOK, endedJSON{Ended: n})
+		return
+	}
+	redirect(w, r, "m=others&n="+strconv.Itoa(n))
 }
 
 func (sv *server) set(w http.ResponseWriter, r *http.Request, s *session.Session) {
@@ -482,26 +541,33 @@ func printable(s string, max int) bool {
 // sessionJSON is the body of GET /api/session. Field names match sesctl's
 // JSON output.
 type sessionJSON struct {
-	ID       string                     `json:"id"`
-	User     string                     `json:"user"`
-	Data     map[string]json.RawMessage `json:"data"`
-	Created  time.Time                  `json:"created"`
-	LastSeen time.Time                  `json:"last_seen"`
-	Expires  time.Time                  `json:"expires"`
+	ID         string                     `json:"id"`
+	User       string                     `json:"user"`
+	Data       map[string]json.RawMessage `json:"data"`
+	Created    time.Time                  `json:"created"`
+	LastSeen   time.Time                  `json:"last_seen"`
+	Expires    time.Time                  `json:"expires"`
+	Persistent bool                       `json:"persistent"`
 }
 
 // sessionInfo is one item of GET /api/sessions, and one row of the page's
-// session table.
+// session table. IP and UserAgent are the client that created the session,
+// LastIP and LastUserAgent the one it was last seen from; Device and
+// Browser describe the latter.
 type sessionInfo struct {
-	ID        string    `json:"id"`
-	User      string    `json:"user"`
-	Created   time.Time `json:"created"`
-	LastSeen  time.Time `json:"last_seen"`
-	Expires   time.Time `json:"expires"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	Device    string    `json:"device"`
-	Current   bool      `json:"current"`
+	ID            string    `json:"id"`
+	User          string    `json:"user"`
+	Created       time.Time `json:"created"`
+	LastSeen      time.Time `json:"last_seen"`
+	Expires       time.Time `json:"expires"`
+	Persistent    bool      `json:"persistent"`
+	IP            string    `json:"ip"`
+	UserAgent     string    `json:"user_agent"`
+	LastIP        string    `json:"last_ip"`
+	LastUserAgent string    `json:"last_user_agent"`
+	Device        string    `json:"device"`
+	Browser       string    `json:"browser"`
+	Current       bool      `json:"current"`
 }
 
 // errorJSON is the body of every API error.
@@ -518,12 +584,13 @@ func (sv *server) apiSession(w http.ResponseWriter, r *http.Request, s *session.
 // last_seen and expires when it saves).
 func sessionBody(s *session.Session) sessionJSON {
 	return sessionJSON{
-		ID:       s.ID().String(),
-		User:     s.UserID(),
-		Data:     s.Data(),
-		Created:  s.Created().UTC(),
-		LastSeen: s.LastSeen().UTC(),
-		Expires:  s.Expires().UTC(),
+		ID:         s.ID().String(),
+		User:       s.UserID(),
+		Data:       s.Data(),
+		Created:    s.Created().UTC(),
+		LastSeen:   s.LastSeen().UTC(),
+		Expires:    s.Expires().UTC(),
+		Persistent: s.Persistent(),
 	}
 }
 
@@ -593,16 +660,22 @@ func (sv *server) userSessions(ctx context.Context, s *session.Session) ([]sessi
 	cur := s.ID()
 	list := make([]sessionInfo, 0, len(recs))
 	for _, rec := range recs {
+		last := rec.Latest()
+		d := describeClient(last.UserAgent)
 		list = append(list, sessionInfo{
-			ID:        rec.ID.String(),
-			User:      rec.UserID,
-			Created:   rec.Created.UTC(),
-			LastSeen:  rec.LastSeen.UTC(),
-			Expires:   rec.Expires().UTC(),
-			IP:        rec.Client.IP,
-			UserAgent: rec.Client.UserAgent,
-			Device:    deviceName(rec.Client.UserAgent),
-			Current:   rec.ID == cur,
+			ID:            rec.ID.String(),
+			User:          rec.UserID,
+			Created:       rec.Created.UTC(),
+			LastSeen:      rec.LastSeen.UTC(),
+			Expires:       rec.Expires().UTC(),
+			Persistent:    rec.Persistent,
+			IP:            rec.Client.IP,
+			UserAgent:     rec.Client.UserAgent,
+			LastIP:        last.IP,
+			LastUserAgent: last.UserAgent,
+			Device:        d.Device,
+			Browser:       d.Browser,
+			Current:       rec.ID == cur,
 		})
 	}
 	return list, nil

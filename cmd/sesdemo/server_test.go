@@ -200,7 +200,7 @@ func TestAPISessionShape(t *testing.T) {
 	if err := json.Unmarshal(r.body, &obj); err != nil {
 		t.Fatal(err)
 	}
-	wantFields(t, "/api/session", obj, "id", "user", "data", "created", "last_seen", "expires")
+	wantFields(t, "/api/session", obj, "id", "user", "data", "created", "last_seen", "expires", "persistent")
 	for _, f := range []string{"created", "last_seen", "expires"} {
 		if !rfc3339UTC.Match(obj[f]) {
 			t.Errorf("%s = %s, want an RFC 3339 UTC time", f, obj[f])
@@ -327,7 +327,8 @@ func TestAPISessions(t *testing.T) {
 		t.Fatalf("alice has %d sessions, want 2: %s", len(raw), r.body)
 	}
 	for _, item := range raw {
-		wantFields(t, "/api/sessions item", item, "id", "user", "created", "last_seen", "expires", "ip", "user_agent", "device", "current")
+		wantFields(t, "/api/sessions item", item, "id", "user", "created", "last_seen", "expires", "persistent",
+			"ip", "user_agent", "last_ip", "last_user_agent", "device", "browser", "current")
 	}
 
 	list := laptop.sessions()
@@ -340,11 +341,12 @@ func TestAPISessions(t *testing.T) {
 			t.Errorf("session %+v: want user alice, ip 127.0.0.1", s)
 		}
 	}
-	if s := byID[mine]; !s.Current || s.Device != "Firefox on Linux" || s.UserAgent != firefox {
-		t.Errorf("laptop session %+v: want current, Firefox on Linux", s)
+	if s := byID[mine]; !s.Current || s.Device != "Linux computer" || s.Browser != "Firefox 128" || s.UserAgent != firefox ||
+		s.LastUserAgent != firefox || s.LastIP != "127.0.0.1" {
+		t.Errorf("laptop session %+v: want current, a Linux computer, Firefox 128", s)
 	}
-	if s := byID[other]; s.Current || s.Device != "curl" {
-		t.Errorf("phone session %+v: want not current, curl", s)
+	if s := byID[other]; s.Current || s.Device != unknownDevice || s.Browser != "curl 8" {
+		t.Errorf("phone session %+v: want not current, curl 8", s)
 	}
 
 	// Bob cannot see or end Alice's sessions, whether or not the id exists.
@@ -473,7 +475,7 @@ func TestLoginAPI(t *testing.T) {
 		if err := json.Unmarshal(r.body, &obj); err != nil {
 			t.Fatalf("%v in %s", err, r.body)
 		}
-		wantFields(t, "login answer", obj, "id", "user", "data", "created", "last_seen", "expires")
+		wantFields(t, "login answer", obj, "id", "user", "data", "created", "last_seen", "expires", "persistent")
 		var got sessionJSON
 		json.Unmarshal(r.body, &got)
 		after := b.session()
@@ -732,7 +734,7 @@ func TestIndexPage(t *testing.T) {
 	page := string(r.body)
 	for _, want := range []string{
 		"Logged in as <strong>alice</strong>", "Logged in.", b.session().ID,
-		"Firefox on Linux", "Safari on iPhone", "this browser",
+		"Linux computer", "Firefox 128", "iPhone", "Safari 17", "this browser", `action="/logout-others"`,
 		`action="/revoke"`, `value="` + phone.session().ID + `"`,
 		`action="/logout"`, `action="/logout-everywhere"`, "<code>note</code>",
 	} {

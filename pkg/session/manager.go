@@ -244,7 +244,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 			}
 		}
 		if s.hadCookie && !s.header {
-			m.setCookie(h, "", time.Time{}, true, false)
+			m.setCookie(h, "", time.Time{}, now, true, false)
 		}
 		return nil
 
@@ -270,7 +270,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		if err != nil {
 			return fmt.Errorf("session: creating: %w", err)
 		}
-		m.issue(h, s, saved)
+		m.issue(h, s, saved, now)
 		return nil
 	}
 
@@ -314,15 +314,15 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	}
 	moved := !s.header && m.persistentCookie(saved) && !saved.Expires().Equal(s.stored.Expires())
 	if resign || c.NewID != (ID{}) || moved {
-		m.issue(h, s, saved)
+		m.issue(h, s, saved, now)
 	}
 	return nil
 }
 
-// issue hands the client the token of saved, the session s just stored:
-// in the token response header on the header transport, else in the
+// issue hands the client the token of saved, the session s just stored at
+// now: in the token response header on the header transport, else in the
 // cookie.
-func (m *Manager) issue(h http.Header, s *Session, saved *Record) {
+func (m *Manager) issue(h http.Header, s *Session, saved *Record, now time.Time) {
 	token := m.encodeCookie(saved.ID)
 	if s.header {
 		h.Set(m.cfg.Token.ResponseHeader, token)
@@ -331,7 +331,7 @@ func (m *Manager) issue(h http.Header, s *Session, saved *Record) {
 		}
 		return
 	}
-	m.setCookie(h, token, saved.Expires(), false, m.persistentCookie(saved))
+	m.setCookie(h, token, saved.Expires(), now, false, m.persistentCookie(saved))
 }
 
 // persistentCookie reports whether the cookie of r outlives the browser
@@ -375,8 +375,8 @@ func (m *Manager) apply(ctx context.Context, c *Change) (*Record, error) {
 // setCookie adds the session cookie to h (replacing one already there) and
 // Cache-Control: no-store unless a cache policy is set. remove sets an
 // expired cookie that tells the browser to drop it; persist gives the
-// cookie Expires and Max-Age matching expires.
-func (m *Manager) setCookie(h http.Header, value string, expires time.Time, remove, persist bool) {
+// cookie Expires and Max-Age matching expires, counted from now.
+func (m *Manager) setCookie(h http.Header, value string, expires, now time.Time, remove, persist bool) {
 	o := m.cfg.Cookie
 	c := &http.Cookie{
 		Name:     o.Name,
@@ -393,7 +393,7 @@ func (m *Manager) setCookie(h http.Header, value string, expires time.Time, remo
 		c.Expires = time.Unix(1, 0)
 	case persist:
 		c.Expires = expires.UTC()
-		c.MaxAge = max(1, int(expires.Sub(m.now()).Seconds()))
+		c.MaxAge = max(1, int(expires.Sub(now).Seconds()))
 	}
 	prefix := o.Name + "="
 	cookies := h.Values("Set-Cookie")
