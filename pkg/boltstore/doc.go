@@ -54,9 +54,11 @@
 // current minute by their exact expiry. Within a minute the creation time
 // orders the entries, so new sessions are appended. The index is filled to
 // 95% (its keys arrive roughly in time order); the sessions bucket, keyed by
-// random ids, keeps bbolt's default. The user index makes UserSessions and
-// DeleteUser cost the user's sessions; its length prefix keeps any user id,
-// including ones with NUL bytes, unambiguous.
+// random ids, keeps bbolt's default. The user index makes UserSessions,
+// DeleteUser and DeleteUserExcept cost the user's sessions, and so the
+// per-user limit of a change (session.Change.MaxUserSessions), which the
+// write transaction applies through it; its length prefix keeps any user
+// id, including ones with NUL bytes, unambiguous.
 //
 // List pages through the sessions bucket in id order, or with a user
 // through that user's index entries. With the Expired filter it walks the
