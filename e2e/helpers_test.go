@@ -249,8 +249,11 @@ type listed struct {
 	IdleExpires time.Time                  `json:"idle_expires"`
 	Deadline    time.Time                  `json:"deadline"`
 	Expired     bool                       `json:"expired"`
+	Persistent  bool                       `json:"persistent"`
 	IP          string                     `json:"ip"`
 	UserAgent   string                     `json:"user_agent"`
+	LastIP      string                     `json:"last_ip"`
+	LastUA      string                     `json:"last_user_agent"`
 	Size        int                        `json:"size"`
 	Version     uint64                     `json:"version"`
 	Data        map[string]json.RawMessage `json:"data"`

@@ -270,6 +270,13 @@ func (c *fakeClock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
+// Advance moves the clock d forward.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
 // TestClockJumps runs the demo on a bbolt store with one fake clock for
 // the session manager and the store's reaper. A jump forward past the
 // lifetime (a suspended VM, an NTP step) ends every session at once: the

@@ -4,30 +4,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
-
-// settableClock is a clock the test moves.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // TestRememberMe: remember=1 in the form, or "remember": true in JSON,
 // makes a persistent session with a cookie that outlives the browser;
@@ -140,7 +121,7 @@ func TestLogoutOthers(t *testing.T) {
 // TestMaxSessions: with a per-user limit, a login on one more device ends
 // the one used least recently.
 func TestMaxSessions(t *testing.T) {
-	clock := &settableClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	ts := newTestServer(t, func(c *config) { c.MaxSessions = 2; c.Now = clock.Now })
 	first, second, third := newBrowser(t, ts.URL, ""), newBrowser(t, ts.URL, ""), newBrowser(t, ts.URL, "")
 	first.login("alice")
@@ -205,7 +186,7 @@ func TestTokenHeaderClient(t *testing.T) {
 // TestLastClientShown: the sessions list shows the first and the last
 // client: the last is refreshed with the throttled touch.
 func TestLastClientShown(t *testing.T) {
-	clock := &settableClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	ts := newTestServer(t, func(c *config) { c.Now = clock.Now })
 	laptop := newBrowser(t, ts.URL, "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 	laptop.login("alice")
