@@ -80,6 +80,14 @@ func (s *Store) userRecords(ctx context.Context, user string) (mine, others []*s
 // another user's session. Index entries found stale are dropped. Sessions
 // bound to user while DeleteUser runs may survive.
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
+	return s.DeleteUserExcept(ctx, user, session.ID{})
+}
+
+// DeleteUserExcept is DeleteUser sparing the session stored under keep
+// (session.UserIndex, "sign out the other devices"): a zero keep, or one
+// that is not a session of user, spares nothing. Removed sessions leave no
+// tombstone.
+func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
@@ -97,9 +105,11 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 		}
 		s.runPost(ctx, stale)
 	}
-	ids := make([]session.ID, len(mine))
-	for i, r := range mine {
-		ids[i] = r.ID
+	ids := make([]session.ID, 0, len(mine))
+	for _, r := range mine {
+		if r.ID != keep || keep.IsZero() {
+			ids = append(ids, r.ID)
+		}
 	}
 	return s.removeIf(ctx, ids, func(id session.ID, value []byte) bool {
 		r, err := s.codec.decode(id, value)
