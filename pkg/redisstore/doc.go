@@ -15,7 +15,10 @@
 // implement session.Backuper: a consistent copy of a Redis is Redis's
 // business (BGSAVE, replicas), so admin tools answer session.ErrNotSupported
 // for a backup. It passes the conformance suite (package sessiontest) on a
-// single server and on a three-master Cluster.
+// single server and on a three-master Cluster (there with
+// sessiontest.LimitAfterWrite, see "Redis Cluster"), including its restart
+// group: records, remembered sessions and their last client survive a
+// new Store on the same Redis.
 //
 // # Writes
 //
@@ -35,6 +38,18 @@
 // key Redis deletes when it ends): while it lasts, the old id answers
 // session.ErrRenewed and cannot be stored again. Tombstones hold no data
 // and not the new id; Purge leaves them to their TTL.
+//
+// A change with session.Change.MaxUserSessions (a login under
+// session.Config.MaxUserSessions) also ends the user's least recently seen
+// live sessions over the limit (session.OverLimit picks them; no
+// tombstones). On a single server the store reads the user's index and the
+// records it lists, and the script that writes the change also checks that
+// they are unchanged and removes the surplus: one atomic step, so no reader
+// ever sees more sessions than the limit; if they changed, the change is
+// tried again. Limited changes of one user from one process take turns.
+// On Cluster it is a step after the write (see "Redis Cluster").
+// DeleteUserExcept ("sign out the other devices") is DeleteUser sparing one
+// session.
 //
 // # Expiry
 //
@@ -61,7 +76,10 @@
 //
 //	{"v":1,"seal":"<base64>","record":{"id":"…","user":"…","created":"…",…}}
 //
-// "record" is session.Record's JSON encoding; "seal" is an HMAC-SHA256 over
+// "record" is session.Record's JSON encoding, written and read by
+// encoding/json (so it carries "persistent" and "last_client" like every
+// other field; a record written before they existed reads with them zero);
+// "seal" is an HMAC-SHA256 over
 // a format label, the 16-byte id and the record JSON, made with the seal key
 // the keyring derives (Keyring.Seal; separate from the cookie key, and the
 // keys never go to Redis). A record edited in Redis, or copied under
@@ -118,6 +136,17 @@
 //     old one is removed if unchanged (otherwise the new copy is removed and
 //     the renew retried). An error between the two steps can leave a copy
 //     under the new id that no client holds; it expires with its TTL.
+//   - The per-user session limit (Change.MaxUserSessions) is enforced in a
+//     step after the change is written: the store then reads the user's
+//     sessions and removes the surplus, each removal guarded by the
+//     record's bytes. Until that step, readers (UserSessions, listings) may
+//     see more sessions than the limit; should it fail, the change stands,
+//     the failure is logged, and the user's next login removes the
+//     surplus. Limited changes of one user from one process take turns, so
+//     they leave exactly the limit; logins of one user in several
+//     processes at the same moment may leave more, or remove a session
+//     another login's step kept, leaving fewer. The store passes the
+//     conformance suite with sessiontest.LimitAfterWrite on Cluster.
 //   - Import is not atomic: records are inserted one by one, and when one
 //     fails, the records the batch inserted are removed again as far as
 //     Redis lets it.

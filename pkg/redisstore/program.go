@@ -65,6 +65,28 @@ func (p *program) free(key string, at time.Time) {
 	p.guards = append(p.guards, step{op: "free", keys: []string{key}, args: []any{tombstoneValue(at)}, kind: guardExists})
 }
 
+// unchanged adds a guard: key holds exactly value, or does not exist when
+// value is nil (a record as it was read, for a decision that depends on
+// it). Its failure is a conflict.
+func (p *program) unchanged(key string, value []byte) {
+	if value == nil {
+		p.guards = append(p.guards, step{op: "none", keys: []string{key}, kind: guardConflict})
+		return
+	}
+	p.eq(key, value)
+}
+
+// members adds a guard: the sorted set key has exactly the members ms, in
+// any order. Its failure is a conflict.
+func (p *program) members(key string, ms []string) {
+	args := make([]any, 0, len(ms)+1)
+	args = append(args, len(ms))
+	for _, m := range ms {
+		args = append(args, m)
+	}
+	p.guards = append(p.guards, step{op: "members", keys: []string{key}, args: args, kind: guardConflict})
+}
+
 // put stores value as the record of id until retain and indexes it.
 func (p *program) put(l layout, id session.ID, value []byte, retain int64) {
 	p.ops = append(p.ops, step{op: "put",
@@ -157,6 +179,12 @@ type plan struct {
 	// the first fails: it takes back what the earlier ones and pre wrote
 	// (a renew whose second step met a conflict).
 	undo []*program
+	// limit, on a single server, holds the result's user to
+	// Change.MaxUserSessions in the same step: guards that the user's
+	// sessions are as they were read, and the removal of the surplus (see
+	// limitProgram). nil without a limit, and always on a sharded client,
+	// which enforces the limit in a step of its own (limitPass).
+	limit *program
 }
 
 // merged returns the plan as one program: guards of the main programs,
@@ -171,6 +199,9 @@ func (pl *plan) merged() *program {
 		for _, p := range list {
 			m.absorb(p)
 		}
+	}
+	if pl.limit != nil {
+		m.absorb(pl.limit)
 	}
 	return m
 }

@@ -12,6 +12,7 @@
 --   free key at         key (a tombstone, whose value is when it ends) does
 --                       not exist or ends at or before at; both times are
 --                       unix nanoseconds in 20 digits
+--   members key n m...  the sorted set key has exactly the n members m...
 -- Operations:
 --   put  rec ids exp id value retain   store a record until retain (unix ms)
 --                                      and index it; a retain not in the
@@ -152,6 +153,16 @@ for g = 1, guards do
     local at = arg()
     if lasts(redis.call('GET', k), at) then
       return g
+    end
+  elseif kind == 'members' then
+    local n = tonumber(arg())
+    if redis.call('ZCARD', k) ~= n then
+      return g
+    end
+    for _ = 1, n do
+      if not redis.call('ZSCORE', k, arg()) then
+        return g
+      end
     end
   else
     return redis.error_reply('sesbolt: unknown guard ' .. tostring(kind))

@@ -44,6 +44,10 @@ type Store struct {
 	// queues holds one token per stripe: changes of sessions of one stripe
 	// in this process take turns instead of competing in Redis.
 	queues [stripes]chan struct{}
+	// userQueues holds one token per user bucket: changes limiting the
+	// sessions of the users of one bucket in this process take turns (see
+	// lockUser).
+	userQueues [buckets]chan struct{}
 
 	ctx       context.Context // cancelled by Close: the trim pass stops
 	cancel    context.CancelFunc
@@ -115,6 +119,9 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	}
 	for i := range s.queues {
 		s.queues[i] = make(chan struct{}, 1)
+	}
+	for i := range s.userQueues {
+		s.userQueues[i] = make(chan struct{}, 1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.InitTimeout)
 	defer cancel()
@@ -339,6 +346,13 @@ func (s *Store) readMany(ctx context.Context, ids []session.ID) ([][]byte, error
 // change (see session.Change.Validate) fails before touching Redis. A
 // renew leaves a tombstone for the old id until c.Now+session.RenewGrace.
 //
+// With c.MaxUserSessions, the result's user's live sessions over the limit
+// are removed (session.OverLimit picks them; no tombstones), found through
+// the user index: on a single server in the same atomic step as the change,
+// guarded like it, so an insert too may then be tried again and fail with
+// ErrConflict; on a sharded client in a step after it (see the package
+// documentation, "Cluster"), whose failure is logged, not returned.
+//
 // An update reads the record, applies c in Go (session.Change.ApplyTo),
 // seals the result and writes it only if the stored bytes are still those
 // it read; otherwise it tries again, up to Options.MaxAttempts times, then
@@ -382,19 +396,52 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	}
 }
 
-// insert stores c.Create under a free id.
+// insert stores c.Create under a free id, holding its user to
+// c.MaxUserSessions.
 func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record, error) {
 	value, stored, err := s.codec.encode(c.ApplyTo(nil))
 	if err != nil {
 		return nil, err
 	}
+	if limited(c, stored) {
+		unlock, err := s.lockUser(ctx, stored.UserID)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	for attempt := 1; ; attempt++ {
+		kind, err := s.insertOnce(ctx, c, value, stored)
+		switch {
+		case err != nil:
+			return nil, err
+		case kind == guardOK:
+			if s.sharded && limited(c, stored) {
+				s.limitPass(ctx, c, stored)
+			}
+			return stored, nil
+		case kind == guardExists:
+			return nil, existsErr(nil)
+		case attempt >= s.opts.MaxAttempts:
+			return nil, fmt.Errorf("%w: the user's sessions changed during each of %d attempts", ErrConflict, attempt)
+		}
+		if err := s.backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// insertOnce makes one attempt at storing value, the encoding of stored,
+// under c.ID. kind is guardExists when the id is taken, and guardConflict
+// when the user's sessions changed while the limit was computed.
+func (s *Store) insertOnce(ctx context.Context, c *session.Change, value []byte, stored *session.Record) (guardKind, error) {
 	retain := s.retain(stored)
 	if s.sharded && stored.UserID != "" {
 		// The user index is written first on a sharded client; a taken id
 		// must fail before it does, or the index would list an id that is
 		// another session's.
 		if taken, err := s.taken(ctx, c.ID, c.Now); err != nil || taken {
-			return nil, existsErr(err)
+			return guardExists, err
 		}
 	}
 	p := &program{}
@@ -405,14 +452,14 @@ func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record,
 	if stored.UserID != "" {
 		pl.pre = []*program{s.userAdd(stored.UserID, c.ID, retain, stored.Version)}
 	}
-	kind, err := s.exec(ctx, pl)
-	if err != nil {
-		return nil, err
+	if limited(c, stored) && !s.sharded {
+		var err error
+		if pl.limit, err = s.limitProgram(ctx, c, stored, session.ID{}); err != nil {
+			return 0, err
+		}
 	}
-	if kind != guardOK {
-		return nil, existsErr(nil)
-	}
-	return stored, nil
+	s.hook()
+	return s.exec(ctx, pl)
 }
 
 // existsErr returns err, or when it is nil an error wrapping
@@ -432,8 +479,10 @@ func (s *Store) taken(ctx context.Context, id session.ID, now time.Time) (bool, 
 }
 
 // attempt makes one attempt at an update or destroy: read, apply, write if
-// unchanged. kind is guardConflict when the record changed meanwhile, and
-// guardExists when a renew's new id is taken.
+// unchanged, holding the result's user to c.MaxUserSessions. kind is
+// guardConflict when the record (or, on a single server, the sessions of
+// the limited user) changed meanwhile, and guardExists when a renew's new
+// id is taken.
 func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record, guardKind, error) {
 	old, tomb, err := s.read(ctx, c.ID)
 	if err != nil {
@@ -505,10 +554,29 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 	if latest.UserID != "" && (latest.UserID != stored.UserID || renew) {
 		pl.post = []*program{s.userRemove(latest.UserID, c.ID, stored.Version)}
 	}
+	if limited(c, stored) {
+		unlock, err := s.lockUser(ctx, stored.UserID)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer unlock()
+		if !s.sharded {
+			var gone session.ID
+			if renew {
+				gone = c.ID
+			}
+			if pl.limit, err = s.limitProgram(ctx, c, stored, gone); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
 	s.hook()
 	kind, err := s.exec(ctx, pl)
 	if err != nil || kind != guardOK {
 		return nil, kind, err
+	}
+	if s.sharded && limited(c, stored) {
+		s.limitPass(ctx, c, stored)
 	}
 	return stored, guardOK, nil
 }
