@@ -114,8 +114,6 @@ func (s *Store) submit(ctx context.Context, fn func(t *txn) error) error {
 		return session.ErrClosed
 	}
 	defer s.leave()
-	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
 	o := newOp(fn)
 	s.queueMu.Lock()
 	s.queue = append(s.queue, o)
@@ -138,10 +136,6 @@ func (s *Store) submit(ctx context.Context, fn func(t *txn) error) error {
 	}
 	return o.err
 }
-
-// writersWaiting reports whether a write is queued or being committed: the
-// reaper then keeps its rounds short (reaper.go).
-func (s *Store) writersWaiting() bool { return s.waiting.Load() > 0 }
 
 // lead commits one group: the changes queued now. If more arrived in the
 // meantime, a new leader goroutine takes them over. The caller has set

@@ -27,13 +27,11 @@ import (
 //     says it is due.
 // Rounds repeat until a round finds fewer entries than it asked for; then
 // the pass removes the tombstones of renewed ids that ended (tombstone.go).
-// Each round's write transaction is bounded in entries and, because the
-// cost of an entry varies with the file (random pages of a large file are
-// slow to dirty and write), in time: the batch adapts to the cost per entry
-// of the last round, starting small. Rounds are short (reapRoundTarget, at
-// most ReapBatch entries) while writes wait for the committer, so requests
-// are delayed by at most about one short round, and larger when none waits
-// (round sizing, below).
+// Each round's write transaction is bounded in entries (ReapBatch) and, because
+// the cost of an entry varies with the file (random pages of a large file
+// are slow to dirty and write), in time: the batch adapts so that a round
+// takes about reapRoundTarget, starting small. Requests waiting for the
+// committer are so delayed by at most about one round.
 
 // Purge removes every record expired at now, with its index entries, and
 // returns how many records it removed. Records refreshed concurrently
@@ -78,38 +76,24 @@ func (s *Store) reapLoop(interval time.Duration) {
 	}
 }
 
-// Round sizing knows who waits: the committer counts the writes submitted
-// and not yet answered (Store.writersWaiting). A round that starts while a
-// write waits aims at reapRoundTarget and handles at most ReapBatch
-// entries; one that starts while none waits aims at reapIdleTarget and
-// handles up to reapIdleFactor × ReapBatch, so a pass on an idle store
-// takes fewer, larger transactions (fewer fsyncs, fewer rewrites of the
-// same branch and user-index pages). An idle round stops deleting as soon
-// as a write arrives, once it has handled what a round with writers waiting
-// would (yieldAfter), and commits, so that write waits for the commit of
-// that much work, not for the whole round. The first round takes
-// reapFirstBatch entries; later ones size themselves from the cost per
-// entry of the last round, grow at most about twofold per round, and never
-// go below reapMinBatch (or ReapBatch if smaller).
+// Round sizing: a round aims at reapRoundTarget and never exceeds
+// ReapBatch entries; it starts at reapFirstBatch entries (or ReapBatch if
+// smaller) and never goes below reapMinBatch.
 const (
 	reapRoundTarget = 10 * time.Millisecond
-	reapIdleTarget  = 50 * time.Millisecond
-	reapIdleFactor  = 8
 	reapFirstBatch  = 64
 	reapMinBatch    = 16
 )
 
-// nextBatch returns the size of a round aiming at target after one that
-// handled n entries in d: n scaled by target/d, at most 2n+reapMinBatch,
-// within [min(reapMinBatch, maxBatch), maxBatch]. n == 0 (no round yet)
-// gives reapFirstBatch.
-func nextBatch(n int, d, target time.Duration, maxBatch int) int {
-	batch := reapFirstBatch
-	if n > 0 {
-		batch = 2*n + reapMinBatch
-		if d > 0 {
-			batch = int(min(int64(batch), int64(n)*int64(target)/int64(d)))
-		}
+// nextBatch returns the size of the round after one of size batch that took
+// d: halved when it overshot the target, grown by half when it took less
+// than half the target, kept otherwise.
+func nextBatch(batch int, d time.Duration, maxBatch int) int {
+	switch {
+	case d > reapRoundTarget:
+		batch /= 2
+	case d < reapRoundTarget/2:
+		batch += batch/2 + 1
 	}
 	return max(min(batch, maxBatch), min(reapMinBatch, maxBatch))
 }
@@ -118,14 +102,9 @@ func nextBatch(n int, d, target time.Duration, maxBatch int) int {
 func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
-	clock := s.reapClock
-	if clock == nil {
-		clock = time.Now
-	}
 	start := time.Now()
 	total := 0
-	var lastN int           // entries the last round handled
-	var lastD time.Duration // and how long it took
+	batch := min(reapFirstBatch, s.opts.ReapBatch)
 	var longest, longestDeleting time.Duration
 	slowRounds := 0
 	var after []byte // the last entry handled: records of the current minute not yet expired stay behind
@@ -134,12 +113,6 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		if err = s.stopping(ctx); err != nil {
 			break
 		}
-		// What a round takes with writers waiting, and what this one takes.
-		yieldAfter := nextBatch(lastN, lastD, reapRoundTarget, s.opts.ReapBatch)
-		batch := yieldAfter
-		if !s.writersWaiting() {
-			batch = nextBatch(lastN, lastD, reapIdleTarget, s.opts.ReapBatch*reapIdleFactor)
-		}
 		var keys [][]byte
 		if keys, err = s.reapScan(expiryNanos(now), batch, after); err != nil || len(keys) == 0 {
 			break
@@ -147,23 +120,23 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		if s.reapHook != nil {
 			s.reapHook(keys)
 		}
-		roundStart := clock()
-		var handled, n int
+		roundStart := time.Now()
+		var n int
 		var deleting time.Duration
-		handled, n, deleting, err = s.reapRound(keys, now, yieldAfter)
-		d := clock().Sub(roundStart)
+		n, deleting, err = s.reapRound(keys, now)
+		d := time.Since(roundStart)
 		if d > longest {
 			longest, longestDeleting = d, deleting
 		}
-		if d > slowRound && s.writersWaiting() {
+		if d > slowRound {
 			slowRounds++
 		}
 		total += n
-		if err != nil || (len(keys) < batch && handled == len(keys)) {
+		if err != nil || len(keys) < batch {
 			break
 		}
-		after = keys[handled-1]
-		lastN, lastD = handled, d
+		after = keys[len(keys)-1]
+		batch = nextBatch(batch, d, s.opts.ReapBatch)
 	}
 	if err == nil {
 		_, err = s.reapTombstones(ctx, now)
@@ -178,9 +151,8 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	return total, err
 }
 
-// slowRound is the round length over which a pass warns when writers are
-// waiting at its end: twice the target, the longest a request write should
-// wait for the reaper.
+// slowRound is the round length over which a pass warns: twice the target,
+// the longest a request write should wait for the reaper.
 const slowRound = 2 * reapRoundTarget
 
 // reapScan returns copies of up to n expiry-index keys due at limit (unix
@@ -212,27 +184,19 @@ func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
 	return keys, err
 }
 
-// reapRound re-checks and deletes keys in one write transaction. Once it
-// has handled yieldAfter of them (at least one), it stops early when a
-// write is waiting (see round sizing above). It returns how many keys it
-// handled (a prefix of keys; the next round resumes after the last), the
-// records removed, and how long it took until the commit (waiting for the
-// write lock and deleting).
-func (s *Store) reapRound(keys [][]byte, now time.Time, yieldAfter int) (handled, removed int, deleting time.Duration, err error) {
+// reapRound re-checks and deletes keys in one write transaction and returns
+// the records removed and how long it took until the commit (waiting for
+// the write lock and deleting).
+func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting time.Duration, err error) {
 	start := time.Now()
-	yieldAfter = max(yieldAfter, 1)
 	err = s.update("reap", func(tx *bolt.Tx) error {
-		handled, removed = 0, 0
+		removed = 0
 		t, err := s.newTxn(tx)
 		if err != nil {
 			return err
 		}
 		c := t.expiry.Cursor()
 		for _, k := range keys {
-			if handled >= yieldAfter && s.writersWaiting() {
-				break
-			}
-			handled++
 			if got, _ := c.Seek(k); !bytes.Equal(got, k) {
 				continue // gone since the scan: the record was refreshed or deleted
 			}
@@ -247,9 +211,9 @@ func (s *Store) reapRound(keys [][]byte, now time.Time, yieldAfter int) (handled
 	})
 	s.reapTxs.Add(1)
 	if err != nil {
-		return 0, 0, deleting, err
+		return 0, deleting, err
 	}
-	return handled, removed, deleting, nil
+	return removed, deleting, nil
 }
 
 // reapEntry handles one due expiry-index entry and returns 1 if it removed
