@@ -52,7 +52,6 @@ type Store struct {
 	queue   []*op
 	leading bool
 	leaders sync.WaitGroup
-	waiting atomic.Int64 // writes submitted and not yet answered; the reaper yields to them
 
 	reaperDone chan struct{} // closed when the reaper has exited; nil without reaper
 
@@ -66,7 +65,6 @@ type Store struct {
 	reapTxs   atomic.Int64 // write transactions run by expiry passes
 	listSteps atomic.Int64 // expiry-index entries read by listings of expired sessions
 	reapHook  func(keys [][]byte)
-	reapClock func() time.Time // times reaper rounds; nil means time.Now
 }
 
 // Compile-time checks of the interfaces Store implements.
@@ -145,13 +143,7 @@ func (s *Store) openDB() error {
 		// The array freelist keeps its page ids sorted; the hashmap one
 		// sorts all of them on every commit, which cost more than half of a
 		// small commit's CPU on a file with many free pages (after a reap).
-		FreelistType: bolt.FreelistArrayType,
-		// Commits do not write the freelist (etcd runs so too): after a
-		// reap the freelist spans many pages, and every commit, a one-key
-		// change included, rewrote all of them. Close writes it once
-		// (syncFreelist); a file that was not closed cleanly has none, and
-		// the next Open rebuilds it by walking every page (see doc.go).
-		NoFreelistSync:  !s.readOnly,
+		FreelistType:    bolt.FreelistArrayType,
 		InitialMmapSize: s.opts.InitialMmapSize,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, mode)
@@ -356,27 +348,11 @@ func (s *Store) Close() error {
 		if s.reaperDone != nil {
 			<-s.reaperDone
 		}
-		s.syncFreelist()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("boltstore: closing %s: %w", s.path, err)
 		}
 	})
 	return s.closeErr
-}
-
-// syncFreelist writes the freelist into the file in one last commit, so
-// that the next Open reads it instead of walking every page to rebuild it.
-// Commits skip the freelist (Options.NoFreelistSync in openDB); Close calls
-// this once no operation can run. A failure is logged, not returned: the
-// file is intact either way, and the next Open then rebuilds the freelist.
-func (s *Store) syncFreelist() {
-	if s.readOnly {
-		return
-	}
-	s.db.NoFreelistSync = false
-	if err := s.update("close", func(*bolt.Tx) error { return nil }); err != nil {
-		s.log.Warn("boltstore: writing the freelist at close failed; the next open rebuilds it", "err", err)
-	}
 }
 
 // enter registers an operation; false when the store is closed. Every true
