@@ -9,6 +9,13 @@
 //	...
 //	defer store.Close()
 //
+// or, from a URL (one server, a Unix socket, or a Cluster's nodes; see
+// NewClient), as sesctl --redis and sesdemo -redis take it:
+//
+//	client, err := redisstore.NewClient("redis://localhost:6379/0")
+//	...
+//	defer client.Close() // after store.Close
+//
 // A *Store implements session.Store and the optional session.SharedLoader,
 // session.UserIndex, session.Lister, session.StatsReporter,
 // session.Purger, session.Importer and session.Checker. It does not
@@ -93,7 +100,8 @@
 // 3f2504e0-…); a user's bucket u is the first byte of the SHA-256 of the
 // user id in hex. The part in braces is the Redis Cluster hash tag.
 //
-//	P meta                  hash: format "sesbolt-redis", schema "1"
+//	P meta                  hash: format "sesbolt-redis", schema "1",
+//	                        retention: Options.ExpiredRetention in ms
 //	P{b}:session:<id>      string: the sealed record, PEXPIREAT retain
 //	P{b}:renewed:<id>      string: the tombstone of an id renewed away: when
 //	                        it ends, unix nanoseconds in 20 digits;

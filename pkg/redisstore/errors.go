@@ -8,13 +8,19 @@ var (
 	// with: a prefix containing a brace, or a go-redis client without
 	// ContextTimeoutEnabled (go-redis then ignores the deadlines of the
 	// contexts it is given, and a request could wait on a hung Redis for
-	// the client's read timeout times its retries).
+	// the client's read timeout times its retries); and by NewClient for
+	// a malformed URL.
 	ErrConfig = errors.New("redisstore: invalid configuration")
 
 	// ErrSchema is returned by New when the keys under the prefix are not
 	// a sesbolt store this version understands: another application's
 	// data, or a newer schema. Choose another prefix, or upgrade sesbolt.
 	ErrSchema = errors.New("redisstore: unsupported data under the prefix")
+
+	// ErrNoStore is returned by New with Options.MustExist when no store
+	// was ever opened for writing under the prefix: the prefix (or the
+	// Redis) is probably not the application's.
+	ErrNoStore = errors.New("redisstore: no session store under the prefix")
 )
 
 // Errors returned by a store's methods.

@@ -52,6 +52,12 @@ type Options struct {
 	// still checks the format under the prefix, but writes nothing.
 	ReadOnly bool
 
+	// MustExist makes New fail with ErrNoStore when no store was ever
+	// opened for writing under the prefix (its format is not recorded),
+	// instead of recording it: for tools that must not create a store by
+	// mistake, on a mistyped prefix or URL.
+	MustExist bool
+
 	// Prefix starts every key the store reads or writes, so one Redis can
 	// hold the sessions of several applications (or several stores of one)
 	// apart. Empty means DefaultPrefix. It must not contain '{' or '}',
@@ -64,9 +70,18 @@ type Options struct {
 	// occupies its id, is listed with the Expired filter, counted in
 	// Stats.Expired, shown by admin lookups (sesctl show) and removed by
 	// Purge; and a Redis clock ahead of the application's cannot end a
-	// session early. Zero means DefaultExpiredRetention; a negative value
-	// keeps nothing: Redis deletes a record when it expires, and the
-	// Expired filter and Purge find almost nothing.
+	// session early. A negative value keeps nothing: Redis deletes a
+	// record when it expires, and the Expired filter and Purge find almost
+	// nothing.
+	//
+	// Every store sharing a prefix must use the same retention: Stats and
+	// the Expired filter tell expired records from live ones by when Redis
+	// deletes them. So the first writable store on a prefix records its
+	// retention there, and zero means that recorded retention, or
+	// DefaultExpiredRetention on a prefix with none recorded (tools such
+	// as sesctl leave it zero and agree with the application). A store
+	// given another retention than the recorded one uses its own, and
+	// logs a warning.
 	ExpiredRetention time.Duration
 
 	// MaxRecordSize bounds the JSON encoding of one record in bytes (the

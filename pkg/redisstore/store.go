@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +102,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	adopt := opts == nil || opts.ExpiredRetention == 0 // the retention recorded under the prefix, if any
 	if !o.ReadOnly && o.Keys == nil {
 		return nil, fmt.Errorf("redisstore: a writable store needs Options.Keys: %w", session.ErrNoKeys)
 	}
@@ -125,7 +127,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.InitTimeout)
 	defer cancel()
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, adopt); err != nil {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -155,13 +157,24 @@ func checkClient(client redis.UniversalClient) error {
 }
 
 // init records or checks the format under the prefix and loads the
-// scripts.
-func (s *Store) init(ctx context.Context) error {
+// scripts. With adopt, the store takes the retention recorded under the
+// prefix (Options.ExpiredRetention was left zero).
+func (s *Store) init(ctx context.Context, adopt bool) error {
 	meta := s.keys.meta()
+	if s.opts.MustExist {
+		n, err := s.client.Exists(ctx, meta).Result()
+		if err != nil {
+			return s.redisErr(ctx, "reading the format", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w %q", ErrNoStore, s.opts.Prefix)
+		}
+	}
 	if !s.opts.ReadOnly {
 		pipe := s.client.TxPipeline()
 		pipe.HSetNX(ctx, meta, "format", formatName)
 		pipe.HSetNX(ctx, meta, "schema", SchemaVersion)
+		pipe.HSetNX(ctx, meta, "retention", s.retention)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return s.redisErr(ctx, "recording the format", err)
 		}
@@ -178,10 +191,37 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("%w: schema %q under prefix %q; this version of sesbolt understands %d", ErrSchema, m["schema"], s.opts.Prefix, SchemaVersion)
 		}
 	}
+	if err := s.useRetention(m["retention"], adopt); err != nil {
+		return err
+	}
 	for _, sc := range []*redis.Script{programScript, trimScript} {
 		if err := sc.Load(ctx, s.client).Err(); err != nil {
 			return s.redisErr(ctx, "loading scripts", err)
 		}
+	}
+	return nil
+}
+
+// useRetention settles the store's retention given the one recorded under
+// the prefix ("" when none is, as before this field existed): adopted when
+// adopt, else kept, with a warning when they differ.
+func (s *Store) useRetention(recorded string, adopt bool) error {
+	if recorded == "" {
+		return nil
+	}
+	ms, err := strconv.ParseInt(recorded, 10, 64)
+	if err != nil || ms < 0 {
+		return fmt.Errorf("%w: retention %q under prefix %q is not a number of milliseconds", ErrSchema, recorded, s.opts.Prefix)
+	}
+	switch {
+	case ms == s.retention:
+	case adopt:
+		s.retention = ms
+		s.opts.ExpiredRetention = time.Duration(ms) * time.Millisecond
+	default:
+		s.log.Warn("redisstore: Options.ExpiredRetention differs from the retention recorded under the prefix; "+
+			"stats and expired listings miscount the records the other stores write",
+			"prefix", s.opts.Prefix, "retention", s.opts.ExpiredRetention, "recorded", time.Duration(ms)*time.Millisecond)
 	}
 	return nil
 }
