@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,8 +47,10 @@ type codec struct {
 }
 
 // encode returns the stored value of r and the record as Load will return
-// it (the JSON encoding compacts and escapes Data values, so the stored
-// record may differ from r byte for byte). It fails with an error wrapping
+// it (the JSON encoding compacts Data values, so the stored record may
+// differ from r byte for byte; it does not escape HTML characters, so a
+// value such as "<b>" reads back, and exports, as the bbolt store keeps
+// it). It fails with an error wrapping
 // session.ErrTooLarge when the record JSON exceeds the size limit or the
 // user id MaxUserIDSize. Its errors name no session id: they may reach
 // request logs.
@@ -61,14 +64,14 @@ func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record,
 	if n.Data == nil {
 		n.Data = map[string]json.RawMessage{}
 	}
-	rec, err := json.Marshal(&n)
+	rec, err := marshal(&n)
 	if err != nil {
 		return nil, nil, fmt.Errorf("redisstore: encoding a record: %w", err)
 	}
 	if len(rec) > c.maxSize {
 		return nil, nil, fmt.Errorf("%w: the record encodes to %d bytes, limit %d", session.ErrTooLarge, len(rec), c.maxSize)
 	}
-	value, err = json.Marshal(envelope{V: envelopeVersion, Seal: c.keys.Seal(sealLabel, r.ID[:], rec), Record: rec})
+	value, err = marshal(envelope{V: envelopeVersion, Seal: c.keys.Seal(sealLabel, r.ID[:], rec), Record: rec})
 	if err != nil {
 		return nil, nil, fmt.Errorf("redisstore: encoding a record: %w", err)
 	}
@@ -77,6 +80,17 @@ func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record,
 		return nil, nil, fmt.Errorf("redisstore: a record does not decode after encoding: %w", err)
 	}
 	return value, stored, nil
+}
+
+// marshal is json.Marshal without HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // decode verifies and decodes the stored value of id. A value that fails
