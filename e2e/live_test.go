@@ -359,9 +359,10 @@ func TestSocketChoice(t *testing.T) {
 	aliceID, bobID := alice.session().ID, bob.session().ID
 	ids, users := []string{aliceID, bobID}, []string{"alice", "bob"}
 
-	// --socket: the --db file is not even looked at.
+	// --socket: no file is looked at; --db beside it is bad usage.
 	missing := filepath.Join(d.dir, "no-such.db")
-	wantIDs(t, "--socket list", listJSON(t, "--socket", d.Socket, "--db", missing), ids, users)
+	wantIDs(t, "--socket list", listJSON(t, "--socket", d.Socket), ids, users)
+	ctlFail(t, 2, "--db and --socket exclude each other", "--socket", d.Socket, "--db", missing, "list")
 	wantIDs(t, "--db list", listJSON(t, "--db", d.db), ids, users)
 	ctlFail(t, 1, "no such database file", "--db", missing, "list")
 

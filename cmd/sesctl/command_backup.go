@@ -34,7 +34,10 @@ beside FILE, synced, and then renamed, so FILE is either complete or absent.
 An existing FILE is left alone unless --force is given, and never replaced
 when it is the database itself (the file the app serves, by device and
 inode, so also through a hard link) or a database another process has open.
-The copy holds the sealed records, never the keys.`,
+The copy holds the sealed records, never the keys.
+
+On Redis (--redis) it refuses: back Redis up with its own means (BGSAVE, a
+replica), or write the sessions out with export.`,
 		Example: `  sesctl backup /backups/sessions-$(date +%F).db`,
 		Args:    needArgs(1, 1, "the FILE to write the copy to"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,6 +49,9 @@ The copy holds the sealed records, never the keys.`,
 }
 
 func (a *app) runBackup(ctx context.Context, o *backupOptions, dst string) (err error) {
+	if a.redis != "" {
+		return redisRefusal("backup")
+	}
 	svc, release, err := a.service(ctx, readAccess)
 	if err != nil {
 		return err

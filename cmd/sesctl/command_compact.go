@@ -46,7 +46,10 @@ the app runs, back it up and compact the copy:
 
 FILE is written beside itself and renamed into place when complete; an
 existing FILE is left alone unless --force is given. To use the compacted
-file, stop the app, move FILE over the database, and start the app.`,
+file, stop the app, move FILE over the database, and start the app.
+
+On Redis (--redis) there is nothing to compact: it refuses, and names
+BGREWRITEAOF, which compacts Redis's append-only file.`,
 		Example: `  sesctl compact sessions-compact.db`,
 		Args:    needArgs(1, 1, "the FILE to write the compacted copy to"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +64,9 @@ file, stop the app, move FILE over the database, and start the app.`,
 }
 
 func (a *app) runCompact(ctx context.Context, o *compactOptions, dst string) error {
+	if a.redis != "" {
+		return redisRefusal("compact")
+	}
 	if a.socket != "" {
 		return usageErrorf("compact works on a database file (--db), not through an admin socket; " +
 			"run backup through the socket and compact the copy")

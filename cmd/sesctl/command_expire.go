@@ -146,7 +146,10 @@ func (a *app) runExpire(ctx context.Context, o *expireOptions, args []string) (e
 
 // target names what the command works on, for messages.
 func (a *app) target() string {
-	if a.socket != "" {
+	switch {
+	case a.redis != "":
+		return fmt.Sprintf("the Redis at %s (prefix %q)", a.redisName(), a.prefix)
+	case a.socket != "":
 		return "the app behind " + a.socket
 	}
 	return a.db

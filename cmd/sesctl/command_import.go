@@ -15,6 +15,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -133,12 +134,23 @@ type importDest struct {
 }
 
 // openImportDest opens the database to import into: at once when it
-// exists or is behind a socket, so that a held file or missing keys fail
-// before the input is read; later, in open, when the file is to be
-// created. A dry run opens nothing.
+// exists or is behind a socket, so that a held file, an unreachable Redis
+// or missing keys fail before the input is read; later, in open, when the
+// file (or the store in Redis) is to be created. A dry run opens nothing.
 func (a *app) openImportDest(ctx context.Context, dryRun bool) (*importDest, error) {
 	t := &importDest{a: a, ctx: ctx, release: func() error { return nil }}
 	if dryRun {
+		return t, nil
+	}
+	if a.redis != "" {
+		svc, release, err := a.service(ctx, writeAccess)
+		if errors.Is(err, redisstore.ErrNoStore) {
+			return t, nil // started by open (keys were checked first)
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.svc, t.release = svc, release
 		return t, nil
 	}
 	if a.socket == "" && missing(a.db) {

@@ -48,7 +48,7 @@ func (a *app) runImportSCS(ctx context.Context, o *importOptions, path string) (
 	if err := requireSourceFile(path); err != nil {
 		return err
 	}
-	if a.socket == "" && sameFile(path, a.db) {
+	if a.usesFile() && sameFile(path, a.db) {
 		return fmt.Errorf("%s is the database to import into, not an scs file", path)
 	}
 	target, err := a.openImportDest(ctx, o.dryRun)

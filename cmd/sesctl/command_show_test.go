@@ -5,27 +5,19 @@ import (
 	"testing"
 )
 
+// showCases are the runs of show whose output is the same on every store.
+var showCases = []goldenCase{
+	{"full id", []string{"show", idAlice1.String()}, "show.golden"},
+	{"prefix", []string{"show", "0f8e4d2c"}, "show.golden"},
+	{"prefix with dash, upper case", []string{"show", "0F8E4D2C-5B1A"}, "show.golden"},
+	{"32 hex digits", []string{"show", "0f8e4d2c5b1a4c3e9d7f2a6b8c0e1f34"}, "show.golden"},
+	{"json", []string{"-o", "json", "show", "0f8e4d2c"}, "show_json.golden"},
+	{"expired anonymous", []string{"show", "e1e2e3e4"}, "show_expired.golden"},
+	{"longer prefix disambiguates", []string{"show", "7a1b2c3d-0000-4000-9"}, "show_anon_prefix.golden"},
+}
+
 func TestShow(t *testing.T) {
-	h := seeded(t)
-	cases := []struct {
-		name   string
-		args   []string
-		golden string
-	}{
-		{"full id", []string{"show", idAlice1.String()}, "show.golden"},
-		{"prefix", []string{"show", "0f8e4d2c"}, "show.golden"},
-		{"prefix with dash, upper case", []string{"show", "0F8E4D2C-5B1A"}, "show.golden"},
-		{"32 hex digits", []string{"show", "0f8e4d2c5b1a4c3e9d7f2a6b8c0e1f34"}, "show.golden"},
-		{"json", []string{"-o", "json", "show", "0f8e4d2c"}, "show_json.golden"},
-		{"expired anonymous", []string{"show", "e1e2e3e4"}, "show_expired.golden"},
-		{"longer prefix disambiguates", []string{"show", "7a1b2c3d-0000-4000-9"}, "show_anon_prefix.golden"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h.t = t
-			h.unchanged(func() { h.golden(c.golden, h.ok(c.args...)) })
-		})
-	}
+	runGolden(t, seeded(t), showCases)
 }
 
 func TestShowJSONRoundTrip(t *testing.T) {

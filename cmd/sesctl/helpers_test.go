@@ -17,6 +17,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -42,6 +43,13 @@ type harness struct {
 	openFile func(a *app, path string, write bool, keys *session.Keyring) (admin.Service, func() error, error)
 	dial     func(string) admin.Service
 	terminal func(any) bool
+	// snapshot, for a harness whose sessions are in Redis (see
+	// redisHarness), returns everything stored under its prefix; unchanged
+	// compares it instead of the file.
+	snapshot func(testing.TB) string
+	// redisStore is the application's store on that prefix: it seeded
+	// the sessions, and sees what sesctl did.
+	redisStore *redisstore.Store
 }
 
 func newHarness(t testing.TB) *harness {
@@ -165,9 +173,18 @@ func hashFile(t testing.TB, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// unchanged fails the test if fn changes the database file.
+// unchanged fails the test if fn changes the database file (or, on
+// Redis, anything under the harness's prefix).
 func (h *harness) unchanged(fn func()) {
 	h.t.Helper()
+	if h.snapshot != nil {
+		before := h.snapshot(h.t)
+		fn()
+		if h.snapshot(h.t) != before {
+			h.t.Errorf("the sessions in Redis changed")
+		}
+		return
+	}
 	before := hashFile(h.t, h.db)
 	fn()
 	if after := hashFile(h.t, h.db); after != before {

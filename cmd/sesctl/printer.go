@@ -153,6 +153,10 @@ type statsView struct {
 	FreeBytes    int64     `json:"free_bytes"`
 	SealFailures int64     `json:"seal_failures"`
 	LastReap     *reapView `json:"last_reap"`
+	// Durability is the store's word on what makes an acknowledged write
+	// durable, where settings outside the store decide (Redis); absent
+	// otherwise.
+	Durability string `json:"durability,omitempty"`
 }
 
 type reapView struct {
@@ -165,6 +169,7 @@ func newStatsView(st session.Stats) statsView {
 	v := statsView{
 		Sessions: st.Sessions, Live: st.Live, Expired: st.Expired, Users: st.Users,
 		SizeBytes: st.SizeBytes, FreeBytes: st.FreeBytes, SealFailures: st.SealFailures,
+		Durability: st.Durability,
 	}
 	if !st.LastReap.At.IsZero() {
 		v.LastReap = &reapView{
@@ -433,7 +438,9 @@ func makeSessionTable(r *session.Record, now time.Time) [][]string {
 	}
 }
 
-// makeStatsTable returns stats' rows.
+// makeStatsTable returns stats' rows. The file's size and free space are
+// left out when the store does not know them (Redis, whose memory is
+// shared), and its durability is shown when it has a word on it.
 func makeStatsTable(st session.Stats, now time.Time) [][]string {
 	reap := "none since the store was opened"
 	if !st.LastReap.At.IsZero() {
@@ -444,16 +451,20 @@ func makeStatsTable(st session.Stats, now time.Time) [][]string {
 	if st.SizeBytes > 0 {
 		free += fmt.Sprintf(" (%d%% of the file)", st.FreeBytes*100/st.SizeBytes)
 	}
-	return [][]string{
+	rows := [][]string{
 		{"sessions", fmt.Sprint(st.Sessions)},
 		{"live", fmt.Sprint(st.Live)},
 		{"expired", fmt.Sprintf("%d (not yet purged)", st.Expired)},
 		{"users", fmt.Sprint(st.Users)},
-		{"file size", humanBytes(st.SizeBytes)},
-		{"free", free},
-		{"last reap", reap},
-		{"seal failures", fmt.Sprint(st.SealFailures)},
 	}
+	if st.SizeBytes > 0 {
+		rows = append(rows, []string{"file size", humanBytes(st.SizeBytes)}, []string{"free", free})
+	}
+	rows = append(rows, []string{"last reap", reap}, []string{"seal failures", fmt.Sprint(st.SealFailures)})
+	if st.Durability != "" {
+		rows = append(rows, []string{"durability", printable(st.Durability)})
+	}
+	return rows
 }
 
 // makeCheckTable returns check's summary rows.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -33,6 +34,8 @@ const (
 	defaultDB     = "sessions.db"
 	envDB         = "SESCTL_DB"
 	envKeys       = "SESCTL_KEYS"
+	envRedis      = "SESCTL_REDIS"
+	envPrefix     = "SESCTL_REDIS_PREFIX"
 	lockTimeout   = time.Second
 	socketTimeout = time.Second
 )
@@ -75,28 +78,59 @@ func defaultEnv() env {
 type globalOptions struct {
 	db     string // --db: the database file
 	socket string // --socket: the admin socket, forced
+	redis  string // --redis: the Redis URL; "" when the sessions are in a file
+	prefix string // --redis-prefix: the store's key prefix in Redis
 	output string // -o/--output: table or json
 	keys   string // --keys: the key file that verifies (and makes) seals
+
+	dbFromEnv bool // --db was not given, and $SESCTL_DB was
 }
 
 // AddFlags registers the global flags as persistent flags of the root.
 func (o *globalOptions) AddFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	db := defaultDB
 	if v := getenv(envDB); v != "" {
-		db = v
+		db, o.dbFromEnv = v, true
+	}
+	prefix := redisstore.DefaultPrefix
+	if v := getenv(envPrefix); v != "" {
+		prefix = v
 	}
 	fs.StringVar(&o.db, "db", db, "session database `FILE` (or $"+envDB+")")
 	fs.StringVar(&o.socket, "socket", "", "talk to the running app through its admin socket `PATH` instead of the file (default FILE.sock when the app holds FILE)")
+	fs.StringVar(&o.redis, "redis", getenv(envRedis), "work on the sessions in the Redis at `URL` instead of a file: redis://host:port/db, rediss://…, unix:///path/redis.sock, or a Cluster's nodes redis://h1:p1,h2:p2 (or $"+envRedis+")")
+	fs.StringVar(&o.prefix, "redis-prefix", prefix, "with --redis: the key `PREFIX` of the app's store (or $"+envPrefix+")")
 	fs.StringVarP(&o.output, "output", "o", "table", "output `FORMAT`: table or json")
-	fs.StringVar(&o.keys, "keys", getenv(envKeys), "key `FILE` that verifies record seals; needed to change a file directly (or $"+envKeys+")")
+	fs.StringVar(&o.keys, "keys", getenv(envKeys), "key `FILE` that verifies record seals; needed to change sessions directly, in a file or in Redis (or $"+envKeys+")")
 }
 
-// validate checks the global flags that need no file.
-func (o *globalOptions) validate() error {
+// validate checks the global flags that need no file or server, and
+// settles where the sessions are: --db, --socket and --redis exclude each
+// other; a flag given beats the other's environment variable.
+func (o *globalOptions) validate(fs *pflag.FlagSet) error {
 	switch o.output {
 	case "table", "json":
 	default:
 		return usageErrorf("--output must be table or json, not %q", o.output)
+	}
+	var given []string
+	for _, name := range []string{"db", "socket", "redis"} {
+		if fs.Changed(name) {
+			given = append(given, "--"+name)
+		}
+	}
+	switch {
+	case len(given) > 1:
+		return usageErrorf("%s exclude each other: give one of --db FILE, --socket PATH, --redis URL", strings.Join(given, " and "))
+	case fs.Changed("redis") && strings.TrimSpace(o.redis) == "":
+		return usageErrorf("--redis is empty")
+	case len(given) == 1 && given[0] != "--redis":
+		o.redis = "" // beats $SESCTL_REDIS
+	case len(given) == 0 && o.redis != "" && o.dbFromEnv:
+		return usageErrorf("both $%s and $%s are set: choose with --db FILE or --redis URL", envDB, envRedis)
+	}
+	if fs.Changed("redis-prefix") && o.redis == "" {
+		return usageErrorf("--redis-prefix applies to --redis only")
 	}
 	if o.socket != "" && o.db == "" {
 		return usageErrorf("--db is empty")
@@ -126,12 +160,14 @@ and checks, backs up, compacts, exports and imports it.
 It opens the database file directly when it is free. While the application
 holds the file, it goes through the application's admin socket (FILE.sock by
 default, or --socket PATH) instead, so every command but compact also works
-on a running app.`,
+on a running app. With --redis URL it works on the sessions the app keeps in
+Redis, talking to Redis itself (every command but backup and compact).`,
 		Example: `  sesctl list --user alice
   sesctl --db /var/lib/app/sessions.db stats
   sesctl show 0f8e4d2c
   sesctl expire --user alice
-  sesctl -o json list --expired | jq .id`,
+  sesctl -o json list --expired | jq .id
+  sesctl --redis redis://10.0.0.5:6379/0 list`,
 		SilenceErrors:              true,
 		SilenceUsage:               true,
 		SuggestionsMinimumDistance: 2,
@@ -151,7 +187,7 @@ on a running app.`,
 			return usageErrorf("no command given")
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return a.validate()
+			return a.validate(cmd.Flags())
 		},
 	}
 	root.SetIn(a.stdin)
@@ -257,6 +293,7 @@ const (
 //
 //   - A --keys file is read first, whatever the mode: one that cannot be
 //     read is an error even where the keys are not needed.
+//   - With --redis it opens the store in that Redis (see redisService).
 //   - With --socket it speaks to that admin socket.
 //   - Otherwise the database file must exist (sesctl creates one only for
 //     createAccess, saying so on stderr). When another process holds the
@@ -269,6 +306,9 @@ func (a *app) service(ctx context.Context, acc access) (admin.Service, func() er
 	keys, err := a.loadKeys()
 	if err != nil {
 		return nil, nil, err
+	}
+	if a.redis != "" {
+		return a.redisService(acc, keys)
 	}
 	if a.socket != "" {
 		svc := a.dial(a.socket)
@@ -314,15 +354,22 @@ func (a *app) service(ctx context.Context, acc access) (admin.Service, func() er
 	return svc, release, nil
 }
 
-// canWrite fails when acc changes the file directly but no keys were
-// given to seal what it writes.
+// canWrite fails when acc changes the file or Redis directly but no keys
+// were given to seal what it writes.
 func (a *app) canWrite(acc access, keys *session.Keyring) error {
 	if acc == readAccess || keys != nil {
 		return nil
 	}
+	if a.redis != "" {
+		return fmt.Errorf("changing the sessions in Redis needs the app's keys, which seal its records: pass --keys FILE (or set $%s)", envKeys)
+	}
 	return fmt.Errorf("changing %s directly needs the keys that seal its records: pass --keys FILE (or set $%s), "+
 		"or run the command while the app serves its admin socket", a.db, envKeys)
 }
+
+// usesFile reports whether the command works on the --db file itself (or
+// its socket), rather than on --socket alone or on Redis.
+func (a *app) usesFile() bool { return a.socket == "" && a.redis == "" }
 
 // openBoltFile opens path with boltstore: read-only unless write, without
 // a reaper (sesctl changes only what it is asked to), with the app's clock

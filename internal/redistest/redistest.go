@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,6 +211,15 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 // them (timeouts, pool size).
 func (s *Server) Options() *redis.Options { return s.options() }
 
+// URL returns the server's address as redisstore.NewClient (and sesctl
+// --redis, sesdemo -redis) take it: unix:///path or redis://host:port.
+func (s *Server) URL() string {
+	if s.Network == "unix" {
+		return "unix://" + s.Addr
+	}
+	return "redis://" + s.Addr
+}
+
 // Pause stops the server with SIGSTOP: it keeps its connections but
 // answers nothing, like a server that hangs. Resume undoes it; a paused
 // server is resumed before it is stopped. Both need Unix signals.
@@ -267,6 +277,10 @@ func (c *Cluster) Addrs() []string {
 	}
 	return addrs
 }
+
+// URL returns the Cluster's nodes as redisstore.NewClient takes them:
+// redis://host1:port1,host2:port2,host3:port3.
+func (c *Cluster) URL() string { return "redis://" + strings.Join(c.Addrs(), ",") }
 
 // Client returns a new Cluster client, closed at the test's cleanup. It
 // has ContextTimeoutEnabled set, as redisstore requires.
@@ -482,4 +496,54 @@ func Prefix() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return "t:" + hex.EncodeToString(b[:]) + ":"
+}
+
+// Snapshot returns every key under prefix with its type, its expiry time
+// and its value as DUMP serializes it, one key per line in key order, from
+// every master when c is a Cluster client: two snapshots are equal exactly
+// when nothing under the prefix changed in between (tests of commands
+// that must only read).
+func Snapshot(t testing.TB, c redis.UniversalClient, prefix string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	var lines []string
+	snap := func(ctx context.Context, n *redis.Client) error {
+		pattern := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
+		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			k := iter.Val()
+			typ, err := n.Type(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			exp, err := n.PExpireTime(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			dump, err := n.Dump(ctx, k).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf("%s %s %d %x", k, typ, exp.Milliseconds(), dump))
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	switch cc := c.(type) {
+	case *redis.ClusterClient:
+		err = cc.ForEachMaster(ctx, snap)
+	case *redis.Client:
+		err = snap(ctx, cc)
+	default:
+		t.Fatalf("redistest: Snapshot of a %T", c)
+	}
+	if err != nil {
+		t.Fatalf("redistest: snapshot of %s*: %v", prefix, err)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
