@@ -223,6 +223,8 @@ func TestStartupErrors(t *testing.T) {
 		{"not a database", []string{"-db", garbage, "-keys", keys}, 1, "not a bbolt database"},
 		{"key file cannot be created", []string{"-db", filepath.Join(dir, "a.db"), "-keys", filepath.Join(notDir, "keys")}, 1, "key file"},
 		{"bad flag", []string{"-port", "80"}, 2, "flag provided but not defined: -port"},
+		{"no Redis there", []string{"-redis", "unix://" + filepath.Join(dir, "none.sock"), "-keys", keys}, 1,
+			"sessions in Redis at unix://" + filepath.Join(dir, "none.sock")},
 		{"lifetime shorter than idle", []string{"-idle", "1h", "-lifetime", "30m"}, 2, "must not be shorter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,12 @@
 // HTTP on localhost, it turns the cookie's Secure flag off and says so; use
 // -secure behind TLS.
 //
+// With -redis URL the sessions live in Redis instead (pkg/redisstore; the
+// URL syntax of redisstore.NewClient), so that several sesdemo processes
+// sharing one Redis and one key file act as one application. It then serves
+// an admin socket only when -admin-socket names one: sesctl --redis URL
+// talks to Redis itself.
+//
 // Routes: the page at GET /, its forms (POST /login, /logout, ...), and a
 // JSON API under /api/. docs/demo.md has the table of every route, with its
 // body and answers; the page and sesdemo -h list them too. The table is
@@ -41,6 +47,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
@@ -76,6 +83,8 @@ func mainCode(args []string, stderr io.Writer) int {
 type options struct {
 	addr        string
 	db          string
+	redis       string // the Redis URL; "" for the file db
+	adminSocket string // "" for the default: <db>.sock with a file, none with Redis
 	keys        string
 	idle        time.Duration
 	lifetime    time.Duration
@@ -99,6 +108,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; the log says which)")
 	fs.StringVar(&o.db, "db", "./sesdemo.db", "session database `file` (bbolt), created if missing")
+	fs.StringVar(&o.redis, "redis", "", "keep the sessions in the Redis at `URL` instead of -db: redis://host:port/db, rediss://…, unix:///path/redis.sock, or a Cluster's nodes redis://h1:p1,h2:p2")
+	fs.StringVar(&o.adminSocket, "admin-socket", "", "serve the admin API (sesctl --socket) on the Unix socket `path` (default: <db>.sock beside -db; none with -redis)")
 	fs.StringVar(&o.keys, "keys", "./sesdemo.keys", "key `file`: one base64 key per line, newest first; created with mode 0600 if missing")
 	fs.DurationVar(&o.idle, "idle", session.DefaultIdleTimeout, "idle timeout: a session ends after this long without a request")
 	fs.DurationVar(&o.lifetime, "lifetime", session.DefaultLifetime, "absolute lifetime: a session ends this long after login, however active")
@@ -107,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level too: every admin API request (sesctl's reads), rejected cookies, reaper passes")
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file (or in Redis).\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\nRoutes (docs/demo.md has the table with each one's body and answers; the page at / shows it too):\n")
 		printRoutes(out, demoRoutes())
@@ -118,6 +129,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, usageError{err}
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	bad := func(format string, a ...any) (options, error) {
 		err := fmt.Errorf(format, a...)
 		fmt.Fprintf(stderr, "%v\n", err)
@@ -135,6 +148,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("-max-sessions must not be negative")
 	case o.db == "" || o.keys == "":
 		return bad("-db and -keys must not be empty")
+	case set["redis"] && strings.TrimSpace(o.redis) == "":
+		return bad("-redis must not be empty")
+	case set["redis"] && set["db"]:
+		return bad("-db and -redis exclude each other: the sessions are in a file or in Redis")
+	}
+	if o.redis != "" {
+		// Parsed, not dialled: the client connects on first use.
+		c, err := redisstore.NewClient(o.redis)
+		if err != nil {
+			return bad("-redis: %s", strings.TrimPrefix(err.Error(), redisstore.ErrConfig.Error()+": "))
+		}
+		c.Close()
 	}
 	return o, nil
 }
@@ -167,28 +192,36 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		return fmt.Errorf("key file: %w", err) // the error names the file
 	}
 
-	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})
+	be, err := openBackend(o, keys, log)
 	if err != nil {
-		return fmt.Errorf("database: %w%s", err, openHint(err, o.db)) // the error names the file
+		return err
 	}
 	defer func() {
-		if cerr := store.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("closing database %s: %w", o.db, cerr)
+		if cerr := be.close(); cerr != nil && err == nil {
+			err = cerr
 		}
 		if err == nil {
 			log.Info("stopped; database closed")
 		}
 	}()
+	store := be.store
 	// bbolt locks the file while the demo runs, so the demo serves the
 	// admin API on a socket beside it (<db>.sock, mode 0600), where
-	// sesctl --db finds it. Closed before the store (defers run last first).
-	adm, err := admin.ServeSocket(store, "", &admin.SocketOptions{Logger: log})
-	if errors.Is(err, admin.ErrSocketUnsupported) {
-		log.Warn("no admin socket on this system: stop the demo to use sesctl on the database", "error", err.Error())
-	} else if err != nil {
-		return fmt.Errorf("admin socket: %w", err) // the error names the socket
+	// sesctl --db finds it; on Redis only where -admin-socket says.
+	// Closed before the store (defers run last first).
+	var adm *admin.SocketServer
+	if o.redis == "" || o.adminSocket != "" {
+		adm, err = admin.ServeSocket(store, o.adminSocket, &admin.SocketOptions{Logger: log})
+		if errors.Is(err, admin.ErrSocketUnsupported) {
+			log.Warn("no admin socket on this system: stop the demo to use sesctl on the database", "error", err.Error())
+		} else if err != nil {
+			return fmt.Errorf("admin socket: %w", err) // the error names the socket
+		}
 	}
 	defer func() {
+		if adm == nil {
+			return
+		}
 		if cerr := adm.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the admin socket: %w", cerr)
 		}
@@ -214,7 +247,8 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		log.Warn("cookie Secure flag and __Host- prefix are off for plain HTTP; use -secure behind TLS", "cookie", session.DefaultInsecureCookieName)
 	}
 	addr := ln.Addr().String()
-	attrs := []any{"addr", addr, "url", "http://" + addr + "/", "db", o.db, "keys", o.keys}
+	attrs := append([]any{"addr", addr, "url", "http://" + addr + "/"}, be.attrs...)
+	attrs = append(attrs, "keys", o.keys)
 	if adm != nil {
 		attrs = append(attrs, "admin_socket", adm.Addr().String())
 	}
@@ -248,6 +282,68 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// backend is where the demo keeps its sessions: a bbolt file or Redis.
+type backend struct {
+	store session.Store
+	close func() error // closes the store (and its Redis client)
+	attrs []any        // names it in the "listening" log line
+}
+
+// openBackend opens the store the flags name: the -redis URL, or the -db
+// file.
+func openBackend(o options, keys *session.Keyring, log *slog.Logger) (*backend, error) {
+	if o.redis != "" {
+		return openRedis(o.redis, keys, log)
+	}
+	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("database: %w%s", err, openHint(err, o.db)) // the error names the file
+	}
+	return &backend{
+		store: store,
+		close: func() error {
+			if err := store.Close(); err != nil {
+				return fmt.Errorf("closing database %s: %w", o.db, err)
+			}
+			return nil
+		},
+		attrs: []any{"db", o.db},
+	}, nil
+}
+
+// openRedis opens the sessions in the Redis at url, on a client of their
+// own that close closes after the store. It fails within
+// redisstore.DefaultInitTimeout when Redis does not answer, in one error;
+// once the store is open, go-redis's own log lines go to log.
+func openRedis(url string, keys *session.Keyring, log *slog.Logger) (*backend, error) {
+	name := redisstore.RedactURL(url)
+	client, err := redisstore.NewClient(url)
+	if err != nil {
+		return nil, fmt.Errorf("-redis: %w", err) // names the URL without its password
+	}
+	redisstore.SetClientLogger(nil) // New's error says it all
+	store, err := redisstore.New(client, &redisstore.Options{Keys: keys, Logger: log})
+	if err != nil {
+		client.Close()
+		hint := ""
+		if errors.Is(err, redisstore.ErrRedis) {
+			hint = " (is Redis running there, and is -redis right?)"
+		}
+		return nil, fmt.Errorf("sessions in Redis at %s: %w%s", name, err, hint)
+	}
+	redisstore.SetClientLogger(log)
+	return &backend{
+		store: store,
+		close: func() error {
+			if err := errors.Join(store.Close(), client.Close()); err != nil {
+				return fmt.Errorf("closing the Redis client of %s: %w", name, err)
+			}
+			return nil
+		},
+		attrs: []any{"redis", name},
+	}, nil
 }
 
 // listenHint suggests what to do about an address that cannot be bound.

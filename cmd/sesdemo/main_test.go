@@ -45,6 +45,13 @@ func TestParseFlags(t *testing.T) {
 	if o != want {
 		t.Errorf("got %+v, want %+v", o, want)
 	}
+	o, err = parseFlags([]string{"-redis", "redis://c1:7000,c2:7001", "-admin-socket", "/run/demo.sock"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.redis != "redis://c1:7000,c2:7001" || o.adminSocket != "/run/demo.sock" {
+		t.Errorf("-redis and -admin-socket: %+v", o)
+	}
 }
 
 func TestBadFlags(t *testing.T) {
@@ -60,6 +67,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-max-sessions", "-1"}, "-max-sessions must not be negative"},
 		{[]string{"-max-sessions", "many"}, `invalid value "many" for flag -max-sessions`},
 		{[]string{"serve"}, `unexpected argument "serve"`},
+		{[]string{"-redis", " "}, "-redis must not be empty"},
+		{[]string{"-db", "x.db", "-redis", "redis://localhost"}, "-db and -redis exclude each other"},
+		{[]string{"-redis", "ftp://app:s3cret@localhost"}, `-redis: Redis URL ftp://app:xxxxx@localhost: scheme "ftp"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -82,7 +92,7 @@ func TestHelpFlag(t *testing.T) {
 	if code := mainCode([]string{"-h"}, &stderr); code != 0 {
 		t.Errorf("-h: exit code %d, want 0", code)
 	}
-	for _, f := range []string{"-addr", "-db", "-keys", "-idle", "-lifetime", "-secure", "-debug", "docs/demo.md"} {
+	for _, f := range []string{"-addr", "-db", "-redis", "-admin-socket", "-keys", "-idle", "-lifetime", "-secure", "-debug", "docs/demo.md"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage lacks %s", f)
 		}
