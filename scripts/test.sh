@@ -71,3 +71,15 @@ FUZZTIME=5s FUZZ_MINIMIZE=5s FUZZ_TARGETS= scripts/fuzz.sh
 # SIGKILL during concurrent writes, 3 rounds (the full 20: docs/RELIABILITY.md).
 echo "== crash test (scripts/crash.sh, 3 rounds)"
 ROUNDS=3 WORKERS=32 scripts/crash.sh
+
+# The same with the sessions in Redis: SIGKILL redis-server (appendfsync
+# always), 3 rounds (the full 10: docs/RELIABILITY.md). It needs
+# redis-server, installed above; without it, it fails in CI and skips here.
+echo "== crash test on Redis (scripts/crash.sh --redis, 3 rounds)"
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	ROUNDS=3 WORKERS=32 scripts/crash.sh --redis
+elif [ "${CI:-}" = true ]; then
+	echo "redis-server and redis-cli are required in CI"; exit 1
+else
+	echo "skipped: redis-server or redis-cli not installed"
+fi

@@ -3,8 +3,8 @@
 // acknowledged, and after a crash and restart it checks that every
 // acknowledged write is still there.
 //
-//	crashdriver drive  -base URL -acks FILE -round N [-workers 32] [-sessions 8] [-max 60s]
-//	crashdriver verify -base URL -acks FILE
+//	crashdriver drive  -base URL -acks FILE -round N [-workers 32] [-sessions 8] [-max 60s] [-stop-on-5xx]
+//	crashdriver verify -base URL -acks FILE [-wait 0]
 //
 // drive creates -sessions new sessions (one PUT each), picks up to as many
 // sessions of earlier rounds from FILE, and runs -workers goroutines that
@@ -12,11 +12,17 @@
 // workers per session, so concurrent changes of one session must merge.
 // Every 204 response is appended to FILE as "cookie<TAB>key<TAB>value". It
 // runs until the server stops answering (the script SIGKILLs it; connection
-// refused ends each worker) or -max passes.
+// refused ends each worker) or -max passes. With -stop-on-5xx a 5xx answer
+// ends a worker too: in scripts/crash.sh's Redis mode the server stays up
+// and its store (Redis) is killed, so the server answers 500 from then on.
 //
 // verify reads FILE, asks the server for each recorded session
 // (GET /api/session with its cookie) and counts the acknowledged keys that
 // are missing or hold another value: lost. It exits 1 when any was lost.
+// With -wait D it first waits, up to D, until the server answers
+// GET /api/session for the first recorded session with 200: a server whose
+// store (Redis) just came back fails requests for a moment (go-redis dials
+// again once a second).
 //
 // Exit status: 0 success, 1 failure (lost writes, unexpected answers), 2 bad
 // usage.
@@ -134,9 +140,7 @@ func put(ctx context.Context, c *http.Client, base, cookie, key, value string) (
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
+	req.Header.Set("Cookie", cookie)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -176,6 +180,7 @@ func drive(args []string) error {
 	workers := fs.Int("workers", 32, "concurrent writers")
 	sessions := fs.Int("sessions", 8, "new sessions this round (and at most as many of earlier rounds)")
 	maxTime := fs.Duration("max", 60*time.Second, "stop after this long even if the server still answers")
+	stopOn5xx := fs.Bool("stop-on-5xx", false, "a 5xx answer ends a worker, as a refused connection does (the store died, the server did not)")
 	fs.Parse(args)
 	if *base == "" || *acksPath == "" || *workers < 1 || *sessions < 1 {
 		usage()
@@ -232,6 +237,10 @@ func drive(args []string) error {
 			transient.Add(1)
 			continue
 		}
+		if *stopOn5xx && code >= 500 {
+			transient.Add(1)
+			break // the store is gone
+		}
 		if code != http.StatusNoContent || set == "" || set == "-" {
 			unexpected.Add(1)
 			fmt.Fprintf(os.Stderr, "crashdriver: new session: status %d, cookie %q\n", code, set)
@@ -258,6 +267,9 @@ func drive(args []string) error {
 						// is refused.
 						transient.Add(1)
 						time.Sleep(5 * time.Millisecond)
+					case *stopOn5xx && code >= 500:
+						transient.Add(1)
+						return // the store is gone
 					case code == http.StatusNoContent && set == "-":
 						// The session ended under us: nothing ends
 						// sessions here, so this is a lost session.
@@ -303,6 +315,7 @@ func verify(args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ExitOnError)
 	base := fs.String("base", "", "server `URL` (http://127.0.0.1:PORT)")
 	acksPath := fs.String("acks", "", "acks `file`")
+	wait := fs.Duration("wait", 0, "first wait up to this long for the server to serve a recorded session")
 	fs.Parse(args)
 	if *base == "" || *acksPath == "" {
 		usage()
@@ -310,6 +323,11 @@ func verify(args []string) error {
 	acks, err := readAcks(*acksPath)
 	if err != nil {
 		return err
+	}
+	if len(acks) > 0 {
+		if err := waitReady(*base, acks[0].cookie, *wait); err != nil {
+			return err
+		}
 	}
 	bySession := map[string][]ack{}
 	for _, a := range acks {
@@ -366,13 +384,36 @@ func verify(args []string) error {
 	return nil
 }
 
+// waitReady polls GET /api/session with cookie (a stored session, so
+// that the server reads its store) until it answers 200 or max passes;
+// max 0 returns at once.
+func waitReady(base, cookie string, max time.Duration) error {
+	if max <= 0 {
+		return nil
+	}
+	c := newClient(1)
+	deadline := time.Now().Add(max)
+	for {
+		_, err := getSession(c, base, cookie)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server did not serve sessions within %v: %w", max, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // getSession asks the server for the session of cookie.
 func getSession(c *http.Client, base, cookie string) (*sessionJSON, error) {
 	req, err := http.NewRequest("GET", base+"/api/session", nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Cookie", cookie)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err

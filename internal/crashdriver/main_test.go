@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeDemo answers PUT and GET /api/session like sesdemo, keeping sessions
@@ -17,6 +18,10 @@ type fakeDemo struct {
 	mu       sync.Mutex
 	sessions map[string]map[string]json.RawMessage
 	n        int
+	// storeLeft, when positive, is how many more PUTs succeed before
+	// every PUT answers 500, as sesdemo does when its Redis died.
+	storeLeft int
+	outage    bool
 }
 
 func (f *fakeDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +35,13 @@ func (f *fakeDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		data = map[string]json.RawMessage{}
 	}
 	switch {
+	case f.outage:
+		http.Error(w, "session store failure", http.StatusInternalServerError)
 	case r.Method == "PUT" && strings.HasPrefix(r.URL.Path, "/api/session/"):
+		if f.storeLeft > 0 {
+			f.storeLeft--
+			f.outage = f.storeLeft == 0
+		}
 		var v json.RawMessage
 		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -85,5 +96,36 @@ func TestVerifyCountsLostWrites(t *testing.T) {
 	}
 	if err := verify([]string{"-base", srv.URL, "-acks", acks}); err == nil {
 		t.Fatal("verify accepted a malformed acks file")
+	}
+}
+
+// TestDriveStopsWhenTheStoreFails: with -stop-on-5xx, drive ends when the
+// server answers 500 (its store died, it did not), with every write
+// acknowledged before recorded; verify then finds them all.
+func TestDriveStopsWhenTheStoreFails(t *testing.T) {
+	demo := &fakeDemo{sessions: map[string]map[string]json.RawMessage{}, storeLeft: 50}
+	srv := httptest.NewServer(demo)
+	defer srv.Close()
+	acks := filepath.Join(t.TempDir(), "acks.tsv")
+	if err := drive([]string{"-base", srv.URL, "-acks", acks, "-round", "1", "-workers", "4", "-sessions", "2", "-max", "30s", "-stop-on-5xx"}); err != nil {
+		t.Fatalf("drive until the store fails: %v", err)
+	}
+	recorded, err := readAcks(acks)
+	if err != nil || len(recorded) != 50 {
+		t.Fatalf("%d acks recorded (%v), want the 50 the server acknowledged", len(recorded), err)
+	}
+	// While the store is out, verify fails; with -wait it waits for the
+	// store to come back.
+	if err := verify([]string{"-base", srv.URL, "-acks", acks, "-wait", "100ms"}); err == nil || !strings.Contains(err.Error(), "did not serve sessions") {
+		t.Fatalf("verify during the outage: %v", err)
+	}
+	back := time.AfterFunc(200*time.Millisecond, func() {
+		demo.mu.Lock()
+		demo.outage = false
+		demo.mu.Unlock()
+	})
+	defer back.Stop()
+	if err := verify([]string{"-base", srv.URL, "-acks", acks, "-wait", "30s"}); err != nil {
+		t.Fatalf("verify: %v", err)
 	}
 }
