@@ -23,12 +23,7 @@ func TestExportImportPipeline(t *testing.T) {
 	build(t)
 	dir := demoproc.ShortTempDir(t)
 	d := startDemo(t, dir)
-	alice := newBrowser(t, d, firefox)
-	alice.login("alice")
-	alice.put("cart", `[1,2,3]`)
-	anon := newBrowser(t, d, "curl/8.5.0")
-	anon.put("theme", `"dark"`)
-	before := []apiSession{alice.session(), anon.session()}
+	browsers, before := twoBrowsers(t, d)
 	d.Stop()
 
 	moved := demoproc.ShortTempDir(t)
@@ -60,9 +55,29 @@ func TestExportImportPipeline(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(moved, "demo.keys"), keys, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d2 := startDemo(t, moved)
-	for i, b := range []*browser{alice, anon} {
-		b.Base = d2.Base
+	wantMoved(t, startDemo(t, moved).Base, browsers, before)
+}
+
+// twoBrowsers makes two browsers of d with stored sessions, alice logged in
+// with a cart and an anonymous one with a theme, and returns them with
+// their sessions as the app sees them.
+func twoBrowsers(t *testing.T, d *demo) ([]*browser, []apiSession) {
+	t.Helper()
+	alice := newBrowser(t, d, firefox)
+	alice.login("alice")
+	alice.put("cart", `[1,2,3]`)
+	anon := newBrowser(t, d, "curl/8.5.0")
+	anon.put("theme", `"dark"`)
+	return []*browser{alice, anon}, []apiSession{alice.session(), anon.session()}
+}
+
+// wantMoved points browsers at the demo at base, where their sessions were
+// moved, and requires that it sees the sessions before describes: same
+// ids, users and data, no new login.
+func wantMoved(t *testing.T, base string, browsers []*browser, before []apiSession) {
+	t.Helper()
+	for i, b := range browsers {
+		b.Base = base
 		got := b.session()
 		if got.ID != before[i].ID || got.User != before[i].User || len(got.Data) != len(before[i].Data) {
 			t.Errorf("after the move, browser %d sees %+v, want %+v", i, got, before[i])

@@ -192,12 +192,7 @@ func TestRedisMigration(t *testing.T) {
 	srv := redistest.Start(t)
 	dir := demoproc.ShortTempDir(t)
 	d := startDemo(t, dir)
-	alice := newBrowser(t, d, firefox)
-	alice.login("alice")
-	alice.put("cart", `[1,2,3]`)
-	anon := newBrowser(t, d, "curl/8.5.0")
-	anon.put("theme", `"dark"`)
-	before := []apiSession{alice.session(), anon.session()}
+	browsers, before := twoBrowsers(t, d)
 	d.Stop()
 
 	const n = 10_000
@@ -234,18 +229,7 @@ func TestRedisMigration(t *testing.T) {
 
 	// The app on Redis, with the same keys, knows every cookie.
 	r := startRedisDemo(t, srv.URL(), d.keys)
-	for i, b := range []*browser{alice, anon} {
-		b.Base = r.Base
-		got := b.session()
-		if got.ID != before[i].ID || got.User != before[i].User || len(got.Data) != len(before[i].Data) {
-			t.Errorf("after the move, browser %d sees %+v, want %+v", i, got, before[i])
-		}
-		for k, v := range before[i].Data {
-			if compact(got.Data[k]) != compact(v) {
-				t.Errorf("after the move, browser %d: %s = %s, want %s", i, k, got.Data[k], v)
-			}
-		}
-	}
+	wantMoved(t, r.Base, browsers, before)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := 0; i < n; i += n / 100 {
 		want := seeded[i]
