@@ -59,10 +59,16 @@ func (m *Manager) encodeCookie(id ID) string {
 }
 
 // decodeCookie verifies a cookie value with the configured codec (see
-// CookieCodec.Decode).
-func (m *Manager) decodeCookie(value string) (id ID, keyIndex int, ok bool) {
+// CookieCodec.Decode); reason is "" when it verified, else why not
+// (Observer.CookieRejected). A codec says only yes or no, so its refusals
+// are CookieBadSignature; the default codec tells malformed values apart.
+func (m *Manager) decodeCookie(value string) (id ID, keyIndex int, reason CookieReason) {
 	if m.cfg.Codec != nil {
-		return m.cfg.Codec.Decode(value)
+		id, keyIndex, ok := m.cfg.Codec.Decode(value)
+		if !ok {
+			return ID{}, 0, CookieBadSignature
+		}
+		return id, keyIndex, ""
 	}
-	return m.cfg.Keys.VerifyCookie(m.cfg.Cookie.Name, value)
+	return m.cfg.Keys.verifyCookie(m.cfg.Cookie.Name, value)
 }

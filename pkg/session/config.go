@@ -86,6 +86,12 @@ type Config struct {
 	// fails (a store error). Default: log the error and reply 500, or 413
 	// when the session grew past the store's size limit (ErrTooLarge).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Observer receives the manager's events (sessions created, logged in,
+	// renewed; cookies rejected; changes dropped or too late), for metrics
+	// (pkg/metrics) and audit hooks. Default: the zero Observer, nothing
+	// observes, at no cost. Sessions ended are a store's events: see
+	// StoreObserver.
+	Observer Observer
 	// Logger receives the manager's logs. It never gets cookie values or
 	// keys. Default slog.Default().
 	Logger *slog.Logger

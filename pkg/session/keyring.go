@@ -270,20 +270,28 @@ func (k *Keyring) SignCookie(name string, id ID) string {
 // length, not base64url, or whose tag no key verifies yields ok == false.
 // Tags are compared in constant time.
 func (k *Keyring) VerifyCookie(name, value string) (id ID, keyIndex int, ok bool) {
+	id, keyIndex, reason := k.verifyCookie(name, value)
+	return id, keyIndex, reason == ""
+}
+
+// verifyCookie is VerifyCookie that says why it refused a value:
+// CookieMalformed for a wrong length or encoding, CookieBadSignature for a
+// tag no key verifies; "" when the value verified.
+func (k *Keyring) verifyCookie(name, value string) (id ID, keyIndex int, reason CookieReason) {
 	if len(value) != cookieValueLen {
-		return ID{}, 0, false
+		return ID{}, 0, CookieMalformed
 	}
 	var raw [16 + cookieTagSize]byte
 	if !decodeCookie(&raw, value) {
-		return ID{}, 0, false
+		return ID{}, 0, CookieMalformed
 	}
 	copy(id[:], raw[:16])
 	for i, key := range k.cookie {
 		if key.checkCookieTag(name, &id, raw[16:]) {
-			return id, i, true
+			return id, i, ""
 		}
 	}
-	return ID{}, 0, false
+	return ID{}, 0, CookieBadSignature
 }
 
 // decodeCookie decodes a cookieValueLen-long base64url value into raw

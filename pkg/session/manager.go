@@ -93,30 +93,31 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	for _, token := range tokens {
 		s.hadCookie = true
 		if len(token) > MaxCookieSize {
-			m.log.DebugContext(r.Context(), rejected, "reason", "oversized", "length", len(token))
+			m.rejected(r.Context(), rejected, CookieOversized, "length", len(token))
 			continue
 		}
-		id, keyIndex, ok := m.decodeCookie(token)
-		if !ok {
-			m.log.DebugContext(r.Context(), rejected, "reason", "bad signature or format")
+		id, keyIndex, reason := m.decodeCookie(token)
+		if reason != "" {
+			m.rejected(r.Context(), rejected, reason)
 			continue
 		}
 		rec, err := m.load(r.Context(), id, now)
 		if errors.Is(err, ErrRenewed) {
 			// A login or renew elsewhere: the browser probably holds the
 			// new cookie already (Save leaves it alone).
-			m.log.DebugContext(r.Context(), rejected, "reason", "session renewed")
+			m.rejected(r.Context(), rejected, CookieRenewed)
 			s.renewedAway = true
 			continue
 		}
 		if errors.Is(err, ErrNotFound) {
-			m.log.DebugContext(r.Context(), rejected, "reason", "session not found or expired")
+			m.rejected(r.Context(), rejected, CookieUnknownID)
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("session: loading: %w", err)
 		}
 		if rec.Expired(now) { // never trust that the store or a reaper checked
+			m.rejected(r.Context(), rejected, CookieUnknownID)
 			continue
 		}
 		s.stored, s.id, s.keyIndex = rec, rec.ID, keyIndex
@@ -223,7 +224,7 @@ func (m *Manager) timeouts(persistent bool) (idle, lifetime time.Duration) {
 // points at a session that was not saved.
 func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock() // then the observers run (afterUnlock)
 	if s.saved {
 		return nil
 	}
@@ -239,6 +240,9 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	switch {
 	case s.destroyed:
 		if s.stored != nil {
+			// The store reports the session ended (StoreObserver.Ended)
+			// while s.mu is held: its context does not carry s.
+			ctx := WithEndReason(context.WithValue(ctx, ctxKey{}, (*Session)(nil)), EndLogout)
 			if _, err := m.apply(ctx, &Change{ID: s.stored.ID, Now: now, Destroy: true}); err != nil {
 				return fmt.Errorf("session: destroying: %w", err)
 			}
@@ -253,7 +257,7 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 			return nil // nothing stored; a stale or invalid cookie is left alone (see above)
 		}
 		if s.renewedAway && !s.login {
-			m.dropped(ctx, "the session cookie names a session renewed by another request")
+			m.dropped(ctx, s, "the session cookie names a session renewed by another request")
 			return nil
 		}
 		rec := s.info
@@ -269,6 +273,12 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		saved, err := m.apply(ctx, c)
 		if err != nil {
 			return fmt.Errorf("session: creating: %w", err)
+		}
+		if f := m.cfg.Observer.Created; f != nil {
+			s.afterUnlock(func() { f(ctx, saved) })
+		}
+		if f := m.cfg.Observer.LoggedIn; f != nil && s.login {
+			s.afterUnlock(func() { f(ctx, saved) })
 		}
 		m.issue(h, s, saved, now)
 		return nil
@@ -305,12 +315,22 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 	saved, err := m.apply(ctx, c)
 	if errors.Is(err, ErrNotFound) {
 		if changed {
-			m.dropped(ctx, "the session ended or was renewed before this request saved")
+			m.dropped(ctx, s, "the session ended or was renewed before this request saved")
 		}
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("session: saving: %w", err)
+	}
+	switch {
+	case s.login:
+		if f := m.cfg.Observer.LoggedIn; f != nil {
+			s.afterUnlock(func() { f(ctx, saved) })
+		}
+	case c.NewID != (ID{}):
+		if f := m.cfg.Observer.Renewed; f != nil {
+			s.afterUnlock(func() { f(ctx, saved) })
+		}
 	}
 	moved := !s.header && m.persistentCookie(saved) && !saved.Expires().Equal(s.stored.Expires())
 	if resign || c.NewID != (ID{}) || moved {
@@ -343,6 +363,9 @@ func (m *Manager) persistentCookie(r *Record) bool { return m.cfg.Cookie.Persist
 // saved (see Session, "After the save").
 func (m *Manager) lateChange(ctx context.Context, method string) {
 	m.counts.late.Add(1)
+	if f := m.cfg.Observer.LateChange; f != nil {
+		f(ctx, method)
+	}
 	m.log.ErrorContext(ctx, "session changed after it was saved (the response had started); change not saved",
 		"method", "Session."+method)
 }
@@ -351,7 +374,10 @@ func (m *Manager) lateChange(ctx context.Context, method string) {
 // save (a logout must never be lost), and counts and logs the late call.
 func (m *Manager) destroyLate(ctx context.Context, ids ...ID) {
 	m.counts.late.Add(1)
-	if _, err := m.cfg.Store.Delete(context.WithoutCancel(ctx), ids...); err != nil {
+	if f := m.cfg.Observer.LateChange; f != nil {
+		f(ctx, "Destroy")
+	}
+	if _, err := m.cfg.Store.Delete(WithEndReason(context.WithoutCancel(ctx), EndLogout), ids...); err != nil {
 		m.log.ErrorContext(ctx, "session destroyed after it was saved (the response had started); deleting it failed",
 			"method", "Session.Destroy", "error", err)
 		return
@@ -360,10 +386,23 @@ func (m *Manager) destroyLate(ctx context.Context, ids ...ID) {
 		"method", "Session.Destroy")
 }
 
-// dropped counts and logs a change dropped because its session is gone.
-func (m *Manager) dropped(ctx context.Context, why string) {
+// dropped counts, logs and reports a change of s dropped because its
+// session is gone. s.mu is held.
+func (m *Manager) dropped(ctx context.Context, s *Session, why string) {
 	m.counts.dropped.Add(1)
+	if f := m.cfg.Observer.Dropped; f != nil {
+		s.afterUnlock(func() { f(ctx) })
+	}
 	m.log.InfoContext(ctx, "session change dropped; cookie left alone", "reason", why)
+}
+
+// rejected logs (at debug level, as msg) and reports a session cookie or
+// token that leads to no session; attrs add to the log line.
+func (m *Manager) rejected(ctx context.Context, msg string, reason CookieReason, attrs ...any) {
+	m.log.DebugContext(ctx, msg, append([]any{"reason", string(reason)}, attrs...)...)
+	if f := m.cfg.Observer.CookieRejected; f != nil {
+		f(ctx, reason)
+	}
 }
 
 // apply applies c to the store. A client hanging up must not abort a write
@@ -459,7 +498,7 @@ func (m *Manager) DestroyUser(ctx context.Context, user string) (int, error) {
 	if !ok {
 		return 0, ErrNotSupported
 	}
-	n, err := ui.DeleteUser(ctx, user)
+	n, err := ui.DeleteUser(WithEndReason(ctx, EndLogoutEverywhere), user)
 	if err != nil {
 		return n, fmt.Errorf("session: destroying sessions of a user: %w", err)
 	}
@@ -477,7 +516,7 @@ func (m *Manager) DestroyUserExcept(ctx context.Context, user string, keep ID) (
 	if !ok {
 		return 0, ErrNotSupported
 	}
-	n, err := ui.DeleteUserExcept(ctx, user, keep)
+	n, err := ui.DeleteUserExcept(WithEndReason(ctx, EndLogoutOthers), user, keep)
 	if err != nil {
 		return n, fmt.Errorf("session: destroying the other sessions of a user: %w", err)
 	}
@@ -504,7 +543,7 @@ func (m *Manager) DestroyUserSession(ctx context.Context, user string, id ID) (b
 	}
 	// Binding a user always renews the ID, so this ID cannot have moved to
 	// another user since the check.
-	n, err := m.cfg.Store.Delete(ctx, id)
+	n, err := m.cfg.Store.Delete(WithEndReason(ctx, EndLogout), id)
 	if err != nil {
 		return false, fmt.Errorf("session: revoking: %w", err)
 	}

@@ -61,8 +61,9 @@ type Session struct {
 	// (ErrRenewed), so the browser probably holds a newer cookie: this
 	// fresh session is not stored unless it logs in (see Manager.Save).
 	renewedAway bool
-	read        bool // the handler looked at the session: responses vary by cookie
-	saved       bool // Manager.Save ran: later changes are rejected
+	read        bool   // the handler looked at the session: responses vary by cookie
+	saved       bool   // Manager.Save ran: later changes are rejected
+	after       func() // run by unlock once mu is released (afterUnlock)
 }
 
 // ID returns the session's current ID. For a session created in this request
@@ -257,7 +258,7 @@ func (s *Session) setRaw(method, key string, v json.RawMessage) error {
 		return ErrInvalidKey
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.saved {
 		return s.lateLocked(method)
 	}
@@ -276,7 +277,7 @@ func (s *Session) setRaw(method, key string, v json.RawMessage) error {
 // change. After the save it changes nothing and is logged (see Session).
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.saved {
 		_ = s.lateLocked("Delete")
 		return
@@ -304,7 +305,7 @@ func (s *Session) Pop(key string, dst any) (bool, error) { return s.pop("Pop", k
 
 func (s *Session) pop(method, key string, dst any) (bool, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.saved {
 		return false, s.lateLocked(method)
 	}
@@ -368,7 +369,7 @@ func (s *Session) Keys() []string {
 // it changes nothing and is logged (see Session).
 func (s *Session) Clear() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.saved {
 		_ = s.lateLocked("Clear")
 		return
@@ -389,7 +390,7 @@ func (s *Session) Clear() {
 // response.
 func (s *Session) Renew() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.saved {
 		_ = s.lateLocked("Renew")
 		return
@@ -433,7 +434,7 @@ func (s *Session) Login(user string, opts ...LoginOption) error {
 		opt(&o)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.saved {
 		return s.lateLocked("Login")
 	}
@@ -482,20 +483,44 @@ func (s *Session) DestroyOthers() (int, error) {
 // response can no longer clear the cookie (see Session).
 func (s *Session) Destroy() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.read = true
 	s.destroyed = true
 	s.set, s.deleted, s.cleared = nil, nil, false
 	if s.saved {
-		s.m.destroyLate(s.ctx, s.savedIDsLocked()...)
+		ids := s.savedIDsLocked()
+		s.afterUnlock(func() { s.m.destroyLate(s.ctx, ids...) })
 	}
 }
 
 // lateLocked reports a change attempted after the save: the Manager counts
-// and logs it. It returns ErrAlreadySaved. s.mu is held.
+// and logs it once s.mu is released. It returns ErrAlreadySaved. s.mu is
+// held, to be released with unlock.
 func (s *Session) lateLocked(method string) error {
-	s.m.lateChange(s.ctx, method)
+	s.afterUnlock(func() { s.m.lateChange(s.ctx, method) })
 	return ErrAlreadySaved
+}
+
+// afterUnlock makes unlock run f once s.mu is released: observers and the
+// store are called without the session's lock, so an observer may use the
+// session its context carries. s.mu is held.
+func (s *Session) afterUnlock(f func()) {
+	if prev := s.after; prev != nil {
+		next := f
+		f = func() { prev(); next() }
+	}
+	s.after = f
+}
+
+// unlock releases s.mu, then runs what the locked section left for after
+// it (afterUnlock).
+func (s *Session) unlock() {
+	after := s.after
+	s.after = nil
+	s.mu.Unlock()
+	if after != nil {
+		after()
+	}
 }
 
 // savedIDsLocked returns the IDs under which the session may be stored

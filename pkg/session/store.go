@@ -290,6 +290,41 @@ type Stats struct {
 	// Redis server's persistence); empty when the store has nothing to
 	// add to its documentation.
 	Durability string `json:"durability,omitempty"`
+	// Commits describes the store's write commits since it was opened;
+	// zero, which JSON encodes as null, when the store does not measure
+	// them or none ran.
+	Commits CommitStats `json:"commits"`
+}
+
+// CommitStats summarises a store's write commits (each a Commit reported
+// to StoreObserver.Committed) since the store was opened: how many, and
+// how long they took. Percentiles come from a histogram with fixed
+// buckets and are the upper bound of the bucket they fall in, so they
+// overstate by at most a bucket's width (boltstore: a factor of 1.25).
+type CommitStats struct {
+	// Count counts the commits.
+	Count int64 `json:"count"`
+	// Changes counts the operations they carried (Commit.Size summed).
+	Changes int64 `json:"changes"`
+	// Failed counts the commits that failed.
+	Failed int64 `json:"failed"`
+	// P50, P90 and P99 are the median, 90th and 99th percentile of their
+	// durations.
+	P50 time.Duration `json:"p50_ns"`
+	P90 time.Duration `json:"p90_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	// Max is the longest.
+	Max time.Duration `json:"max_ns"`
+}
+
+// MarshalJSON encodes c as JSON null when no commit was measured (Count is
+// zero). Decoding null leaves a CommitStats zero.
+func (c CommitStats) MarshalJSON() ([]byte, error) {
+	if c.Count == 0 {
+		return []byte("null"), nil
+	}
+	type plain CommitStats // without this method
+	return json.Marshal(plain(c))
 }
 
 // ReapStats describes one expiry pass.
