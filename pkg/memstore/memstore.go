@@ -43,6 +43,15 @@ type Options struct {
 	// session.ErrTooLarge, and stores nothing, for a larger result. Zero
 	// means DefaultMaxRecordSize (64 KiB); a negative value means no limit.
 	MaxRecordSize int
+
+	// Observer receives the store's events: sessions ended
+	// (session.StoreObserver.Ended, by Apply with Destroy, Delete,
+	// DeleteUser and DeleteUserExcept with the caller's reason, by Apply's
+	// per-user limit as session.EndLimit, and as expired by the cleanup
+	// and Purge) and expiry
+	// passes (Reaped: each cleanup or Purge). The store has no commits,
+	// seals or system errors to report. The zero value observes nothing.
+	Observer session.StoreObserver
 }
 
 // Store is an in-memory session store. It implements session.Store,
@@ -52,6 +61,7 @@ type Options struct {
 type Store struct {
 	now     func() time.Time
 	maxSize int // 0: no limit
+	obs     session.StoreObserver
 
 	mu       sync.RWMutex
 	closed   bool
@@ -87,6 +97,7 @@ func New(opts *Options) *Store {
 	}
 	s := &Store{
 		now:     o.Now,
+		obs:     o.Observer,
 		recs:    make(map[session.ID]*session.Record),
 		users:   make(map[string]map[session.ID]struct{}),
 		renewed: make(map[session.ID]time.Time),
@@ -191,67 +202,75 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if c.Destroy {
+		_, err := s.Delete(ctx, c.ID)
+		return nil, err
+	}
 	if err := s.wlock(ctx); err != nil {
 		return nil, err
 	}
-	defer s.mu.Unlock()
+	next, limited, err := s.applyLocked(c)
+	s.mu.Unlock()
+	s.ended(ctx, session.EndLimit, limited)
+	return next, err
+}
+
+// applyLocked is Apply of a change that is no Destroy; it also returns
+// the sessions the change's limit removed. s.mu must be held for writing.
+func (s *Store) applyLocked(c *session.Change) (*session.Record, []*session.Record, error) {
 	if c.Create != nil {
 		if s.taken(c.ID) {
-			return nil, session.ErrExists
+			return nil, nil, session.ErrExists
 		}
 		next := c.ApplyTo(nil)
 		if err := s.checkSize(next); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s.put(next)
-		s.limitUser(next, c)
-		return next.Clone(), nil
+		return next.Clone(), s.limitUser(next, c), nil
 	}
 
 	latest, ok := s.recs[c.ID]
-	if c.Destroy {
-		if ok {
-			s.remove(latest)
-		}
-		return nil, nil
-	}
 	if !ok && s.renewedAt(c.ID, c.Now) {
-		return nil, session.ErrRenewed
+		return nil, nil, session.ErrRenewed
 	}
 	if !ok || latest.Expired(c.Now) {
-		return nil, session.ErrNotFound
+		return nil, nil, session.ErrNotFound
 	}
 	target := c.TargetID()
 	if target != c.ID && s.taken(target) {
-		return nil, session.ErrExists
+		return nil, nil, session.ErrExists
 	}
 	next := c.ApplyTo(latest)
 	if err := s.checkSize(next); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.remove(latest)
 	s.put(next)
 	if target != c.ID {
 		s.renewed[c.ID] = c.Now.Add(session.RenewGrace)
 	}
-	s.limitUser(next, c)
-	return next.Clone(), nil
+	return next.Clone(), s.limitUser(next, c), nil
 }
 
 // limitUser removes the sessions of next's user over c.MaxUserSessions
-// (session.OverLimit). s.mu must be held for writing.
-func (s *Store) limitUser(next *session.Record, c *session.Change) {
+// (session.OverLimit) and returns them. s.mu must be held for writing.
+func (s *Store) limitUser(next *session.Record, c *session.Change) []*session.Record {
 	if c.MaxUserSessions <= 0 || next.UserID == "" {
-		return
+		return nil
 	}
 	set := s.users[next.UserID]
 	others := make([]*session.Record, 0, len(set))
 	for id := range set {
 		others = append(others, s.recs[id])
 	}
+	var removed []*session.Record
 	for _, id := range session.OverLimit(c.MaxUserSessions, next, others, c.Now) {
-		s.remove(s.recs[id])
+		r := s.recs[id]
+		s.remove(r)
+		removed = append(removed, r)
 	}
+	return removed
 }
 
 // Import inserts recs atomically, as session.Importer specifies: records
@@ -287,19 +306,22 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 
 // Delete removes the records stored under ids, live or expired, with their
 // index entries, and returns how many existed. Missing ids are not an error.
+// Each removed session is reported to Options.Observer's Ended with the
+// reason in ctx (session.WithEndReason).
 func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
-	n := 0
+	var ended []*session.Record
 	for _, id := range ids {
 		if r, ok := s.recs[id]; ok {
 			s.remove(r)
-			n++
+			ended = append(ended, r)
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	s.ended(ctx, session.EndReasonFrom(ctx), ended)
+	return len(ended), nil
 }
 
 // UserSessions returns copies of the records of user's sessions live at
@@ -328,7 +350,8 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 
 // DeleteUser removes every session bound to user, live or expired, and
 // returns how many it removed. An empty user (anonymous sessions) removes
-// nothing and returns 0.
+// nothing and returns 0. Each removed session is reported as Delete
+// reports it.
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 	return s.DeleteUserExcept(ctx, user, session.ID{})
 }
@@ -339,15 +362,17 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
-	n := 0
+	var ended []*session.Record
 	for id := range s.users[user] {
 		if id != keep {
-			s.remove(s.recs[id]) // deleting during range is safe for Go maps
-			n++
+			r := s.recs[id]
+			s.remove(r) // deleting during range is safe for Go maps
+			ended = append(ended, r)
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	s.ended(ctx, session.EndReasonFrom(ctx), ended)
+	return len(ended), nil
 }
 
 // List returns the next page of copies of the records matching q, in
@@ -442,13 +467,16 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 // returns how many it removed. It holds the write lock for one scan of all
 // records (O(n)), so a record refreshed before Purge takes the lock
 // survives. It also removes the tombstones that ended at now (not counted).
-// It updates Stats.LastReap.
+// It updates Stats.LastReap and reports the pass to Options.Observer
+// (Ended with session.EndExpired for each record, then Reaped).
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
-	return s.purgeLocked(now), nil
+	removed, pass := s.purgeLocked(now)
+	s.mu.Unlock()
+	s.reaped(ctx, removed, pass)
+	return pass.Removed, nil
 }
 
 // cleanup runs Purge every interval until Close.
@@ -463,23 +491,27 @@ func (s *Store) cleanup(interval time.Duration) {
 		case <-tick.C:
 			now := s.now() // outside the lock: the clock is the caller's code
 			s.mu.Lock()
-			if !s.closed {
-				s.purgeLocked(now)
+			if s.closed {
+				s.mu.Unlock()
+				continue
 			}
+			removed, pass := s.purgeLocked(now)
 			s.mu.Unlock()
+			s.reaped(context.Background(), removed, pass)
 		}
 	}
 }
 
-// purgeLocked removes the records expired at now and records the pass in
-// lastReap. s.mu must be held for writing.
-func (s *Store) purgeLocked(now time.Time) int {
+// purgeLocked removes the records expired at now, records the pass in
+// lastReap and returns the removed records and the pass. s.mu must be held
+// for writing.
+func (s *Store) purgeLocked(now time.Time) ([]*session.Record, session.ReapStats) {
 	start := time.Now()
-	n := 0
+	var removed []*session.Record
 	for _, r := range s.recs {
 		if r.Expired(now) {
 			s.remove(r) // deleting during range is safe for Go maps
-			n++
+			removed = append(removed, r)
 		}
 	}
 	for id, until := range s.renewed {
@@ -487,8 +519,28 @@ func (s *Store) purgeLocked(now time.Time) int {
 			delete(s.renewed, id)
 		}
 	}
-	s.lastReap = session.ReapStats{At: now, Removed: n, Duration: time.Since(start)}
-	return n
+	s.lastReap = session.ReapStats{At: now, Removed: len(removed), Duration: time.Since(start)}
+	return removed, s.lastReap
+}
+
+// ended reports removed records to the observer as ended for reason. s.mu
+// must not be held: the observer is the application's code.
+func (s *Store) ended(ctx context.Context, reason session.EndReason, recs []*session.Record) {
+	f := s.obs.Ended
+	if f == nil {
+		return
+	}
+	for _, r := range recs {
+		f(ctx, session.Ended{ID: r.ID, User: r.UserID, Reason: reason})
+	}
+}
+
+// reaped reports an expiry pass that removed recs. s.mu must not be held.
+func (s *Store) reaped(ctx context.Context, recs []*session.Record, pass session.ReapStats) {
+	s.ended(ctx, session.EndExpired, recs)
+	if f := s.obs.Reaped; f != nil {
+		f(pass)
+	}
 }
 
 // checkSize returns an error when r cannot be encoded as JSON or its

@@ -41,6 +41,43 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestObserverConformance(t *testing.T) {
+	sessiontest.RunObserver(t, func(t *testing.T, obs session.StoreObserver) session.Store {
+		return newStore(t, &memstore.Options{CleanupInterval: -1, Observer: obs})
+	})
+}
+
+// TestCleanupReportsEnded: the cleanup goroutine reports each session it
+// removes as expired, once, then its pass; passes that remove nothing are
+// reported too.
+func TestCleanupReportsEnded(t *testing.T) {
+	base := sessiontest.Base()
+	clock := &fakeClock{now: base}
+	rec := &sessiontest.Recorder{}
+	s := newStore(t, &memstore.Options{CleanupInterval: time.Millisecond, Now: clock.Now, Observer: rec.StoreObserver()})
+	short := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "alice", base))[0]
+	waitFor(t, "two empty passes reported", func() bool { return len(rec.Reaped()) >= 2 })
+	if ended := rec.Ended(); len(ended) != 0 {
+		t.Fatalf("passes before expiry reported %+v ended", ended)
+	}
+
+	clock.Set(base.Add(time.Hour))
+	waitFor(t, "a pass that removed the session", func() bool {
+		for _, p := range rec.Reaped() {
+			if p.Removed == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	n := len(rec.Reaped())
+	waitFor(t, "two more passes", func() bool { return len(rec.Reaped()) >= n+2 })
+	want := []session.Ended{{ID: short.ID, User: "alice", Reason: session.EndExpired}}
+	if got := rec.Ended(); len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("Ended reported %+v; want %+v once", got, want)
+	}
+}
+
 // fakeClock is a settable clock that counts its readings.
 type fakeClock struct {
 	mu    sync.Mutex
