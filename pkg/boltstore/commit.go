@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -163,6 +164,7 @@ func (s *Store) lead() {
 
 // commit applies the ops of one group and publishes their results.
 func (s *Store) commit(batch []*op) {
+	start := time.Now()
 	live := make([]*op, 0, len(batch))
 	for _, o := range batch {
 		if o.state.CompareAndSwap(opQueued, opClaimed) {
@@ -198,6 +200,7 @@ func (s *Store) commit(batch []*op) {
 				o.err = err
 			}
 		}
+		s.committed(start, len(live), err)
 		break
 	}
 	for _, o := range live {

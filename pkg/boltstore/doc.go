@@ -95,6 +95,21 @@
 // renewed bucket, which holds about the renews of the last
 // session.RenewGrace, not the stored sessions.
 //
+// # Observing
+//
+// Options.Observer (a session.StoreObserver) receives what the store sees:
+// each session it removes, once and after the removal is durable, with
+// the reason the caller gave (session.WithEndReason) or, for the reaper
+// and Purge, session.EndExpired; each group commit (its duration and
+// size); each expiry pass; each record failing its seal; system errors
+// by operation ("load", "commit", "reap", "reap_scan", "list",
+// "user_sessions", "stats", "prepare", "backup", "diagnose", "open",
+// "create_buckets", "migrate_schema"). Observers run outside the store's
+// transactions. pkg/metrics turns them into Prometheus metrics. The
+// store also keeps a histogram of its commits' durations itself, for
+// Stats.Commits (percentiles since Open), which sesctl stats shows
+// through the admin socket.
+//
 // # Live administration
 //
 // The store opens a file and starts its reaper; it starts no listener.

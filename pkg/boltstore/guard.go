@@ -34,15 +34,21 @@ func (s *Store) guard(what string, fn func() error) (err error) {
 	return fn()
 }
 
-// view runs fn in a read transaction under guard.
+// view runs fn in a read transaction under guard. A system error is
+// reported to the observer (Failed) under what.
 func (s *Store) view(what string, fn func(*bolt.Tx) error) error {
-	return s.guard(what, func() error { return boltErr(what, s.db.View(fn)) })
+	err := s.guard(what, func() error { return boltErr(what, s.db.View(fn)) })
+	s.failed(what, err)
+	return err
 }
 
 // update runs fn in a write transaction under guard. An error from fn rolls
-// the transaction back and is returned as is.
+// the transaction back and is returned as is; a system error is reported
+// to the observer (Failed) under what.
 func (s *Store) update(what string, fn func(*bolt.Tx) error) error {
-	return s.guard(what, func() error { return boltErr(what, s.db.Update(fn)) })
+	err := s.guard(what, func() error { return boltErr(what, s.db.Update(fn)) })
+	s.failed(what, err)
+	return err
 }
 
 // boltErr maps bbolt's errors to the store's: a closed database is

@@ -92,6 +92,15 @@ type Options struct {
 	// turns the cache off.
 	ReadCacheSize int
 
+	// Observer receives the store's events (session.StoreObserver): each
+	// session it removes, once (Apply with Destroy, Delete, DeleteUser and
+	// DeleteUserExcept with the caller's reason from
+	// session.WithEndReason; Apply's per-user limit as session.EndLimit;
+	// the reaper and Purge as session.EndExpired), each group commit, each expiry pass,
+	// each record failing its seal (once per id), and system errors with
+	// the operation's name. The zero value observes nothing, at no cost.
+	Observer session.StoreObserver
+
 	// InitialMmapSize is passed to bbolt: the initial size of the memory
 	// map. A long read (Backup, Check, a large List page) blocks a write
 	// that must grow the map, so a generous value avoids such stalls on

@@ -314,7 +314,8 @@ func expiredEntry(sessions *bolt.Bucket, k []byte, now time.Time) bool {
 // Expired by walking the expiry index up to now (cost: the expired
 // records, plus a look at the records of the current minute), Live as their difference, SizeBytes the file's size, FreeBytes
 // the free and pending pages plus the file's unused tail, and the seal
-// failures and latest expiry pass since Open.
+// failures, latest expiry pass and group commits (Commits: count and
+// duration percentiles) since Open.
 func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return session.Stats{}, err
@@ -366,6 +367,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 	if r := s.lastReap.Load(); r != nil {
 		st.LastReap = *r
 	}
+	st.Commits = s.commitStats.Stats()
 	bs := s.db.Stats()
 	st.FreeBytes = int64(bs.FreePageN+bs.PendingPageN) * int64(s.db.Info().PageSize)
 	if fi, err := os.Stat(s.path); err == nil {

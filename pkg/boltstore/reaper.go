@@ -123,7 +123,9 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		roundStart := time.Now()
 		var n int
 		var deleting time.Duration
-		n, deleting, err = s.reapRound(keys, now)
+		var ended []session.Ended
+		n, deleting, ended, err = s.reapRound(keys, now)
+		s.reportEnded(ctx, session.EndExpired, ended)
 		d := time.Since(roundStart)
 		if d > longest {
 			longest, longestDeleting = d, deleting
@@ -147,7 +149,9 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		s.log.Warn("boltstore: slow reaper rounds", "rounds", slowRounds, "over", slowRound,
 			"longest", longest, "deleting", longestDeleting, "committing", longest-longestDeleting)
 	}
-	s.lastReap.Store(&session.ReapStats{At: now, Removed: total, Duration: time.Since(start), LongestStep: longest})
+	pass := session.ReapStats{At: now, Removed: total, Duration: time.Since(start), LongestStep: longest}
+	s.lastReap.Store(&pass)
+	s.reaped(pass)
 	return total, err
 }
 
@@ -185,9 +189,9 @@ func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
 }
 
 // reapRound re-checks and deletes keys in one write transaction and returns
-// the records removed and how long it took until the commit (waiting for
-// the write lock and deleting).
-func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting time.Duration, err error) {
+// the records removed, how long it took until the commit (waiting for the
+// write lock and deleting), and the sessions it ended for the observer.
+func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting time.Duration, ended []session.Ended, err error) {
 	start := time.Now()
 	err = s.update("reap", func(tx *bolt.Tx) error {
 		removed = 0
@@ -195,6 +199,7 @@ func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting t
 		if err != nil {
 			return err
 		}
+		defer func() { ended = t.ended }()
 		c := t.expiry.Cursor()
 		for _, k := range keys {
 			if got, _ := c.Seek(k); !bytes.Equal(got, k) {
@@ -211,9 +216,9 @@ func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting t
 	})
 	s.reapTxs.Add(1)
 	if err != nil {
-		return 0, deleting, err
+		return 0, deleting, nil, err
 	}
-	return removed, deleting, nil
+	return removed, deleting, ended, nil
 }
 
 // reapEntry handles one due expiry-index entry and returns 1 if it removed
@@ -231,7 +236,7 @@ func (t *txn) reapEntry(k []byte, now time.Time) (int, error) {
 	if err != nil {
 		t.s.sealFailed(id, err)
 		old, _ := decodeUnverified(id, cur)
-		if err := t.remove(id, old); err != nil {
+		if err := t.end(id, old); err != nil {
 			return 0, err
 		}
 		return 1, t.expiry.Delete(k)
@@ -242,5 +247,5 @@ func (t *txn) reapEntry(k []byte, now time.Time) (int, error) {
 	if !rec.Expired(now) {
 		return 0, nil // later in the current minute: a later pass
 	}
-	return 1, t.remove(id, rec)
+	return 1, t.end(id, rec)
 }

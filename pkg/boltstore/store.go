@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/sesbolt/sesbolt/internal/commitstats"
 	"github.com/sesbolt/sesbolt/internal/sealcount"
 	"github.com/sesbolt/sesbolt/pkg/boltstore/internal/boltfile"
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -59,6 +60,11 @@ type Store struct {
 	lastReap atomic.Pointer[session.ReapStats]
 
 	sealFailures sealcount.Counter // records that failed their integrity check
+	sealMu       sync.Mutex
+	sealPending  []session.ID // counted, not yet reported to the observer (observe.go)
+	sealQueued   atomic.Bool  // sealPending is not empty
+
+	commitStats commitstats.Recorder // Stats.Commits
 
 	// Counters and hooks for tests (see export_test.go).
 	commits   atomic.Int64 // write transactions run by the committer
@@ -366,7 +372,11 @@ func (s *Store) enter() bool {
 	return true
 }
 
-func (s *Store) leave() { s.mu.RUnlock() }
+// leave ends an operation, then reports the seal failures it found.
+func (s *Store) leave() {
+	s.mu.RUnlock()
+	s.deliverSealFailed()
+}
 
 // stopping returns session.ErrClosed once Close has started, else ctx.Err().
 func (s *Store) stopping(ctx context.Context) error {
@@ -468,16 +478,21 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	prep := s.prepareChange(c)
 	s.leave()
 	var done *prepared
+	var ended []session.Ended
 	err := s.submit(ctx, func(t *txn) (err error) {
+		mark := len(t.ended)
 		done, err = t.apply(c, prep)
+		ended = t.endedSince(mark)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	if done == nil {
+		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		return nil, nil // Destroy
 	}
+	s.reportEnded(ctx, session.EndLimit, ended) // the user's surplus sessions (c.MaxUserSessions)
 	if !done.enc.exact {
 		// Decode what was stored, so the result equals what Load returns.
 		return decodeRecord(c.TargetID(), done.enc.record, true)
@@ -539,13 +554,17 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 		chunk := ids[:min(len(ids), s.opts.ReapBatch)]
 		ids = ids[len(chunk):]
 		var deleted int
+		var ended []session.Ended
 		err := s.submit(ctx, func(t *txn) (err error) {
+			mark := len(t.ended)
 			deleted, err = t.delete(chunk)
+			ended = t.endedSince(mark)
 			return err
 		})
 		if err != nil {
 			return n, err
 		}
+		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		n += deleted
 	}
 	return n, nil
@@ -573,13 +592,17 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 	for {
 		var deleted int
 		var more bool
+		var ended []session.Ended
 		err := s.submit(ctx, func(t *txn) (err error) {
+			mark := len(t.ended)
 			deleted, more, err = t.deleteUser(user, keep, s.opts.ReapBatch)
+			ended = t.endedSince(mark)
 			return err
 		})
 		if err != nil {
 			return n, err
 		}
+		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		n += deleted
 		if !more {
 			return n, nil
@@ -633,6 +656,7 @@ func (s *Store) sealFailed(id session.ID, err error) {
 	if !s.sealFailures.Add(id) {
 		return
 	}
+	s.queueSealFailed(id)
 	s.log.Warn("boltstore: stored session failed its integrity check; treating it as absent",
 		"id", id.String(), "reason", badReason(err), "path", s.path)
 }

@@ -21,6 +21,7 @@ type txn struct {
 	s                             *Store
 	sessions, expiry, users, meta *bolt.Bucket
 	deltaSessions, deltaUsers     int64
+	ended                         []session.Ended // removed by end, for the observer (observe.go)
 }
 
 // newTxn wraps a write transaction.
@@ -111,7 +112,7 @@ func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 			return nil, nil
 		}
 		old, _ := decodeUnverified(id, cur)
-		return nil, t.remove(id, old)
+		return nil, t.end(id, old)
 	}
 
 	if cur == nil {
@@ -181,7 +182,7 @@ func (t *txn) limitUser(next *session.Record, c *session.Change) error {
 	over := session.OverLimit(c.MaxUserSessions, next, others, c.Now)
 	for _, r := range others {
 		if slices.Contains(over, r.ID) {
-			if err := t.remove(r.ID, r); err != nil {
+			if err := t.end(r.ID, r); err != nil {
 				return err
 			}
 		}
@@ -197,7 +198,7 @@ func (t *txn) delete(ids []session.ID) (n int, err error) {
 			continue
 		}
 		old, _ := decodeUnverified(id, cur)
-		if err := t.remove(id, old); err != nil {
+		if err := t.end(id, old); err != nil {
 			return n, err
 		}
 		n++
@@ -228,7 +229,7 @@ func (t *txn) deleteUser(user string, keep session.ID, limit int) (n int, more b
 			old, _ = decodeUnverified(id, cur)
 		}
 		if old != nil && old.UserID == user {
-			if err := t.remove(id, old); err != nil {
+			if err := t.end(id, old); err != nil {
 				return n, more, err
 			}
 			n++
