@@ -14,9 +14,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
+	"github.com/sesbolt/sesbolt/pkg/memstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
+	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
 )
 
 var ctx = context.Background()
@@ -686,5 +689,47 @@ func TestClientExpireUserExcept(t *testing.T) {
 	}
 	if _, err := local.Get(ctx, keep); err != nil {
 		t.Errorf("the kept session: %v", err)
+	}
+}
+
+// TestExpireReportsRevoked: sessions an operator ends, over the socket's
+// HTTP API or in process, are reported by the store as revoked, once
+// each; a purge reports what it removes as expired.
+func TestExpireReportsRevoked(t *testing.T) {
+	rec := &sessiontest.Recorder{}
+	ms := memstore.New(&memstore.Options{CleanupInterval: -1, Observer: rec.StoreObserver()})
+	t.Cleanup(func() { _ = ms.Close() })
+	if n, err := ms.Import(ctx, seed(), now.Add(-2*time.Minute)); err != nil || n != len(seed()) {
+		t.Fatalf("seeding: %d, %v", n, err)
+	}
+	client, local, _ := serve(t, ms, nil)
+	if _, err := client.Expire(ctx, idAnon, idAnon, idAbsent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ExpireUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Purge(ctx, false); err != nil { // idOld, expired
+		t.Fatal(err)
+	}
+	if _, err := local.ExpireAll(ctx); err != nil { // alice's two
+		t.Fatal(err)
+	}
+	want := map[session.ID]session.Ended{
+		idAnon:   {ID: idAnon, Reason: session.EndRevoked},
+		idBob:    {ID: idBob, User: "bob", Reason: session.EndRevoked},
+		idOld:    {ID: idOld, User: "alice", Reason: session.EndExpired},
+		idAlice1: {ID: idAlice1, User: "alice", Reason: session.EndRevoked},
+		idAlice2: {ID: idAlice2, User: "alice", Reason: session.EndRevoked},
+	}
+	got := rec.Ended()
+	for _, e := range got {
+		if want[e.ID] != e {
+			t.Errorf("reported %+v, want %+v", e, want[e.ID])
+		}
+		delete(want, e.ID)
+	}
+	if len(got) != 5 || len(want) != 0 {
+		t.Errorf("reported %d ends (%+v); %d sessions missing", len(got), got, len(want))
 	}
 }

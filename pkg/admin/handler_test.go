@@ -225,7 +225,7 @@ func TestHandlerWire(t *testing.T) {
 		{"GET", "/v1/sessions?user=alice&limit=1", "", "", `{"sessions":[` + recordJSON(idAlice1, false) + `],"next":"` + idAlice1.String() + `"}`},
 		{"GET", "/v1/sessions?user=nobody", "", "", `{"sessions":[],"next":""}`},
 		{"GET", "/v1/sessions/" + idOld.String(), "", "", recordJSON(idOld, true)},
-		{"GET", "/v1/stats", "", "", `{"sessions":5,"live":4,"expired":1,"users":2,"seal_failures":0,"last_reap":null,"size_bytes":0,"free_bytes":0}`},
+		{"GET", "/v1/stats", "", "", `{"sessions":5,"live":4,"expired":1,"users":2,"seal_failures":0,"last_reap":null,"size_bytes":0,"free_bytes":0,"commits":null}`},
 		{"GET", "/v1/check", "", "", `{"records":5,"seals_verified":true,"problems":[]}`},
 		{"POST", "/v1/purge", jsonType, `{"dry_run":true}`, `{"purged":1,"dry_run":true}`},
 		{"DELETE", "/v1/sessions/" + idAbsent.String(), "", "", `{"expired":0}`},

@@ -140,9 +140,12 @@ func (l *Local) Get(ctx context.Context, id session.ID) (*session.Record, error)
 	return l.store.Load(ctx, id, time.Time{})
 }
 
-// Expire implements Service.
+// Expire implements Service. The store reports the sessions it ends as
+// revoked by an operator (session.EndRevoked; see
+// session.StoreObserver.Ended), as ExpireUser, ExpireUserExcept and
+// ExpireAll do.
 func (l *Local) Expire(ctx context.Context, ids ...session.ID) (int, error) {
-	return l.store.Delete(ctx, ids...)
+	return l.store.Delete(session.WithEndReason(ctx, session.EndRevoked), ids...)
 }
 
 // ExpireUser implements Service.
@@ -151,7 +154,7 @@ func (l *Local) ExpireUser(ctx context.Context, user string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ui.DeleteUser(ctx, user)
+	return ui.DeleteUser(session.WithEndReason(ctx, session.EndRevoked), user)
 }
 
 // ExpireUserExcept implements Service.
@@ -160,12 +163,13 @@ func (l *Local) ExpireUserExcept(ctx context.Context, user string, keep session.
 	if err != nil {
 		return 0, err
 	}
-	return ui.DeleteUserExcept(ctx, user, keep)
+	return ui.DeleteUserExcept(session.WithEndReason(ctx, session.EndRevoked), user, keep)
 }
 
 // ExpireAll implements Service. It deletes page by page (session.MaxPageSize
 // records per store operation), so a large store is never held for long.
 func (l *Local) ExpireAll(ctx context.Context) (int, error) {
+	ctx = session.WithEndReason(ctx, session.EndRevoked)
 	lister, err := ability[session.Lister](l, "listing")
 	if err != nil {
 		return 0, err
