@@ -113,8 +113,9 @@ type StoreObserver struct {
 	// reaper, Purge, or a TTL the store can observe; reason EndExpired). A record that was not stored (already ended) is not
 	// reported, so a session is reported ended exactly once, whoever tries
 	// to end it. A renew (Change.NewID) ends no session: the session lives
-	// on under its new ID. ctx is the caller's (context.Background() for
-	// the store's own reaper).
+	// on under its new ID. A record that failed its integrity check is
+	// reported too when removed, with the user it names. ctx is the
+	// caller's; the store's own for its reaper.
 	Ended func(ctx context.Context, e Ended)
 
 	// Committed is called once per write transaction of the store's
@@ -129,8 +130,8 @@ type StoreObserver struct {
 	Reaped func(r ReapStats)
 
 	// SealFailed is called when a stored record fails its integrity check
-	// (once per ID, as Stats.SealFailures counts them). The store treats
-	// the record as absent.
+	// (once per ID, as Stats.SealFailures counts them), at the end of the
+	// operation that found it. The store treats the record as absent.
 	SealFailed func(id ID)
 
 	// Failed is called when a store operation fails with a system error
