@@ -1,0 +1,340 @@
+package metrics_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/sesbolt/sesbolt/pkg/memstore"
+	"github.com/sesbolt/sesbolt/pkg/metrics"
+	"github.com/sesbolt/sesbolt/pkg/middleware"
+	"github.com/sesbolt/sesbolt/pkg/session"
+)
+
+var key = bytes.Repeat([]byte{7}, 32)
+
+// app is a Manager on a memstore, both observed by a Collector, behind
+// LoadAndSave.
+type app struct {
+	col   *metrics.Collector
+	store *memstore.Store
+	mgr   *session.Manager
+	h     http.Handler
+}
+
+func newApp(t *testing.T) *app {
+	t.Helper()
+	a := &app{col: metrics.New(nil)}
+	a.store = memstore.New(&memstore.Options{CleanupInterval: -1, Observer: a.col.StoreObserver()})
+	t.Cleanup(func() { a.store.Close() })
+	a.col.SetStats(a.store)
+	keys, err := session.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mgr, err = session.New(session.Config{Store: a.store, Keys: keys, Observer: a.col.Observer(),
+		Cookie: session.CookieOptions{Insecure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := session.FromContext(r.Context())
+		s.Login(r.FormValue("user"))
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := session.FromContext(r.Context())
+		s.Destroy()
+	})
+	mux.HandleFunc("POST /logout-everywhere", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := session.FromContext(r.Context())
+		if _, err := a.mgr.DestroyUser(r.Context(), s.UserID()); err != nil {
+			t.Error(err)
+		}
+		s.Destroy()
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {})
+	a.h = middleware.LoadAndSave(a.mgr)(mux)
+	return a
+}
+
+// do sends a request with cookie (may be "") and returns the cookie the
+// response sets.
+func (a *app) do(t *testing.T, method, path, cookie string) string {
+	t.Helper()
+	r := httptest.NewRequest(method, path, nil)
+	if cookie != "" {
+		r.AddCookie(&http.Cookie{Name: a.mgr.CookieName(), Value: cookie})
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == a.mgr.CookieName() {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func TestCollectAndLint(t *testing.T) {
+	a := newApp(t)
+	a.do(t, "POST", "/login?user=alice", "")
+	a.col.StoreObserver().Committed(session.Commit{Duration: time.Millisecond, Size: 2})
+	a.col.StoreObserver().Reaped(session.ReapStats{At: time.Now(), Removed: 1, Duration: time.Millisecond})
+	a.col.StoreObserver().Failed("load", errors.New("i/o"))
+	problems, err := testutil.CollectAndLint(a.col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	// A pedantic registry checks that Collect matches Describe.
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(a.col); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("pedantic gather: %v", err)
+	}
+}
+
+// TestCounters: a scripted sequence of requests gives exactly the counts
+// it should, every reason label present from the start.
+func TestCounters(t *testing.T) {
+	a := newApp(t)
+	alice1 := a.do(t, "POST", "/login?user=alice", "")
+	alice2 := a.do(t, "POST", "/login?user=alice", "")
+	bob := a.do(t, "POST", "/login?user=bob", "")
+	a.do(t, "POST", "/logout", bob)
+	a.do(t, "POST", "/logout-everywhere", alice1)
+	a.do(t, "GET", "/", alice2) // ended: unknown id
+	other, _ := session.NewKeyring(bytes.Repeat([]byte{8}, 32))
+	for range 2 {
+		a.do(t, "GET", "/", other.SignCookie(a.mgr.CookieName(), session.NewID()))
+	}
+
+	want := `
+# HELP sesbolt_cookies_rejected_total Session cookies that led to no session, by reason: oversized, malformed, bad_signature, unknown_id, renewed.
+# TYPE sesbolt_cookies_rejected_total counter
+sesbolt_cookies_rejected_total{reason="bad_signature"} 2
+sesbolt_cookies_rejected_total{reason="malformed"} 0
+sesbolt_cookies_rejected_total{reason="oversized"} 0
+sesbolt_cookies_rejected_total{reason="renewed"} 0
+sesbolt_cookies_rejected_total{reason="unknown_id"} 1
+# HELP sesbolt_logins_total Logins stored (Session.Login), each giving its session a new id.
+# TYPE sesbolt_logins_total counter
+sesbolt_logins_total 3
+# HELP sesbolt_sessions_created_total Sessions created: a new session's first change stored.
+# TYPE sesbolt_sessions_created_total counter
+sesbolt_sessions_created_total 3
+# HELP sesbolt_sessions_ended_total Sessions ended, by reason: logout, logout_everywhere, logout_others, limit, expired, revoked, other.
+# TYPE sesbolt_sessions_ended_total counter
+sesbolt_sessions_ended_total{reason="expired"} 0
+sesbolt_sessions_ended_total{reason="limit"} 0
+sesbolt_sessions_ended_total{reason="logout"} 1
+sesbolt_sessions_ended_total{reason="logout_everywhere"} 2
+sesbolt_sessions_ended_total{reason="logout_others"} 0
+sesbolt_sessions_ended_total{reason="other"} 0
+sesbolt_sessions_ended_total{reason="revoked"} 0
+# HELP sesbolt_sessions_live Sessions live now (from the store's Stats at scrape time).
+# TYPE sesbolt_sessions_live gauge
+sesbolt_sessions_live 0
+# HELP sesbolt_store_stats_up 1 when this scrape read the store's Stats, 0 when that failed or timed out.
+# TYPE sesbolt_store_stats_up gauge
+sesbolt_store_stats_up 1
+`
+	names := []string{"sesbolt_cookies_rejected_total", "sesbolt_logins_total", "sesbolt_sessions_created_total",
+		"sesbolt_sessions_ended_total", "sesbolt_sessions_live", "sesbolt_store_stats_up"}
+	if err := testutil.CollectAndCompare(a.col, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+
+	// A purge: expired sessions, the reaper's counters and timestamp.
+	if n := testutil.CollectAndCount(a.col, "sesbolt_reaper_last_round_timestamp_seconds"); n != 0 {
+		t.Errorf("reaper timestamp exported before any round")
+	}
+	a.do(t, "POST", "/login?user=carol", "")
+	at := time.Now().Add(13 * time.Hour)
+	if n, err := a.store.Purge(context.Background(), at); err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v", n, err)
+	}
+	want = fmt.Sprintf(`
+# HELP sesbolt_reaper_last_round_timestamp_seconds When the latest expiry round started, in seconds since the Unix epoch (left out before the first).
+# TYPE sesbolt_reaper_last_round_timestamp_seconds gauge
+sesbolt_reaper_last_round_timestamp_seconds %g
+# HELP sesbolt_reaper_removed_total Expired sessions removed by the reaper and purges.
+# TYPE sesbolt_reaper_removed_total counter
+sesbolt_reaper_removed_total 1
+`, float64(at.UnixNano())/1e9)
+	if err := testutil.CollectAndCompare(a.col, strings.NewReader(want),
+		"sesbolt_reaper_removed_total", "sesbolt_reaper_last_round_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if got := testutil.CollectAndCount(a.col, "sesbolt_reaper_round_duration_seconds"); got != 1 {
+		t.Errorf("reaper_round_duration_seconds: %d series", got)
+	}
+}
+
+// TestStatsGauges: the gauges come from Stats at scrape time; size and
+// free space only when the store knows them.
+func TestStatsGauges(t *testing.T) {
+	col := metrics.New(nil)
+	if n := testutil.CollectAndCount(col, "sesbolt_sessions_live", "sesbolt_store_stats_up"); n != 0 {
+		t.Errorf("%d Stats gauges before SetStats, want none", n)
+	}
+	rep := &fakeStats{st: session.Stats{Live: 4, Expired: 2, Users: 3, SizeBytes: 65536, FreeBytes: 8192}}
+	col.SetStats(rep)
+	want := `
+# HELP sesbolt_sessions_expired Expired sessions still stored, waiting for the reaper (from Stats).
+# TYPE sesbolt_sessions_expired gauge
+sesbolt_sessions_expired 2
+# HELP sesbolt_sessions_live Sessions live now (from the store's Stats at scrape time).
+# TYPE sesbolt_sessions_live gauge
+sesbolt_sessions_live 4
+# HELP sesbolt_store_free_bytes Allocated but unused storage, what a compaction would give back (from Stats; left out when unknown).
+# TYPE sesbolt_store_free_bytes gauge
+sesbolt_store_free_bytes 8192
+# HELP sesbolt_store_size_bytes Size of the store's storage, the database file (from Stats; left out when unknown).
+# TYPE sesbolt_store_size_bytes gauge
+sesbolt_store_size_bytes 65536
+# HELP sesbolt_users Distinct users with at least one stored session (from Stats).
+# TYPE sesbolt_users gauge
+sesbolt_users 3
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "sesbolt_sessions_expired", "sesbolt_sessions_live",
+		"sesbolt_store_free_bytes", "sesbolt_store_size_bytes", "sesbolt_users"); err != nil {
+		t.Error(err)
+	}
+	rep.set(session.Stats{Live: 1})
+	if n := testutil.CollectAndCount(col, "sesbolt_store_size_bytes", "sesbolt_store_free_bytes"); n != 0 {
+		t.Errorf("size gauges exported for a store that does not know its size")
+	}
+	col.SetStats(nil)
+	if n := testutil.CollectAndCount(col, "sesbolt_sessions_live"); n != 0 {
+		t.Errorf("live gauge after SetStats(nil)")
+	}
+}
+
+// TestStatsBounded: a Stats call that does not return is cut off by the
+// timeout (the gauges are left out, store_stats_up is 0), and concurrent
+// scrapes share one call.
+func TestStatsBounded(t *testing.T) {
+	col := metrics.New(&metrics.Options{StatsTimeout: 50 * time.Millisecond})
+	rep := &fakeStats{block: true}
+	col.SetStats(rep)
+	var wg sync.WaitGroup
+	const scrapes = 5
+	results := make([]string, scrapes)
+	for i := range scrapes {
+		wg.Go(func() {
+			b, err := testutil.CollectAndFormat(col, expfmt.TypeTextPlain, "sesbolt_store_stats_up", "sesbolt_sessions_live")
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = string(b)
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if !strings.Contains(r, "sesbolt_store_stats_up 0") || strings.Contains(r, "sesbolt_sessions_live ") {
+			t.Errorf("a scrape of a blocked Stats gave:\n%s", r)
+		}
+	}
+	if n := rep.calls.Load(); n < 1 || n >= scrapes {
+		t.Errorf("%d concurrent scrapes made %d Stats calls; want them shared", scrapes, n)
+	}
+}
+
+// TestLabelsBounded: a reason the collector does not know is counted as
+// "other"; store operations beyond MaxOps names too.
+func TestLabelsBounded(t *testing.T) {
+	col := metrics.New(nil)
+	obs := col.StoreObserver()
+	obs.Ended(context.Background(), session.Ended{Reason: session.EndReason("user-chose-this-42")})
+	for i := range 3 * metrics.MaxOps {
+		obs.Failed(fmt.Sprintf("op%d", i), errors.New("boom"))
+	}
+	col.Observer().CookieRejected(context.Background(), session.CookieReason("new-reason"))
+	if got := testutil.ToFloat64(collectOne(t, col, "sesbolt_sessions_ended_total", "other")); got != 1 {
+		t.Errorf("ended{other} = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(col, "sesbolt_store_errors_total"); n != metrics.MaxOps {
+		t.Errorf("store_errors_total has %d series, want at most %d", n, metrics.MaxOps)
+	}
+	if got := testutil.ToFloat64(collectOne(t, col, "sesbolt_store_errors_total", "other")); got != float64(3*metrics.MaxOps-(metrics.MaxOps-1)) {
+		t.Errorf("store_errors_total{op=other} = %v", got)
+	}
+	if got := testutil.ToFloat64(collectOne(t, col, "sesbolt_cookies_rejected_total", "other")); got != 1 {
+		t.Errorf("cookies_rejected_total{other} = %v, want 1", got)
+	}
+}
+
+// collectOne returns the series of metric name whose one label has value.
+func collectOne(t *testing.T, col prometheus.Collector, name, value string) prometheus.Collector {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 256)
+	col.Collect(ch)
+	close(ch)
+	for m := range ch {
+		if !strings.Contains(m.Desc().String(), `"`+name+`"`) {
+			continue
+		}
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetValue() == value {
+				return constCollector{m}
+			}
+		}
+	}
+	t.Fatalf("no series of %s with label value %q", name, value)
+	return nil
+}
+
+// constCollector collects one metric.
+type constCollector struct{ m prometheus.Metric }
+
+func (c constCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.Desc() }
+func (c constCollector) Collect(ch chan<- prometheus.Metric) { ch <- c.m }
+
+// fakeStats is a StatsReporter with a settable answer that can block
+// until its context ends.
+type fakeStats struct {
+	mu    sync.Mutex
+	st    session.Stats
+	block bool
+	calls atomic.Int64
+}
+
+func (f *fakeStats) set(st session.Stats) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st = st
+}
+
+func (f *fakeStats) Stats(ctx context.Context, _ time.Time) (session.Stats, error) {
+	f.calls.Add(1)
+	if f.block {
+		<-ctx.Done()
+		return session.Stats{}, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st, nil
+}
