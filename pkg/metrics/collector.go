@@ -2,11 +2,14 @@ package metrics
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -276,6 +279,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.sizeDesc, prometheus.GaugeValue, float64(st.SizeBytes))
 		ch <- prometheus.MustNewConstMetric(c.freeDesc, prometheus.GaugeValue, float64(st.FreeBytes))
 	}
+}
+
+// Handler returns an http.Handler that serves c, with the Go runtime's and
+// the process's metrics, in the Prometheus text format (for GET /metrics),
+// from a registry of its own. An application that has a registry already
+// registers c there instead. A failure to collect answers 500.
+func (c *Collector) Handler() http.Handler {
+	reg := prometheus.NewRegistry()
+	// None of these can collide: c's names all start with sesbolt_.
+	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // collectors are c's own metrics.

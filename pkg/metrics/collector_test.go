@@ -338,3 +338,21 @@ func (f *fakeStats) Stats(ctx context.Context, _ time.Time) (session.Stats, erro
 	defer f.mu.Unlock()
 	return f.st, nil
 }
+
+// TestHandler: the handler serves the collector and the Go runtime's
+// metrics in the text format.
+func TestHandler(t *testing.T) {
+	a := newApp(t)
+	a.do(t, "POST", "/login?user=alice", "")
+	w := httptest.NewRecorder()
+	a.col.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	body := w.Body.String()
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("status %d, Content-Type %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	for _, want := range []string{"\nsesbolt_logins_total 1\n", "\nsesbolt_sessions_live 1\n", "\ngo_goroutines "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the answer lacks %q:\n%s", want, body)
+		}
+	}
+}

@@ -13,8 +13,7 @@
 //	col.SetStats(store) // sesbolt_sessions_live and friends, read at scrape time
 //	mgr, err := session.New(session.Config{Store: store, Keys: keys, Observer: col.Observer()})
 //	...
-//	prometheus.MustRegister(col)
-//	http.Handle("GET /metrics", promhttp.Handler())
+//	http.Handle("GET /metrics", col.Handler()) // or register col in a registry of your own
 //
 // An application that also wants its own hook (say, an audit log of ended
 // sessions) joins it with the collector's: session.JoinStoreObservers(
