@@ -4,7 +4,8 @@
 # Builds the demo into a temporary directory, runs it in the background on a
 # free port with a throwaway database and key file, and plays two devices of
 # one user ("alice" on a laptop and a phone) with curl: log in, store data,
-# list and revoke sessions, restart the server, log out everywhere. Every
+# list and revoke sessions, restart the server, log out everywhere, and
+# read the metrics (GET /metrics). Every
 # request is printed with its status and JSON answer; any unexpected status
 # stops the tour with exit status 1. The server is always stopped on exit.
 #
@@ -185,6 +186,16 @@ sesctl expire "$bob_id"
 request phone 200 GET /api/session
 [ "$(json_id)" != "$bob_id" ] || die "the expired session still works"
 say "Gone for the app at once: the phone's next request got a fresh session."
+
+step "Metrics for Prometheus: GET /metrics"
+say "Counters of what happened since the restart, by reason, and gauges read from"
+say "the store when scraped (docs/metrics.md lists them all):"
+printf '%s$ curl %s/metrics | grep ...%s\n' "$dim" "$base" "$off"
+curl -sS "$base/metrics" >"$tmp/metrics.txt" || die "GET /metrics failed"
+grep -E '^sesbolt_(sessions_(created_total|live)|logins_total|sessions_ended_total\{reason="(logout|logout_everywhere|revoked)"\}|cookies_rejected_total\{reason="unknown_id"\}|store_commit_duration_seconds_count)' \
+	"$tmp/metrics.txt" | sed 's/^/     /' || die "no sesbolt_ metrics in GET /metrics"
+say "The demo also logs each ended session with its reason (a hook on the store):"
+grep 'msg="session ended"' "$tmp/server.log" | tail -n 3 | sed 's/^/     /'
 
 step "Done"
 say "Run it yourself: go run ./cmd/sesdemo  (then open http://127.0.0.1:8080)"

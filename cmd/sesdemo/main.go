@@ -18,10 +18,13 @@
 // an admin socket only when -admin-socket names one: sesctl --redis URL
 // talks to Redis itself.
 //
-// Routes: the page at GET /, its forms (POST /login, /logout, ...), and a
-// JSON API under /api/. docs/demo.md has the table of every route, with its
-// body and answers; the page and sesdemo -h list them too. The table is
-// demoRoutes in routes.go.
+// Routes: the page at GET /, its forms (POST /login, /logout, ...), a
+// JSON API under /api/, and GET /metrics in the Prometheus text format
+// (pkg/metrics). docs/demo.md has the table of every route, with its body
+// and answers; the page and sesdemo -h list them too. The table is
+// demoRoutes in routes.go. Every session that ends is logged with its
+// reason, by a hook on the store (session.StoreObserver.Ended; the bbolt
+// store only: the Redis store does not report yet).
 //
 // The listener is bound before any file is created, so a taken port costs
 // nothing: sesdemo exits without a new key file or database.
@@ -47,6 +50,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/metrics"
 	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -192,7 +196,15 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		return fmt.Errorf("key file: %w", err) // the error names the file
 	}
 
-	be, err := openBackend(o, keys, log)
+	// The store reports to the metrics collector (GET /metrics) and to a
+	// hook that logs every session's end with its reason.
+	col := metrics.New(nil)
+	observer := session.JoinStoreObservers(col.StoreObserver(), session.StoreObserver{
+		Ended: func(ctx context.Context, e session.Ended) {
+			log.InfoContext(ctx, "session ended", "reason", string(e.Reason), "session", sessionTag(e.ID))
+		},
+	})
+	be, err := openBackend(o, keys, log, observer)
 	if err != nil {
 		return err
 	}
@@ -227,6 +239,9 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		}
 	}()
 
+	if sr, ok := store.(session.StatsReporter); ok {
+		col.SetStats(sr) // sesbolt_sessions_live and the other gauges, read at each scrape
+	}
 	handler, err := newServer(config{
 		Store:       store,
 		Keys:        keys,
@@ -235,6 +250,7 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 		MaxSessions: o.maxSessions,
 		Secure:      o.secure,
 		Logger:      log,
+		Metrics:     col,
 	})
 	if err != nil {
 		return err
@@ -292,12 +308,12 @@ type backend struct {
 }
 
 // openBackend opens the store the flags name: the -redis URL, or the -db
-// file.
-func openBackend(o options, keys *session.Keyring, log *slog.Logger) (*backend, error) {
+// file, whose store reports to observer.
+func openBackend(o options, keys *session.Keyring, log *slog.Logger, observer session.StoreObserver) (*backend, error) {
 	if o.redis != "" {
-		return openRedis(o.redis, keys, log)
+		return openRedis(o.redis, keys, log) // redisstore takes no observer yet
 	}
-	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log})
+	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log, Observer: observer})
 	if err != nil {
 		return nil, fmt.Errorf("database: %w%s", err, openHint(err, o.db)) // the error names the file
 	}

@@ -82,6 +82,9 @@ func demoRoutes() []route {
 		{"DELETE", "/api/sessions/{id}", "none",
 			"Ends one of this user's sessions: 204; 400 for a malformed id; 401 when not logged in; 404 when it is not one of this user's live sessions",
 			(*server).apiRevoke},
+		{"GET", "/metrics", "none",
+			"200: the metrics in the Prometheus text format: sessions live, created and ended by reason, rejected cookies, store commits, the reaper (`sesbolt_*`, see docs/metrics.md), and the Go runtime's",
+			(*server).serveMetrics},
 	}
 }
 

@@ -206,6 +206,16 @@ func TestSecretsStayOutOfLogsAndURLs(t *testing.T) {
 	adminDo("DELETE", "/v1/sessions/"+bobID, "", "", http.StatusOK)
 	adminClient.CloseIdleConnections()
 
+	// The metrics, after all that: their labels carry reasons and
+	// operation names, never a user, an id or a data key.
+	metrics := record(alice.do("GET", "/metrics", nil))
+	wantStatus(t, metrics, http.StatusOK)
+	for _, leak := range append([]string{user, otherUser, apiKey, formKey, importKey, secret}, slices.Collect(maps.Keys(ids))...) {
+		if bytes.Contains(metrics.body, []byte(leak)) {
+			t.Errorf("GET /metrics holds %q", leak)
+		}
+	}
+
 	// The logouts, last: they end alice's sessions.
 	wantStatus(t, record(alice.post("/logout-others", nil, "Accept", "application/json")), http.StatusOK)
 	adminDo("POST", "/v1/expire", jsonCT, `{"user": "`+user+`", "except": "`+current(alice)+`"}`, http.StatusOK)

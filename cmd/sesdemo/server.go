@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sesbolt/sesbolt/pkg/metrics"
 	"github.com/sesbolt/sesbolt/pkg/middleware"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -55,17 +56,22 @@ type config struct {
 	Logger *slog.Logger
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
+	// Metrics is the collector GET /metrics serves; newServer feeds it the
+	// session manager's events. The store's events and Stats reach it only
+	// if the caller wired them (run does). Default: a new collector.
+	Metrics *metrics.Collector
 }
 
 // server holds the demo's handlers.
 type server struct {
-	mgr    *session.Manager
-	log    *slog.Logger
-	page   *template.Template
-	now    func() time.Time
-	routes []route           // demoRoutes(), registered on mux
-	mux    *http.ServeMux    // serves routes
-	paths  map[string]string // mux pattern → route path, for the request log
+	mgr     *session.Manager
+	log     *slog.Logger
+	page    *template.Template
+	now     func() time.Time
+	routes  []route           // demoRoutes(), registered on mux
+	mux     *http.ServeMux    // serves routes
+	paths   map[string]string // mux pattern → route path, for the request log
+	metrics http.Handler      // GET /metrics: cfg.Metrics and the Go runtime's, in Prometheus text format
 }
 
 // newServer returns the demo's handler: the routes below behind, from the
@@ -88,6 +94,10 @@ func newServer(cfg config) (http.Handler, error) {
 		return nil, fmt.Errorf("parsing page template: %w", err)
 	}
 	sv.page = page
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(nil)
+	}
+	sv.metrics = cfg.Metrics.Handler()
 	sv.mgr, err = session.New(session.Config{
 		Store:           cfg.Store,
 		Keys:            cfg.Keys,
@@ -101,6 +111,7 @@ func newServer(cfg config) (http.Handler, error) {
 		ErrorHandler: sv.sessionError,
 		Logger:       cfg.Logger,
 		Now:          cfg.Now,
+		Observer:     cfg.Metrics.Observer(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring sessions: %w", err)
@@ -649,6 +660,13 @@ func (sv *server) apiRevoke(w http.ResponseWriter, r *http.Request, s *session.S
 	default:
 		sv.fail(w, r, code, "could not revoke the session")
 	}
+}
+
+// serveMetrics answers GET /metrics in the Prometheus text format. The
+// request is behind the session middleware like every route, but a scraper
+// sends no cookie, so it neither loads nor stores a session.
+func (sv *server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *session.Session) {
+	sv.metrics.ServeHTTP(w, r)
 }
 
 // userSessions lists the live sessions of s's user, oldest first; never nil.
