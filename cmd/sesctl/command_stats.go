@@ -9,14 +9,16 @@ import (
 func newStatsCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "stats",
-		Short: "Show counters: live, expired, users, file size, free space",
+		Short: "Show counters: sessions, users, file size, reaper, commit latency",
 		Long: `Show the store's counters: sessions stored, live and expired (not yet
 purged), distinct users, the file's size and its free space (bbolt files
-never shrink: see compact), the latest reaper pass and the records that failed
-their seal. Its cost tracks the number of expired sessions, not the total.
+never shrink: see compact), the latest reaper pass (how long it made writers
+wait), the records that failed their seal, and the store's commits with
+their latency percentiles. Its cost tracks the number of expired sessions,
+not the total.
 
-On a file, the reaper and seal counters start when sesctl opens it, so they
-are meaningful through the app's admin socket.`,
+On a file, the reaper, seal and commit counters start when sesctl opens it,
+so they are meaningful through the app's admin socket.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runStats(cmd.Context())

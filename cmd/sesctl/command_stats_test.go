@@ -13,7 +13,9 @@ func TestStatsOutput(t *testing.T) {
 	h.useService(&fakeService{stats: session.Stats{
 		Sessions: 1200, Live: 1000, Expired: 200, Users: 310, SealFailures: 3,
 		SizeBytes: 8 << 20, FreeBytes: 3 << 20,
-		LastReap: session.ReapStats{At: testNow.Add(-42 * time.Second), Removed: 57, Duration: 12345 * time.Microsecond},
+		LastReap: session.ReapStats{At: testNow.Add(-42 * time.Second), Removed: 57, Duration: 12345 * time.Microsecond, LongestStep: 4321 * time.Microsecond},
+		Commits: session.CommitStats{Count: 1042, Changes: 3310, Failed: 1, P50: 262144 * time.Nanosecond, P90: 655360 * time.Nanosecond,
+			P99: 16384 * time.Microsecond, Max: 1234567 * time.Microsecond},
 	}})
 	h.golden("stats.golden", h.ok("stats"))
 	h.golden("stats_json.golden", h.ok("-o", "json", "stats"))
@@ -39,5 +41,8 @@ func TestStatsFile(t *testing.T) {
 	}
 	if st.LastReap != nil {
 		t.Errorf("last reap %+v: sesctl runs no reaper", st.LastReap)
+	}
+	if st.Commits != nil {
+		t.Errorf("commits %+v: a read-only store commits nothing", st.Commits)
 	}
 }

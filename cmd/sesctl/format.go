@@ -197,3 +197,15 @@ func truncateCell(s string, w int) string {
 	}
 	return widths.Truncate(s, w, "…")
 }
+
+// roundDuration rounds d for people: to 10 µs below 10 ms, to 0.1 ms
+// below 1 s, to the millisecond above.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < 10*time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
+}

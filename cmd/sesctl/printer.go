@@ -145,14 +145,15 @@ func newSessionView(r *session.Record, now time.Time) sessionView {
 
 // statsView is the JSON form of stats.
 type statsView struct {
-	Sessions     int64     `json:"sessions"`
-	Live         int64     `json:"live"`
-	Expired      int64     `json:"expired"`
-	Users        int64     `json:"users"`
-	SizeBytes    int64     `json:"size_bytes"`
-	FreeBytes    int64     `json:"free_bytes"`
-	SealFailures int64     `json:"seal_failures"`
-	LastReap     *reapView `json:"last_reap"`
+	Sessions     int64        `json:"sessions"`
+	Live         int64        `json:"live"`
+	Expired      int64        `json:"expired"`
+	Users        int64        `json:"users"`
+	SizeBytes    int64        `json:"size_bytes"`
+	FreeBytes    int64        `json:"free_bytes"`
+	SealFailures int64        `json:"seal_failures"`
+	LastReap     *reapView    `json:"last_reap"`
+	Commits      *commitsView `json:"commits"`
 	// Durability is the store's word on what makes an acknowledged write
 	// durable, where settings outside the store decide (Redis); absent
 	// otherwise.
@@ -160,10 +161,25 @@ type statsView struct {
 }
 
 type reapView struct {
-	At         time.Time `json:"at"`
-	Removed    int       `json:"removed"`
-	DurationMS float64   `json:"duration_ms"`
+	At            time.Time `json:"at"`
+	Removed       int       `json:"removed"`
+	DurationMS    float64   `json:"duration_ms"`
+	LongestStepMS float64   `json:"longest_step_ms"`
 }
+
+// commitsView is the JSON form of the store's commits (session.CommitStats).
+type commitsView struct {
+	Count   int64   `json:"count"`
+	Changes int64   `json:"changes"`
+	Failed  int64   `json:"failed"`
+	P50MS   float64 `json:"p50_ms"`
+	P90MS   float64 `json:"p90_ms"`
+	P99MS   float64 `json:"p99_ms"`
+	MaxMS   float64 `json:"max_ms"`
+}
+
+// ms returns d in milliseconds with microsecond precision.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func newStatsView(st session.Stats) statsView {
 	v := statsView{
@@ -173,10 +189,15 @@ func newStatsView(st session.Stats) statsView {
 	}
 	if !st.LastReap.At.IsZero() {
 		v.LastReap = &reapView{
-			At:         st.LastReap.At.UTC(),
-			Removed:    st.LastReap.Removed,
-			DurationMS: float64(st.LastReap.Duration.Microseconds()) / 1000,
+			At:            st.LastReap.At.UTC(),
+			Removed:       st.LastReap.Removed,
+			DurationMS:    ms(st.LastReap.Duration),
+			LongestStepMS: ms(st.LastReap.LongestStep),
 		}
+	}
+	if c := st.Commits; c.Count > 0 {
+		v.Commits = &commitsView{Count: c.Count, Changes: c.Changes, Failed: c.Failed,
+			P50MS: ms(c.P50), P90MS: ms(c.P90), P99MS: ms(c.P99), MaxMS: ms(c.Max)}
 	}
 	return v
 }
@@ -446,6 +467,14 @@ func makeStatsTable(st session.Stats, now time.Time) [][]string {
 	if !st.LastReap.At.IsZero() {
 		reap = fmt.Sprintf("%s, removed %d in %s", relTime(st.LastReap.At, now),
 			st.LastReap.Removed, st.LastReap.Duration.Round(time.Millisecond))
+		if st.LastReap.LongestStep > 0 {
+			reap += fmt.Sprintf(" (writers waited at most %s)", roundDuration(st.LastReap.LongestStep))
+		}
+	}
+	commits := "none measured since the store was opened"
+	if c := st.Commits; c.Count > 0 {
+		commits = fmt.Sprintf("%d (%d changes, %d failed); p50 %s, p90 %s, p99 %s, max %s", c.Count, c.Changes, c.Failed,
+			roundDuration(c.P50), roundDuration(c.P90), roundDuration(c.P99), roundDuration(c.Max))
 	}
 	free := humanBytes(st.FreeBytes)
 	if st.SizeBytes > 0 {
@@ -460,7 +489,8 @@ func makeStatsTable(st session.Stats, now time.Time) [][]string {
 	if st.SizeBytes > 0 {
 		rows = append(rows, []string{"file size", humanBytes(st.SizeBytes)}, []string{"free", free})
 	}
-	rows = append(rows, []string{"last reap", reap}, []string{"seal failures", fmt.Sprint(st.SealFailures)})
+	rows = append(rows, []string{"last reap", reap}, []string{"seal failures", fmt.Sprint(st.SealFailures)},
+		[]string{"commits", commits})
 	if st.Durability != "" {
 		rows = append(rows, []string{"durability", printable(st.Durability)})
 	}
