@@ -23,6 +23,10 @@
 // A background goroutine removes expired records every
 // Options.CleanupInterval; Close stops it and waits for it.
 //
+// Options.Observer (a session.StoreObserver) receives each session the
+// store removes, once, with its reason, and each cleanup or Purge pass as
+// a reaper round; the store has no commits, seals or I/O to report.
+//
 //	store := memstore.New(nil) // defaults: cleanup every minute, 64 KiB records
 //	defer store.Close()
 //

@@ -81,6 +81,19 @@
 // forgery does not apply to it, but a token a page script can read can be
 // stolen through cross-site scripting, which an HttpOnly cookie cannot.
 //
+// # Observing
+//
+// Config.Observer (an Observer) receives the Manager's events: sessions
+// created, logged in and renewed, session cookies rejected with their
+// reason, changes dropped or made too late. Stores take a StoreObserver
+// for what only they see: each session they remove (once, with the reason
+// the caller put in the context with WithEndReason: the Manager's logouts,
+// pkg/admin's revocations; EndLimit for the per-user limit, EndExpired
+// for the reaper), commits, expiry passes, seal failures and system
+// errors. An application's hook on ended sessions is a
+// StoreObserver.Ended; pkg/metrics turns both seams into Prometheus
+// metrics. Unset functions cost nothing.
+//
 // # Caveats
 //
 //   - A session that is only read is refreshed at most once per
@@ -105,6 +118,9 @@
 //   - A remembered session outlives the browser: a shared computer keeps
 //     its user logged in until logout or PersistentIdleTimeout. Offer
 //     remember-me as an explicit choice.
+//   - A session that expires is reported ended (StoreObserver.Ended) when
+//     the store's reaper removes it, not when a request finds it expired:
+//     reads never write.
 //   - Session is not meant to outlive its request. Keep values small: the
 //     store enforces a record size limit (64 KiB by default in bundled
 //     stores).
