@@ -53,7 +53,7 @@ done
 # Only pkg/metrics imports Prometheus: the core packages report through
 # pkg/session's observer seams and know no metrics library.
 echo "== layering: only pkg/metrics imports Prometheus"
-core="./pkg/session ./pkg/boltstore ./pkg/memstore ./pkg/middleware ./pkg/admin"
+core="./pkg/session ./pkg/boltstore ./pkg/memstore ./pkg/redisstore ./pkg/middleware ./pkg/admin ./pkg/flasksession"
 if go list -deps $core | grep -q '^github.com/prometheus/'; then
 	echo "a core package imports Prometheus:"
 	for pkg in $core; do

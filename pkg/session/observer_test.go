@@ -319,3 +319,26 @@ func TestEndReasonFromContext(t *testing.T) {
 		}
 	}
 }
+
+// TestObserverCookieRejectedByCodec: with a codec of the application's,
+// which only says yes or no, every refused value is a bad signature; an
+// accepted one whose session is not stored is an unknown id.
+func TestObserverCookieRejectedByCodec(t *testing.T) {
+	rec := &sessiontest.Recorder{}
+	store := memstore.New(&memstore.Options{CleanupInterval: -1})
+	t.Cleanup(func() { store.Close() })
+	mgr, err := session.New(session.Config{Store: store, Keys: mustKeyring(t, keyA), Codec: &textCodec{prefixes: []string{"v1:"}},
+		Observer: rec.Observer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, value := range []string{"garbage", "v1:not-an-id", "v1:" + session.NewID().String()} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: mgr.CookieName(), Value: value})
+		if _, err := mgr.Load(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantEvents(t, "codec rejections", rec.Rejected(),
+		session.CookieBadSignature, session.CookieBadSignature, session.CookieUnknownID)
+}
