@@ -24,6 +24,11 @@
 // seeded random sequence of operations is checked against a simple model
 // after every step.
 //
+// RunObserver is a second suite, for stores that take a
+// session.StoreObserver: every session they remove is reported once, with
+// the caller's reason, and a Purge reports its pass. Recorder records the
+// events of both observer seams for a store's own tests.
+//
 // # Time
 //
 // Stores judge expiry by the time they are given, so the suite never sleeps:
