@@ -342,3 +342,40 @@ func TestObserverCookieRejectedByCodec(t *testing.T) {
 	wantEvents(t, "codec rejections", rec.Rejected(),
 		session.CookieBadSignature, session.CookieBadSignature, session.CookieUnknownID)
 }
+
+// TestObserverOthersAndLimit: signing out other devices reports those
+// sessions as logout_others; a login over Config.MaxUserSessions reports
+// the sessions it ends as limit.
+func TestObserverOthersAndLimit(t *testing.T) {
+	rec := &sessiontest.Recorder{}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store := memstore.New(&memstore.Options{CleanupInterval: -1, Observer: rec.StoreObserver(), Now: clock})
+	t.Cleanup(func() { store.Close() })
+	keys := mustKeyring(t, keyA)
+	mgr, err := session.New(session.Config{Store: store, Keys: keys, Now: clock, MaxUserSessions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, mgr: mgr, store: store, now: now}
+	idOf := func(cookie string) session.ID {
+		id, _, _ := keys.VerifyCookie(mgr.CookieName(), cookie)
+		return id
+	}
+	login := func(user string) string {
+		now = now.Add(time.Minute)
+		c, _ := e.request("", func(s *session.Session) { s.Login(user) })
+		return c
+	}
+	a1, a2 := login("alice"), login("alice")
+	a3 := login("alice") // ends a1, the least recently seen
+	wantEvents(t, "limit", rec.Ended(), session.Ended{ID: idOf(a1), User: "alice", Reason: session.EndLimit})
+
+	rec.Reset()
+	e.request(a3, func(s *session.Session) {
+		if n, err := s.DestroyOthers(); n != 1 || err != nil {
+			t.Errorf("DestroyOthers = %d, %v; want 1", n, err)
+		}
+	})
+	wantEvents(t, "logout others", rec.Ended(), session.Ended{ID: idOf(a2), User: "alice", Reason: session.EndLogoutOthers})
+}

@@ -16,11 +16,12 @@ import (
 // closing with t.Cleanup).
 //
 // It checks session.StoreObserver's contract for what every store can
-// know: each session removed through Apply with Destroy, Delete and
-// UserIndex.DeleteUser is reported to Ended exactly once, with its user
-// and the reason the caller put in the context (session.WithEndReason;
-// session.EndOther without one); a record that was not stored, and a
-// renew, insert or update, reports nothing; a Purge reports each record
+// know: each session removed through Apply with Destroy, Delete,
+// UserIndex.DeleteUser and DeleteUserExcept is reported to Ended exactly
+// once, with its user and the reason the caller put in the context
+// (session.WithEndReason; session.EndOther without one), and each one a
+// change's MaxUserSessions removes as session.EndLimit; a record that was
+// not stored, and a renew, insert or update, reports nothing; a Purge reports each record
 // it removed as session.EndExpired, then the pass to Reaped (also an
 // empty pass). None of that reports Failed. Committed, SealFailed and a
 // store's own reaper are store-specific and left to the store's tests.
@@ -51,6 +52,8 @@ var observerCases = []observerCase{
 	{"Destroy", testObserveDestroy},
 	{"Delete", testObserveDelete},
 	{"DeleteUser", testObserveDeleteUser},
+	{"DeleteUserExcept", testObserveDeleteUserExcept},
+	{"UserLimit", testObserveUserLimit},
 	{"NoEndWithoutRemoval", testObserveNoEnd},
 	{"Purge", testObservePurge},
 }
@@ -129,6 +132,52 @@ func testObserveDeleteUser(t *testing.T, s session.Store, rec *Recorder) {
 		t.Fatalf("second DeleteUser = %d, %v; want 0, <nil>", n, err)
 	}
 	wantEndedEvents(t, rec)
+}
+
+func testObserveDeleteUserExcept(t *testing.T, s session.Store, rec *Recorder) {
+	ui := implementing[session.UserIndex](t, s)
+	now := Base()
+	recs := Insert(t, s,
+		NewRecord(session.NewID(), "alice", now),
+		NewRecord(session.NewID(), "alice", now.Add(time.Second)),
+		NewRecord(session.NewID(), "alice", now.Add(2*time.Second)),
+	)
+	rec.Reset()
+	n, err := ui.DeleteUserExcept(session.WithEndReason(ctx(t), session.EndLogoutOthers), "alice", recs[1].ID)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteUserExcept = %d, %v; want 2, <nil>", n, err)
+	}
+	wantEndedEvents(t, rec,
+		session.Ended{ID: recs[0].ID, User: "alice", Reason: session.EndLogoutOthers},
+		session.Ended{ID: recs[2].ID, User: "alice", Reason: session.EndLogoutOthers},
+	)
+}
+
+// testObserveUserLimit: the sessions a change's MaxUserSessions removes
+// are reported as EndLimit, whatever the context says; the change's own
+// session is not.
+func testObserveUserLimit(t *testing.T, s session.Store, rec *Recorder) {
+	now := Base()
+	old := Insert(t, s,
+		userRecord(session.NewID(), "alice", now, now.Add(time.Minute)),
+		userRecord(session.NewID(), "alice", now, now.Add(2*time.Minute)),
+		userRecord(session.NewID(), "bob", now, now),
+	)
+	rec.Reset()
+	at := now.Add(3 * time.Minute)
+	login := NewRecord(session.NewID(), "alice", at)
+	apply(t, s, &session.Change{ID: login.ID, Now: at, Create: login, MaxUserSessions: 2})
+	wantEndedEvents(t, rec, session.Ended{ID: old[0].ID, User: "alice", Reason: session.EndLimit})
+
+	// An update that binds the user (a login) counts the same way.
+	rec.Reset()
+	anon := Insert(t, s, NewRecord(session.NewID(), "", at))[0]
+	rec.Reset()
+	apply(t, s, &session.Change{ID: anon.ID, Now: at, NewID: session.NewID(), User: str("alice"), MaxUserSessions: 1})
+	got := rec.Ended()
+	if len(got) != 2 || got[0].Reason != session.EndLimit || got[1].Reason != session.EndLimit {
+		t.Errorf("a login limited to 1 reported %+v; want alice's two other sessions, as limit", got)
+	}
 }
 
 func testObserveNoEnd(t *testing.T, s session.Store, rec *Recorder) {
