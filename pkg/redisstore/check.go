@@ -28,10 +28,11 @@ const maxProblems = 100
 // is proportional to the number of sessions. It runs while the application
 // writes; a discrepancy found in the bulk pass is reported only if a second,
 // atomic read of that session confirms it.
-func (s *Store) Check(ctx context.Context) (session.CheckReport, error) {
+func (s *Store) Check(ctx context.Context) (_ session.CheckReport, err error) {
 	if err := s.usable(ctx); err != nil {
 		return session.CheckReport{}, err
 	}
+	defer func() { s.leave("check", err) }()
 	c := &checker{s: s, ctx: ctx, suspects: make(map[session.ID]bool), listedBy: make(map[session.ID][]string)}
 	c.rep.SealsVerified = s.codec.keys != nil
 	for _, step := range []func() error{c.format, c.records, c.buckets, c.users, c.confirm} {

@@ -77,6 +77,19 @@
 // background pass every Options.TrimInterval (at most Options.TrimBatch
 // entries per script call); Close stops the pass.
 //
+// # Observing
+//
+// Options.Observer (a session.StoreObserver) receives each session the
+// store removes, once and after Redis acknowledged it (Apply with Destroy,
+// Delete, DeleteUser, DeleteUserExcept with the caller's reason; the
+// per-user limit as session.EndLimit; Purge as session.EndExpired), each
+// Apply as a commit of size 1 (also summarised in Stats.Commits), each
+// Purge as an expiry pass (also Stats.LastReap), each record failing its
+// seal (once per id), and errors of Redis by operation. Records Redis
+// deletes by their TTL are not reported: the store does not see them go.
+// The trim pass drops index entries, not sessions, and is no expiry pass.
+// Observers run after the queues of the call that reports are released.
+//
 // # Records
 //
 // A record's value is readable with any JSON tool:
@@ -195,6 +208,9 @@
 //   - An Import batch on a single server is one script: Redis serves
 //     nothing else while it runs, so import large sets in batches (sesctl
 //     import does, 1000 records by default).
+//   - Sessions Redis deletes by their TTL are reported to no observer
+//     (StoreObserver.Ended): an ended-sessions metric of a Redis store
+//     counts logouts, limits, revocations and Purge, not TTL expiry.
 //   - Redis's clock decides when records disappear, the caller's when they
 //     expire; a Redis clock running ahead by more than the retention can
 //     delete sessions before they expire.

@@ -34,10 +34,11 @@ type imported struct {
 // records are inserted one by one, and when an insert fails, Import removes
 // the records of the batch it had inserted (those not changed since), as
 // far as Redis lets it, before it returns the error.
-func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Time) (int, error) {
+func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Time) (_ int, err error) {
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
+	defer func() { s.leave("import", err) }()
 	var items []imported
 	seen := make(map[session.ID]bool, len(recs))
 	for i, r := range recs {
@@ -155,8 +156,9 @@ func (s *Store) unimport(ctx context.Context, items []imported) {
 		mine[it.id] = it.value
 		ids[i] = it.id
 	}
-	n, err := s.removeIf(ctx, ids, func(id session.ID, value []byte) bool { return bytes.Equal(value, mine[id]) })
+	n, err := s.removeIf(ctx, ids, func(id session.ID, value []byte) bool { return bytes.Equal(value, mine[id]) }, nil)
 	if err != nil {
 		s.log.Warn("redisstore: removing the records of a failed import failed; some stay", "removed", n, "err", err)
+		s.failed("unimport", err)
 	}
 }

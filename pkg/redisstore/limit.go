@@ -54,16 +54,18 @@ func (s *Store) lockUser(ctx context.Context, user string) (unlock func(), err e
 // without tombstones. gone is the id the change itself removes (the old id
 // of a renew; zero otherwise), which is not one of the others. Records that
 // fail their seal are no live sessions: they neither count nor are removed.
-func (s *Store) limitProgram(ctx context.Context, c *session.Change, result *session.Record, gone session.ID) (*program, error) {
+// ended lists the sessions the program removes, when the observer collects
+// them.
+func (s *Store) limitProgram(ctx context.Context, c *session.Change, result *session.Record, gone session.ID) (_ *program, ended []session.Ended, err error) {
 	user := result.UserID
 	members, err := s.client.ZRange(ctx, s.keys.userIndex(user), 0, -1).Result()
 	if err != nil {
-		return nil, s.redisErr(ctx, "reading user index", err)
+		return nil, nil, s.redisErr(ctx, "reading user index", err)
 	}
 	ids := parseIDs(members)
 	values, err := s.readMany(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := &program{}
 	p.members(s.keys.userIndex(user), members)
@@ -85,18 +87,23 @@ func (s *Store) limitProgram(ctx context.Context, c *session.Change, result *ses
 		if slices.Contains(over, r.ID) {
 			p.del(s.keys, r.ID)
 			p.urem(s.keys, user, r.ID, r.Version+1)
+			if s.observesEnds() {
+				ended = append(ended, session.Ended{ID: r.ID, User: user})
+			}
 		}
 	}
-	return p, nil
+	return p, ended, nil
 }
 
 // limitPass holds result's user to c.MaxUserSessions on a sharded client,
 // after the change is stored: it reads the user's sessions and removes the
 // surplus session.OverLimit picks, each only if still bound to the user,
 // live at c.Now and unchanged since read. The change has succeeded by then,
-// so a failure is logged, not returned: the next limited change of the user
-// removes what this one left.
-func (s *Store) limitPass(ctx context.Context, c *session.Change, result *session.Record) {
+// so a failure is logged (and reported to the observer's Failed as
+// "limit"), not returned: the next limited change of the user removes what
+// this one left. It returns the sessions it removed, when the observer
+// collects them.
+func (s *Store) limitPass(ctx context.Context, c *session.Change, result *session.Record) (ended []session.Ended) {
 	user := result.UserID
 	mine, _, err := s.userRecords(ctx, user)
 	if err == nil {
@@ -104,9 +111,11 @@ func (s *Store) limitPass(ctx context.Context, c *session.Change, result *sessio
 		_, err = s.removeIf(ctx, over, func(id session.ID, value []byte) bool {
 			r, err := s.codec.decode(id, value)
 			return err == nil && r.UserID == user && !r.Expired(c.Now)
-		})
+		}, &ended)
 	}
 	if err != nil {
 		s.log.Warn("redisstore: ending sessions over the per-user limit failed; they remain until the user's next login", "err", err)
+		s.failed("limit", err)
 	}
+	return ended
 }

@@ -115,6 +115,20 @@ type Options struct {
 	// format, loading the scripts). Zero means DefaultInitTimeout.
 	InitTimeout time.Duration
 
+	// Observer receives the store's events (session.StoreObserver): each
+	// session it removes, once, after Redis acknowledged the removal
+	// (Apply with Destroy, Delete, DeleteUser and DeleteUserExcept with
+	// the caller's reason from session.WithEndReason; Apply's per-user
+	// limit as session.EndLimit; Purge as session.EndExpired), each Apply
+	// as a commit of size 1, each Purge as an expiry pass, each record
+	// failing its seal (once per id), and errors of Redis with the
+	// operation's name ("load", "apply", "delete", "delete_user",
+	// "user_sessions", "list", "stats", "purge", "import", "check",
+	// "open", "trim", "limit", "unindex", "undo_renew", "unimport").
+	// Records Redis deletes by their TTL are not reported: the store does
+	// not see them go. The zero value observes nothing, at no cost.
+	Observer session.StoreObserver
+
 	// Logger receives the store's logs (seal failures, trim passes and
 	// errors). Nil means slog.Default(). Logs carry session ids and
 	// counts, never cookie values, keys or session data.

@@ -185,6 +185,10 @@ type plan struct {
 	// limitProgram). nil without a limit, and always on a sharded client,
 	// which enforces the limit in a step of its own (limitPass).
 	limit *program
+	// ended lists the sessions the plan removes (a destroyed record, those
+	// over the limit), for the observer's Ended once the plan succeeded;
+	// nil when the observer does not collect them.
+	ended []session.Ended
 }
 
 // merged returns the plan as one program: guards of the main programs,
@@ -287,6 +291,7 @@ func (s *Store) undo(ctx context.Context, progs []*program) {
 	for _, p := range progs {
 		if _, err := s.run(ctx, p); err != nil {
 			s.log.Warn("redisstore: undoing the first step of a renew failed; a copy of the session may remain under the new id until it expires", "err", err)
+			s.failed("undo_renew", err)
 			return
 		}
 	}
@@ -324,5 +329,6 @@ func (s *Store) execAll(ctx context.Context, plans []*plan) ([]guardKind, error)
 func (s *Store) runPost(ctx context.Context, post []*program) {
 	if _, err := s.runAll(ctx, post); err != nil {
 		s.log.Warn("redisstore: removing user index entries failed; they remain until read or expired", "err", err)
+		s.failed("unindex", err)
 	}
 }

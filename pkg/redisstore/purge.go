@@ -17,10 +17,25 @@ import (
 // indexes; each record is re-read, judged by its exact expiry and removed
 // only if unchanged since, so a session refreshed concurrently survives.
 // Records are removed in pipelined batches of Options.TrimBatch.
-func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
+//
+// Purge is the store's expiry pass: each record it removed is reported to
+// Options.Observer's Ended as session.EndExpired (also those removed
+// before an error), then a pass that completed to Reaped (also one that
+// removed nothing) and Stats.LastReap. Records Redis deletes by itself
+// when their retention ends are reported nowhere.
+func (s *Store) Purge(ctx context.Context, now time.Time) (n int, err error) {
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
+	start := time.Now()
+	var ended []session.Ended
+	defer func() {
+		s.leave("purge", err)
+		s.reportEnded(ctx, session.EndExpired, ended)
+		if err == nil {
+			s.reaped(session.ReapStats{At: now, Removed: n, Duration: time.Since(start)})
+		}
+	}()
 	hi := fmt.Sprint(now.UnixMilli() + s.retention + 1) // the millisecond that may go either way included
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.StringSliceCmd, buckets)
@@ -40,9 +55,8 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		r, err := decodeUnverified(id, value)
 		return err != nil || r.Expired(now) // a damaged record goes when its index entry says it is due
 	}
-	n := 0
 	for chunk := range slices.Chunk(ids, s.opts.TrimBatch) {
-		m, err := s.removeIf(ctx, chunk, expired)
+		m, err := s.removeIf(ctx, chunk, expired, &ended)
 		n += m
 		if err != nil {
 			return n, err
@@ -69,6 +83,7 @@ func (s *Store) trimLoop(interval time.Duration) {
 			return
 		case err != nil:
 			s.log.Warn("redisstore: trimming the indexes failed", "err", err, "removed", n)
+			s.failed("trim", err)
 		default:
 			s.log.Debug("redisstore: trimmed the indexes", "removed", n, "took", time.Since(start))
 		}

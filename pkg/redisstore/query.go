@@ -18,10 +18,11 @@ import (
 // (anonymous sessions) has none. Every record is re-checked: an index entry
 // whose record is gone or bound to another user is ignored, and records
 // that fail their seal are left out (and counted). It writes nothing.
-func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]*session.Record, error) {
+func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) (_ []*session.Record, err error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
+	defer func() { s.leave("user_sessions", err) }()
 	if user == "" {
 		return nil, nil
 	}
@@ -78,7 +79,8 @@ func (s *Store) userRecords(ctx context.Context, user string) (mine, others []*s
 // record is re-checked and removed only if it is still bound to user and
 // unchanged since it was read, so a stale index entry can never remove
 // another user's session. Index entries found stale are dropped. Sessions
-// bound to user while DeleteUser runs may survive.
+// bound to user while DeleteUser runs may survive. Each removed session is
+// reported to Options.Observer's Ended with the reason in ctx.
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 	return s.DeleteUserExcept(ctx, user, session.ID{})
 }
@@ -87,13 +89,18 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 // (session.UserIndex, "sign out the other devices"): a zero keep, or one
 // that is not a session of user, spares nothing. Removed sessions leave no
 // tombstone.
-func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.ID) (int, error) {
+func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.ID) (n int, err error) {
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
 	if user == "" {
 		return 0, nil
 	}
+	var ended []session.Ended
+	defer func() {
+		s.leave("delete_user", err)
+		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+	}()
 	mine, others, err := s.userRecords(ctx, user)
 	if err != nil {
 		return 0, err
@@ -114,7 +121,7 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 	return s.removeIf(ctx, ids, func(id session.ID, value []byte) bool {
 		r, err := s.codec.decode(id, value)
 		return err == nil && r.UserID == user
-	})
+	}, &ended)
 }
 
 // List returns the next page of records matching q, in ascending id order
@@ -128,10 +135,11 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 // from q.After, reading records in pipelined batches. Page.Next is zero
 // when the listing is complete; a full page may be followed by one empty
 // page.
-func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, error) {
+func (s *Store) List(ctx context.Context, q session.ListQuery) (_ session.Page, err error) {
 	if err := s.usable(ctx); err != nil {
 		return session.Page{}, err
 	}
+	defer func() { s.leave("list", err) }()
 	switch q.Filter {
 	case session.Live, session.Expired, session.All:
 	default:

@@ -18,14 +18,17 @@ import (
 // registries: about a thousand commands in one pipeline, whatever the
 // number of sessions, plus a read of the records whose expiry falls in the
 // millisecond of now. Sessions and Expired count the records Redis still
-// keeps (see Options.ExpiredRetention); LastReap, SizeBytes and FreeBytes
-// are zero (Redis expires records itself, and its memory is shared with
+// keeps (see Options.ExpiredRetention). LastReap describes this Store's
+// latest Purge (zero when it ran none: Redis expires records itself);
+// Commits summarises this Store's Apply calls since New (each one
+// commit); SizeBytes and FreeBytes are zero (Redis's memory is shared with
 // whatever else it holds). Durability describes the servers' persistence
 // settings.
-func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error) {
+func (s *Store) Stats(ctx context.Context, now time.Time) (_ session.Stats, err error) {
 	if err := s.usable(ctx); err != nil {
 		return session.Stats{}, err
 	}
+	defer func() { s.leave("stats", err) }()
 	at, err := s.client.Time(ctx).Result()
 	if err != nil {
 		return session.Stats{}, s.redisErr(ctx, "reading the time", err)
@@ -80,6 +83,10 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 	}
 	st.Live = st.Sessions - st.Expired
 	st.SealFailures = s.sealFailures.Count()
+	st.Commits = s.commitStats.Stats()
+	if p := s.lastReap.Load(); p != nil {
+		st.LastReap = *p
+	}
 	st.Durability = s.durability(ctx)
 	return st, nil
 }

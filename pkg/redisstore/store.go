@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sesbolt/sesbolt/internal/commitstats"
 	"github.com/sesbolt/sesbolt/internal/sealcount"
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -57,6 +58,12 @@ type Store struct {
 	trimDone  chan struct{} // closed when the trim pass has exited; nil without one
 
 	sealFailures sealcount.Counter // records that failed their integrity check
+	sealMu       sync.Mutex
+	sealPending  []session.ID // counted, not yet reported to the observer (observe.go)
+	sealQueued   atomic.Bool  // sealPending is not empty
+
+	commitStats commitstats.Recorder              // every Apply, for Stats.Commits
+	lastReap    atomic.Pointer[session.ReapStats] // the latest Purge, for Stats.LastReap
 
 	// Hooks and counters for tests (export_test.go).
 	beforeWrite func()       // runs between the read and the write of each attempt
@@ -128,6 +135,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.InitTimeout)
 	defer cancel()
 	if err := s.init(ctx, adopt); err != nil {
+		s.failed("open", err)
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -302,10 +310,11 @@ func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*sessio
 // fetched from Redis afresh, so the record shares nothing with the store
 // and lending it costs nothing; implementing the interface only spares
 // session.Manager its own copy.
-func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (_ *session.Record, err error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
+	defer func() { s.leave("load", err) }()
 	v, tomb, err := s.read(ctx, id)
 	if err != nil {
 		return nil, err
@@ -401,7 +410,7 @@ func (s *Store) readMany(ctx context.Context, ids []session.ID) ([][]byte, error
 // persistence settings (see Stats.Durability). An error wrapping ErrRedis
 // or the context's error leaves it unknown whether the change was applied.
 // Errors name no session id: they may reach request logs.
-func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, error) {
+func (s *Store) Apply(ctx context.Context, c *session.Change) (_ *session.Record, err error) {
 	if c == nil {
 		return nil, errors.New("redisstore: Apply of a nil change")
 	}
@@ -411,15 +420,35 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if err := s.writable(ctx); err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	var ended []session.Ended
+	defer func() {
+		s.leave("apply", err)
+		s.committed(start, err)
+		if len(ended) > 0 {
+			reason := session.EndLimit
+			if c.Destroy {
+				reason = session.EndReasonFrom(ctx)
+			}
+			s.reportEnded(ctx, reason, ended)
+		}
+	}()
 	if c.Create != nil {
-		return s.insert(ctx, c)
+		return s.insert(ctx, c, &ended)
 	}
+	return s.update(ctx, c, &ended)
+}
+
+// update applies c, which is no insert, in the turn of its id among this
+// process's changes; ended receives the sessions it removed (see
+// attempt).
+func (s *Store) update(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, error) {
 	if err := s.enqueue(ctx, c.ID); err != nil {
 		return nil, err
 	}
 	defer s.dequeue(c.ID)
 	for attempt := 1; ; attempt++ {
-		r, kind, err := s.attempt(ctx, c)
+		r, kind, err := s.attempt(ctx, c, ended)
 		switch {
 		case err != nil:
 			return nil, err
@@ -437,8 +466,9 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 }
 
 // insert stores c.Create under a free id, holding its user to
-// c.MaxUserSessions.
-func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record, error) {
+// c.MaxUserSessions; ended receives the sessions the limit removed (when
+// the observer collects them).
+func (s *Store) insert(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, error) {
 	value, stored, err := s.codec.encode(c.ApplyTo(nil))
 	if err != nil {
 		return nil, err
@@ -451,13 +481,14 @@ func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record,
 		defer unlock()
 	}
 	for attempt := 1; ; attempt++ {
-		kind, err := s.insertOnce(ctx, c, value, stored)
+		kind, limitEnded, err := s.insertOnce(ctx, c, value, stored)
 		switch {
 		case err != nil:
 			return nil, err
 		case kind == guardOK:
+			*ended = limitEnded
 			if s.sharded && limited(c, stored) {
-				s.limitPass(ctx, c, stored)
+				*ended = s.limitPass(ctx, c, stored)
 			}
 			return stored, nil
 		case kind == guardExists:
@@ -473,15 +504,17 @@ func (s *Store) insert(ctx context.Context, c *session.Change) (*session.Record,
 
 // insertOnce makes one attempt at storing value, the encoding of stored,
 // under c.ID. kind is guardExists when the id is taken, and guardConflict
-// when the user's sessions changed while the limit was computed.
-func (s *Store) insertOnce(ctx context.Context, c *session.Change, value []byte, stored *session.Record) (guardKind, error) {
+// when the user's sessions changed while the limit was computed. ended
+// lists the sessions a single server's limit removed with it (when the
+// observer collects them).
+func (s *Store) insertOnce(ctx context.Context, c *session.Change, value []byte, stored *session.Record) (kind guardKind, ended []session.Ended, err error) {
 	retain := s.retain(stored)
 	if s.sharded && stored.UserID != "" {
 		// The user index is written first on a sharded client; a taken id
 		// must fail before it does, or the index would list an id that is
 		// another session's.
 		if taken, err := s.taken(ctx, c.ID, c.Now); err != nil || taken {
-			return guardExists, err
+			return guardExists, nil, err
 		}
 	}
 	p := &program{}
@@ -493,13 +526,16 @@ func (s *Store) insertOnce(ctx context.Context, c *session.Change, value []byte,
 		pl.pre = []*program{s.userAdd(stored.UserID, c.ID, retain, stored.Version)}
 	}
 	if limited(c, stored) && !s.sharded {
-		var err error
-		if pl.limit, err = s.limitProgram(ctx, c, stored, session.ID{}); err != nil {
-			return 0, err
+		if pl.limit, pl.ended, err = s.limitProgram(ctx, c, stored, session.ID{}); err != nil {
+			return 0, nil, err
 		}
 	}
 	s.hook()
-	return s.exec(ctx, pl)
+	kind, err = s.exec(ctx, pl)
+	if err != nil || kind != guardOK {
+		return kind, nil, err
+	}
+	return kind, pl.ended, nil
 }
 
 // existsErr returns err, or when it is nil an error wrapping
@@ -522,8 +558,10 @@ func (s *Store) taken(ctx context.Context, id session.ID, now time.Time) (bool, 
 // unchanged, holding the result's user to c.MaxUserSessions. kind is
 // guardConflict when the record (or, on a single server, the sessions of
 // the limited user) changed meanwhile, and guardExists when a renew's new
-// id is taken.
-func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record, guardKind, error) {
+// id is taken. When it succeeds, ended receives the sessions it removed
+// (the destroyed one, or those over the limit), if the observer collects
+// them.
+func (s *Store) attempt(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, guardKind, error) {
 	old, tomb, err := s.read(ctx, c.ID)
 	if err != nil {
 		return nil, 0, err
@@ -533,7 +571,11 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 			return nil, guardOK, nil
 		}
 		s.hook()
-		kind, err := s.exec(ctx, s.removal(c.ID, old))
+		pl := s.removal(c.ID, old)
+		kind, err := s.exec(ctx, pl)
+		if err == nil && kind == guardOK {
+			*ended = pl.ended
+		}
 		return nil, kind, err
 	}
 	if old == nil {
@@ -605,7 +647,7 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 			if renew {
 				gone = c.ID
 			}
-			if pl.limit, err = s.limitProgram(ctx, c, stored, gone); err != nil {
+			if pl.limit, pl.ended, err = s.limitProgram(ctx, c, stored, gone); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -615,8 +657,9 @@ func (s *Store) attempt(ctx context.Context, c *session.Change) (*session.Record
 	if err != nil || kind != guardOK {
 		return nil, kind, err
 	}
+	*ended = pl.ended
 	if s.sharded && limited(c, stored) {
-		s.limitPass(ctx, c, stored)
+		*ended = s.limitPass(ctx, c, stored)
 	}
 	return stored, guardOK, nil
 }
@@ -630,6 +673,9 @@ func (s *Store) removal(id session.ID, value []byte) *plan {
 	pl := &plan{main: []*program{p}}
 	if r, err := decodeUnverified(id, value); err == nil && r.UserID != "" {
 		pl.post = []*program{s.userRemove(r.UserID, id, r.Version+1)}
+	}
+	if s.observesEnds() {
+		pl.ended = []session.Ended{endedOf(id, value)}
 	}
 	return pl
 }
@@ -693,20 +739,25 @@ func (s *Store) backoff(ctx context.Context, attempt int) error {
 // their seal), with their index entries, and returns how many existed.
 // Missing and repeated ids are not an error. Each record is removed on its
 // own (atomically with its index entries on a single server); on error the
-// count covers those removed before it.
-func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
+// count covers those removed before it. Each removed record is reported to
+// Options.Observer's Ended with the reason in ctx.
+func (s *Store) Delete(ctx context.Context, ids ...session.ID) (n int, err error) {
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
+	var ended []session.Ended
+	defer func() {
+		s.leave("delete", err)
+		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+	}()
 	seen := make(map[session.ID]bool, len(ids))
 	uniq := slices.DeleteFunc(slices.Clone(ids), func(id session.ID) bool {
 		dup := seen[id]
 		seen[id] = true
 		return dup
 	})
-	n := 0
 	for chunk := range slices.Chunk(uniq, session.MaxPageSize) {
-		m, err := s.removeIf(ctx, chunk, nil)
+		m, err := s.removeIf(ctx, chunk, nil, &ended)
 		n += m
 		if err != nil {
 			return n, err
@@ -718,8 +769,9 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 // removeIf deletes the records of ids whose stored value keep accepts (nil:
 // every one), each only if unchanged since it was read; a record changed
 // meanwhile is read and judged again, up to Options.MaxAttempts times. It
-// returns how many it deleted.
-func (s *Store) removeIf(ctx context.Context, ids []session.ID, keep func(id session.ID, value []byte) bool) (int, error) {
+// returns how many it deleted, and appends them to ended (if not nil) when
+// the observer collects them, also those deleted before an error.
+func (s *Store) removeIf(ctx context.Context, ids []session.ID, keep func(id session.ID, value []byte) bool, ended *[]session.Ended) (int, error) {
 	n := 0
 	pending := ids
 	for attempt := 1; len(pending) > 0; attempt++ {
@@ -745,6 +797,9 @@ func (s *Store) removeIf(ctx context.Context, ids []session.ID, keep func(id ses
 		for i, k := range out {
 			if k == guardOK {
 				n++
+				if ended != nil {
+					*ended = append(*ended, plans[i].ended...)
+				}
 			} else {
 				pending = append(pending, planned[i])
 			}
@@ -768,6 +823,7 @@ func (s *Store) sealFailed(id session.ID, err error) {
 	if !s.sealFailures.Add(id) {
 		return
 	}
+	s.queueSealFailed(id)
 	s.log.Warn("redisstore: stored session failed its integrity check; treating it as absent",
 		"id", id.String(), "reason", badReason(err), "prefix", s.opts.Prefix)
 }

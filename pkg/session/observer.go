@@ -94,7 +94,8 @@ func CookieReasons() []CookieReason {
 // the reason), write commits, expiry passes, integrity failures and system
 // errors. Every store of this module takes one in its options
 // (boltstore.Options.Observer, memstore.Options.Observer) and reports what
-// it can know; each field's comment says who reports it.
+// it can know (redisstore.Options.Observer too, but not the records
+// Redis deletes by their TTL); each field's comment says who reports it.
 //
 // Every field is optional; a nil field costs one comparison. A function is
 // called synchronously, after the store's step it reports is complete
@@ -119,8 +120,8 @@ type StoreObserver struct {
 	Ended func(ctx context.Context, e Ended)
 
 	// Committed is called once per write transaction of the store's
-	// commit pipeline (boltstore: each group commit), whether it succeeded
-	// or not.
+	// commit pipeline (boltstore: each group commit; redisstore: each
+	// Apply), whether it succeeded or not.
 	Committed func(c Commit)
 
 	// Reaped is called once per expiry pass, by the reaper or Purge, also
