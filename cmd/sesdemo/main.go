@@ -23,8 +23,8 @@
 // (pkg/metrics). docs/demo.md has the table of every route, with its body
 // and answers; the page and sesdemo -h list them too. The table is
 // demoRoutes in routes.go. Every session that ends is logged with its
-// reason, by a hook on the store (session.StoreObserver.Ended; the bbolt
-// store only: the Redis store does not report yet).
+// reason, by a hook on the store (session.StoreObserver.Ended; with -redis,
+// sessions Redis deletes by their TTL are not reported).
 //
 // The listener is bound before any file is created, so a taken port costs
 // nothing: sesdemo exits without a new key file or database.
@@ -308,10 +308,10 @@ type backend struct {
 }
 
 // openBackend opens the store the flags name: the -redis URL, or the -db
-// file, whose store reports to observer.
+// file; the store reports to observer.
 func openBackend(o options, keys *session.Keyring, log *slog.Logger, observer session.StoreObserver) (*backend, error) {
 	if o.redis != "" {
-		return openRedis(o.redis, keys, log) // redisstore takes no observer yet
+		return openRedis(o.redis, keys, log, observer)
 	}
 	store, err := boltstore.Open(o.db, &boltstore.Options{Keys: keys, Logger: log, Observer: observer})
 	if err != nil {
@@ -332,15 +332,16 @@ func openBackend(o options, keys *session.Keyring, log *slog.Logger, observer se
 // openRedis opens the sessions in the Redis at url, on a client of their
 // own that close closes after the store. It fails within
 // redisstore.DefaultInitTimeout when Redis does not answer, in one error;
-// once the store is open, go-redis's own log lines go to log.
-func openRedis(url string, keys *session.Keyring, log *slog.Logger) (*backend, error) {
+// once the store is open, go-redis's own log lines go to log. The store
+// reports to observer.
+func openRedis(url string, keys *session.Keyring, log *slog.Logger, observer session.StoreObserver) (*backend, error) {
 	name := redisstore.RedactURL(url)
 	client, err := redisstore.NewClient(url)
 	if err != nil {
 		return nil, fmt.Errorf("-redis: %w", err) // names the URL without its password
 	}
 	redisstore.SetClientLogger(nil) // New's error says it all
-	store, err := redisstore.New(client, &redisstore.Options{Keys: keys, Logger: log})
+	store, err := redisstore.New(client, &redisstore.Options{Keys: keys, Logger: log, Observer: observer})
 	if err != nil {
 		client.Close()
 		hint := ""
