@@ -65,12 +65,24 @@
 // option LimitAfterWrite, and must document the weaker guarantee; only the
 // check that concurrent logins never show more than the limit to a reader
 // is then relaxed.
+//
+// # Stores that lack abilities
+//
+// A store that keeps sessions in a layout it does not own, shared with
+// another framework, may be unable to keep all the contract asks for. It
+// declares what it lacks with the Lacks option; Run then skips the cases
+// that test it, saying so, compares records only on what the store keeps,
+// and runs everything else as for any store:
+//
+//	sessiontest.Run(t, newStore, sessiontest.Lacks(sessiontest.Metadata))
 package sessiontest
 
 import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +109,8 @@ func Base() time.Time { return time.Date(2099, time.June, 1, 12, 0, 0, 0, time.U
 // "UserIndex/Renew", "Random", ...). newStore is called once per subtest,
 // must return a fresh, empty store, and registers with t.Cleanup whatever
 // closes or removes it. Subtests run one after another, never in parallel.
+// Without options the store must have every ability the contract asks for
+// (see Lacks).
 func Run(t *testing.T, newStore func(t *testing.T) session.Store, opts ...Option) {
 	t.Helper()
 	var o options
@@ -113,10 +127,20 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store, opts ...Option
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
-				t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
+				t.Run(c.name, func(t *testing.T) {
+					if !o.runs(t, g.name+"/"+c.name) {
+						return
+					}
+					c.run(t, fresh(t))
+				})
 			}
 			for _, c := range g.optionCases {
-				t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t), o) })
+				t.Run(c.name, func(t *testing.T) {
+					if !o.runs(t, g.name+"/"+c.name) {
+						return
+					}
+					c.run(t, fresh(t), o)
+				})
 			}
 		})
 	}
@@ -138,6 +162,7 @@ type Option func(*options)
 type options struct {
 	reopen          func(t *testing.T, s session.Store) session.Store
 	limitAfterWrite bool
+	lacks           Ability // the abilities the store declared it lacks
 }
 
 // Reopen gives Run a way to restart a store: reopen closes s, a store made
@@ -162,6 +187,75 @@ func LimitAfterWrite() Option {
 	return func(o *options) { o.limitAfterWrite = true }
 }
 
+// lacking returns the abilities of needs that the store lacks.
+func (o *options) lacking(needs Ability) Ability { return o.lacks & needs }
+
+// runs prepares t, the test of the case named name ("group/case"): it
+// skips it when the store lacks an ability the case needs, and otherwise
+// records the options for the checks of the case until it ends.
+func (o *options) runs(t *testing.T, name string) bool {
+	if a := o.lacking(needs[name]); a != 0 {
+		t.Skipf("the store lacks %s (sessiontest.Lacks)", a)
+		return false
+	}
+	running.Store(t, o)
+	t.Cleanup(func() { running.Delete(t) })
+	return true
+}
+
+// Ability is something the contract asks of a store, which a store that
+// keeps sessions in a layout it does not own (another framework's) may
+// declare it lacks, with Lacks.
+type Ability uint
+
+// Abilities a store may lack.
+const (
+	// Metadata is keeping a record's metadata as written: Created,
+	// LastSeen, Client and Version, and the IdleExpires and Deadline that
+	// inserts and changes set. A store lacking it keeps a record's ID,
+	// UserID and Data, reports metadata of its own, and expires a record
+	// IdleTimeout after the Now of the insert or change that last wrote
+	// it, whatever times these carry (a sliding expiry without absolute
+	// lifetime: redisstore's Flask layout, which stores the session dict
+	// alone under a TTL). Configure such a store to expire records after
+	// IdleTimeout.
+	Metadata Ability = 1 << iota
+)
+
+// String names the abilities in a.
+func (a Ability) String() string {
+	var names []string
+	if a&Metadata != 0 {
+		names = append(names, "metadata (created, last seen, client, version, expiry times as written)")
+	}
+	if len(names) == 0 {
+		return "nothing"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Lacks tells Run that the store lacks the abilities a (bits of Ability,
+// or-ed): the cases that test them are skipped, saying which, and the
+// other cases compare records only on what such a store keeps (with
+// Metadata: ID, UserID and Data). Every other demand stands. A store
+// passing this option offers less than the session.Store contract and must
+// say so in its documentation.
+func Lacks(a Ability) Option {
+	return func(o *options) { o.lacks |= a }
+}
+
+// running holds the options of each case that runs, by its *testing.T,
+// so that the checks deep inside a case (wantEqual and its callers)
+// compare records as the options say without every helper taking them.
+var running sync.Map // *testing.T → *options
+
+// lacks reports whether the store of the case t runs lacks a. Outside a
+// case it reports false.
+func lacks(t testing.TB, a Ability) bool {
+	o, ok := running.Load(t)
+	return ok && o.(*options).lacking(a) != 0
+}
+
 // testCase is one leaf subtest of the suite.
 type testCase struct {
 	name string
@@ -173,6 +267,15 @@ type testCase struct {
 type restartCase struct {
 	name string
 	run  func(t *testing.T, s session.Store, reopen func(*testing.T, session.Store) session.Store)
+}
+
+// needs lists, by "group/case", the abilities a case tests beyond what
+// every store has; the case is skipped for a store that lacks one (Lacks).
+var needs = map[string]Ability{
+	"Expiry/Deadline":        Metadata, // an absolute lifetime
+	"Import/InsertsAndSkips": Metadata, // Version as imported
+	"Random/Seed1":           Metadata, // a model with random idle timeouts
+	"Random/Seed2":           Metadata,
 }
 
 // optionCase is a leaf subtest whose demands depend on Run's options.
