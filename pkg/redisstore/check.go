@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,7 +93,7 @@ func (c *checker) format() error {
 
 // records reads every record key under the prefix.
 func (c *checker) records() error {
-	keys, err := c.s.scan(c.ctx, c.s.keys.recordPattern())
+	keys, err := c.s.scan(c.ctx, "check", c.s.keys.recordPattern())
 	if err != nil {
 		return err
 	}
@@ -391,40 +390,4 @@ func (c *checker) staleEntries(id session.ID, user string, now int64) error {
 		}
 	}
 	return nil
-}
-
-// scan returns every key matching pattern, from every master of a sharded
-// client.
-func (s *Store) scan(ctx context.Context, pattern string) ([]string, error) {
-	var mu sync.Mutex
-	var keys []string
-	one := func(ctx context.Context, c *redis.Client) error {
-		it := c.Scan(ctx, 0, pattern, 1000).Iterator()
-		var mine []string
-		for it.Next(ctx) {
-			mine = append(mine, it.Val())
-		}
-		if err := it.Err(); err != nil {
-			return err
-		}
-		mu.Lock()
-		keys = append(keys, mine...)
-		mu.Unlock()
-		return nil
-	}
-	var err error
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, one)
-	case *redis.Ring:
-		err = c.ForEachShard(ctx, one)
-	case *redis.Client:
-		err = one(ctx, c)
-	default:
-		return nil, fmt.Errorf("redisstore: check: cannot scan the keys of a %T", s.client)
-	}
-	if err != nil {
-		return nil, s.redisErr(ctx, "check: scanning keys", err)
-	}
-	return keys, nil
 }

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -37,19 +36,6 @@ import (
 func (s *Store) leave(op string, err error) {
 	s.deliverSealFailed()
 	s.failed(op, err)
-}
-
-// failed reports err to the observer's Failed under op, if err is a system
-// error: one wrapping ErrRedis, not caused by the caller's context ending.
-// Data outcomes, ErrConflict, a closed or read-only store are not failures
-// of Redis.
-func (s *Store) failed(op string, err error) {
-	f := s.opts.Observer.Failed
-	if f == nil || err == nil || !errors.Is(err, ErrRedis) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return
-	}
-	f(strings.ReplaceAll(op, " ", "_"), err)
 }
 
 // observesEnds reports whether removals must be collected for the

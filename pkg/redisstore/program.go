@@ -103,7 +103,29 @@ func (p *program) del(l layout, id session.ID) {
 
 // tombstone leaves the tombstone of id, lasting until end.
 func (p *program) tombstone(l layout, id session.ID, end time.Time) {
-	p.ops = append(p.ops, step{op: "mark", keys: []string{l.renewed(id)}, args: []any{tombstoneValue(end), ceilMillis(end)}})
+	p.mark(l.renewed(id), end)
+}
+
+// mark leaves a tombstone at key, lasting until end.
+func (p *program) mark(key string, end time.Time) {
+	p.setUntil(key, []byte(tombstoneValue(end)), ceilMillis(end))
+}
+
+// setUntil stores value at key until the unix millisecond until (deletes
+// it when that is not in the future).
+func (p *program) setUntil(key string, value []byte, until int64) {
+	p.ops = append(p.ops, step{op: "mark", keys: []string{key}, args: []any{value, until}})
+}
+
+// expireAt makes key expire at the unix millisecond until (deletes it when
+// that is not in the future), leaving its value alone.
+func (p *program) expireAt(key string, until int64) {
+	p.ops = append(p.ops, step{op: "ttl", keys: []string{key}, args: []any{until}})
+}
+
+// drop deletes key.
+func (p *program) drop(key string) {
+	p.ops = append(p.ops, step{op: "drop", keys: []string{key}})
 }
 
 // uadd lists id in user's index with retain (exactly, or at least when
@@ -212,7 +234,7 @@ func (pl *plan) merged() *program {
 
 // run runs one program and returns the kind of the guard that failed, if
 // any.
-func (s *Store) run(ctx context.Context, p *program) (guardKind, error) {
+func (s *runner) run(ctx context.Context, p *program) (guardKind, error) {
 	keys, argv := p.encode()
 	g, err := programScript.Run(ctx, s.client, keys, argv...).Int64()
 	if err != nil {
@@ -224,7 +246,7 @@ func (s *Store) run(ctx context.Context, p *program) (guardKind, error) {
 // runAll runs programs in one pipeline (each atomic on its own) and returns
 // the outcome of each. A program whose script is not cached (a restarted
 // or failed-over server) is run again with its source.
-func (s *Store) runAll(ctx context.Context, progs []*program) ([]guardKind, error) {
+func (s *runner) runAll(ctx context.Context, progs []*program) ([]guardKind, error) {
 	switch len(progs) {
 	case 0:
 		return nil, nil
@@ -262,7 +284,7 @@ func (s *Store) runAll(ctx context.Context, progs []*program) ([]guardKind, erro
 // failure of the post programs, which only drop index entries, is logged,
 // not returned: the change itself is stored, and the entries left are
 // re-checked by every reader and expire with the record.
-func (s *Store) exec(ctx context.Context, pl *plan) (guardKind, error) {
+func (s *runner) exec(ctx context.Context, pl *plan) (guardKind, error) {
 	if !s.sharded {
 		return s.run(ctx, pl.merged())
 	}
@@ -287,7 +309,7 @@ func (s *Store) exec(ctx context.Context, pl *plan) (guardKind, error) {
 
 // undo runs the undo programs of a plan whose later step failed, logging a
 // failure.
-func (s *Store) undo(ctx context.Context, progs []*program) {
+func (s *runner) undo(ctx context.Context, progs []*program) {
 	for _, p := range progs {
 		if _, err := s.run(ctx, p); err != nil {
 			s.log.Warn("redisstore: undoing the first step of a renew failed; a copy of the session may remain under the new id until it expires", "err", err)
@@ -299,7 +321,7 @@ func (s *Store) undo(ctx context.Context, progs []*program) {
 
 // execAll runs independent single-step plans (deletions) together and
 // returns the outcome of each.
-func (s *Store) execAll(ctx context.Context, plans []*plan) ([]guardKind, error) {
+func (s *runner) execAll(ctx context.Context, plans []*plan) ([]guardKind, error) {
 	progs := make([]*program, len(plans))
 	for i, pl := range plans {
 		if s.sharded {
@@ -326,7 +348,7 @@ func (s *Store) execAll(ctx context.Context, plans []*plan) ([]guardKind, error)
 }
 
 // runPost runs the post programs of a sharded plan, logging a failure.
-func (s *Store) runPost(ctx context.Context, post []*program) {
+func (s *runner) runPost(ctx context.Context, post []*program) {
 	if _, err := s.runAll(ctx, post); err != nil {
 		s.log.Warn("redisstore: removing user index entries failed; they remain until read or expired", "err", err)
 		s.failed("unindex", err)

@@ -19,8 +19,13 @@
 --                                      future deletes it instead
 --   del  rec ids exp id                delete a record and its index entries
 --   mark key value until               SET key value PXAT until (a
---                                      tombstone); an until not in the
+--                                      tombstone, or a session of the
+--                                      Flask layout); an until not in the
 --                                      future deletes it instead
+--   ttl  key until                     PEXPIREAT key until (a session of
+--                                      the Flask layout); an until not in
+--                                      the future deletes it instead
+--   drop key                           DEL key
 --   uadd uz uv reg user id retain version exact
 --                                      list id in user's index with a score
 --                                      of retain (exact = "1") or at least
@@ -203,6 +208,16 @@ while pos <= #ARGV do
     else
       redis.call('SET', k, a[1], 'PXAT', a[2])
     end
+  elseif op == 'ttl' then
+    local k = key()
+    local at = arg()
+    if tonumber(at) <= now then
+      redis.call('DEL', k)
+    else
+      redis.call('PEXPIREAT', k, at)
+    end
+  elseif op == 'drop' then
+    redis.call('DEL', key())
   elseif op == 'uadd' then
     local k = keys(3)
     local a = args(5)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -35,17 +33,12 @@ const (
 // It is safe for concurrent use, also by several processes sharing one
 // Redis and prefix; Close stops its background pass.
 type Store struct {
-	client    redis.UniversalClient
+	runner            // client, sharded, log
 	opts      Options // with defaults applied
 	keys      layout
 	codec     codec
-	log       *slog.Logger
-	sharded   bool  // the client spreads keys over servers (Cluster, Ring)
 	retention int64 // Options.ExpiredRetention in milliseconds
 
-	// queues holds one token per stripe: changes of sessions of one stripe
-	// in this process take turns instead of competing in Redis.
-	queues [stripes]chan struct{}
 	// userQueues holds one token per user bucket: changes limiting the
 	// sessions of the users of one bucket in this process take turns (see
 	// lockUser).
@@ -69,9 +62,6 @@ type Store struct {
 	beforeWrite func()       // runs between the read and the write of each attempt
 	trimPasses  atomic.Int64 // completed background passes
 }
-
-// stripes is the number of queues of in-process changes.
-const stripes = 256
 
 // Compile-time checks of the interfaces Store implements.
 var (
@@ -116,18 +106,12 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	if err := checkClient(client); err != nil {
 		return nil, err
 	}
-	_, single := client.(*redis.Client)
 	s := &Store{
-		client:    client,
+		runner:    newRunner(client, o.Logger, o.Observer.Failed),
 		opts:      o,
 		keys:      layout{prefix: o.Prefix},
 		codec:     codec{keys: o.Keys, maxSize: o.MaxRecordSize},
-		log:       o.Logger,
-		sharded:   !single,
 		retention: o.ExpiredRetention.Milliseconds(),
-	}
-	for i := range s.queues {
-		s.queues[i] = make(chan struct{}, 1)
 	}
 	for i := range s.userQueues {
 		s.userQueues[i] = make(chan struct{}, 1)
@@ -269,16 +253,6 @@ func (s *Store) writable(ctx context.Context) error {
 		return ErrReadOnly
 	}
 	return s.usable(ctx)
-}
-
-// redisErr wraps a failure of a Redis call in ErrRedis, and in ctx's error
-// when the context ended (go-redis reports a passed deadline as an I/O
-// timeout).
-func (s *Store) redisErr(ctx context.Context, what string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w: %s: %w (%w)", ErrRedis, what, err, cerr)
-	}
-	return fmt.Errorf("%w: %s: %w", ErrRedis, what, err)
 }
 
 // retain returns when Redis deletes r: its expiry rounded up to the
@@ -702,36 +676,6 @@ func (s *Store) userRemove(user string, id session.ID, version uint64) *program 
 func (s *Store) hook() {
 	if s.beforeWrite != nil {
 		s.beforeWrite()
-	}
-}
-
-// enqueue waits for id's turn among this process's changes (or for ctx);
-// dequeue ends it.
-func (s *Store) enqueue(ctx context.Context, id session.ID) error {
-	select {
-	case s.queues[stripe(id)] <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Store) dequeue(id session.ID) { <-s.queues[stripe(id)] }
-
-// stripe returns the queue of id.
-func stripe(id session.ID) int { return int(id[0] ^ id[15]) }
-
-// backoff waits a random time that grows with attempt (up to 64 ms), so
-// that competing writers spread out, or until ctx ends.
-func (s *Store) backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
