@@ -54,3 +54,22 @@ func TestConformance(t *testing.T) {
 func TestConformanceCluster(t *testing.T) {
 	conformance(t, redistest.SharedCluster(t).Client(t), sessiontest.LimitAfterWrite())
 }
+
+// flaskConformance runs the suite against Flask-layout stores on client,
+// each with tombstones under a prefix of its own (the session keys are
+// random ids). The layout keeps a session's user and data under a TTL and
+// nothing else, so the store declares it lacks metadata (see
+// sessiontest.Lacks); its lifetime is the suite's idle timeout.
+func flaskConformance(t *testing.T, client redis.UniversalClient) {
+	sessiontest.Run(t, func(t *testing.T) session.Store {
+		return newFlaskStore(t, client, nil)
+	}, sessiontest.Lacks(sessiontest.Metadata))
+}
+
+func TestFlaskConformance(t *testing.T) {
+	flaskConformance(t, redistest.Shared(t).Client(t))
+}
+
+func TestFlaskConformanceCluster(t *testing.T) {
+	flaskConformance(t, redistest.SharedCluster(t).Client(t))
+}

@@ -27,6 +27,10 @@
 // group: records, remembered sessions and their last client survive a
 // new Store on the same Redis.
 //
+// FlaskStore (NewFlask) is the other store of this package: sessions in
+// the Redis layout of the Flask recipe sesbolt grew from, shared with a
+// Flask app during a migration (see "The Flask layout").
+//
 // # Writes
 //
 // Apply reads the record, applies the session.Change in Go
@@ -187,6 +191,58 @@
 // on restart. Stats.Durability reports each server's settings. Replication
 // is asynchronous: a failover may lose the writes the replica had not
 // received. See docs/redis.md.
+//
+// # The Flask layout
+//
+// A FlaskStore keeps sessions as the Flask recipe (shared/seed/,
+// examples/flask) does, so that a Flask app and a Go service with
+// pkg/flasksession's cookie codec share them (docs/flask.md):
+//
+//	<id>        string: the session dict as JSON, the data keys and the
+//	            user id under FlaskOptions.UserKey, e.g.
+//	            {"cart": [1, 2], "user_id": "alice"}; its TTL is
+//	            FlaskOptions.Lifetime from the last write
+//	T{<id>}     string: the tombstone of an id this store renewed away,
+//	            as in sesbolt's layout (T is FlaskOptions.TombstonePrefix);
+//	            the Flask app never reads it
+//
+// where <id> is the session id in canonical form. The store reads any JSON
+// object the Flask app writes, with values of any JSON type, and writes
+// back the values it did not change as they were (the user id too: a
+// number stays a number). Every write sets the TTL, a change of nothing
+// but times with PEXPIREAT alone, as the Flask app's EXPIRE; a value that
+// is not a JSON object (Python's json writes NaN, which JSON has not)
+// loads as absent and is logged once per id.
+//
+// What the layout cannot keep, and sesbolt's own layout does:
+//
+//   - No seals: the dict is plain JSON the Flask app must write, so a
+//     change made in Redis directly is not detected.
+//   - No per-user index: the store does not implement session.UserIndex,
+//     so "log out everywhere" and a user's session list answer
+//     session.ErrNotSupported.
+//   - No absolute lifetime: the TTL is all. A session in use never ends;
+//     its idle timeout is FlaskOptions.Lifetime, whatever the Manager's
+//     IdleTimeout and Lifetime say.
+//   - No metadata: a record's Created is zero (unknown), LastSeen is the
+//     expiry less the lifetime (the last write, when every writer uses the
+//     lifetime), IdleExpires and Deadline are the key's expiry
+//     (FlaskNoExpiry for a key without TTL), Client is empty and Version 0.
+//   - No per-key merge against Flask: writes through FlaskStores are
+//     compare-and-set, as Store's are, so Go-to-Go changes of different
+//     keys both persist; but the Flask app saves whole dicts
+//     unconditionally, so a Flask request that read the dict before a Go
+//     change and saves after it undoes that change (last save wins, also
+//     for keys only the other side changed).
+//   - No listing, counts or purge: the keys are bare ids among whatever
+//     else the database holds, so the store does not implement
+//     session.Lister, StatsReporter or Purger (Redis expires the keys).
+//     FlaskStore.Each reads every key name of the database to find the
+//     sessions, for a one-off migration (sesctl import --from
+//     flask-redis).
+//   - Tombstones are the Go side's: the Flask app deletes the old key at
+//     its own logins and leaves none, and does not read those this store
+//     leaves.
 //
 // # Caveats
 //

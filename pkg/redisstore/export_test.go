@@ -6,6 +6,10 @@ package redisstore
 // attempt of Apply, Delete, DeleteUser and Purge. Set it before using s.
 func SetBeforeWrite(s *Store, f func()) { s.beforeWrite = f }
 
+// SetFlaskBeforeWrite makes f run between the read and the write of every
+// attempt of a FlaskStore's Apply. Set it before using s.
+func SetFlaskBeforeWrite(s *FlaskStore, f func()) { s.beforeWrite = f }
+
 // TrimPasses returns how many background trim passes s completed.
 func TrimPasses(s *Store) int64 { return s.trimPasses.Load() }
 

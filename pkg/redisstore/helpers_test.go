@@ -12,6 +12,7 @@ import (
 	"github.com/sesbolt/sesbolt/internal/redistest"
 	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
+	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
 )
 
 // testOptions returns options for tests: keys, a prefix of the test's own,
@@ -68,4 +69,31 @@ func mustCheck(t testing.TB, s *redisstore.Store) session.CheckReport {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// flaskOptions returns Flask-layout options for tests: the user key
+// "user_id", the suite's idle timeout as lifetime, tombstones under a
+// prefix of the test's own, no logs.
+func flaskOptions() *redisstore.FlaskOptions {
+	return &redisstore.FlaskOptions{
+		UserKey:         "user_id",
+		Lifetime:        sessiontest.IdleTimeout,
+		TombstonePrefix: redistest.Prefix() + "renewed:",
+		Logger:          slog.New(slog.DiscardHandler),
+	}
+}
+
+// newFlaskStore returns a Flask-layout store on client with opts (nil:
+// flaskOptions), closed at cleanup.
+func newFlaskStore(t testing.TB, client redis.UniversalClient, opts *redisstore.FlaskOptions) *redisstore.FlaskStore {
+	t.Helper()
+	if opts == nil {
+		opts = flaskOptions()
+	}
+	s, err := redisstore.NewFlask(client, opts)
+	if err != nil {
+		t.Fatalf("NewFlask: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -28,6 +28,10 @@ type runner struct {
 
 	// onFailure is the store observer's Failed (see failed); nil for none.
 	onFailure func(op string, err error)
+
+	// beforeWrite, a hook for tests (export_test.go), runs between the read
+	// and the write of each attempt.
+	beforeWrite func()
 }
 
 // stripes is the number of queues of in-process changes.
@@ -66,6 +70,13 @@ func (s *runner) failed(op string, err error) {
 		return
 	}
 	f(strings.ReplaceAll(op, " ", "_"), err)
+}
+
+// hook runs the test hook between an attempt's read and its write.
+func (s *runner) hook() {
+	if s.beforeWrite != nil {
+		s.beforeWrite()
+	}
 }
 
 // enqueue waits for id's turn among this process's changes (or for ctx);

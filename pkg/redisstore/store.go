@@ -59,8 +59,7 @@ type Store struct {
 	lastReap    atomic.Pointer[session.ReapStats] // the latest Purge, for Stats.LastReap
 
 	// Hooks and counters for tests (export_test.go).
-	beforeWrite func()       // runs between the read and the write of each attempt
-	trimPasses  atomic.Int64 // completed background passes
+	trimPasses atomic.Int64 // completed background passes
 }
 
 // Compile-time checks of the interfaces Store implements.
@@ -670,13 +669,6 @@ func (s *Store) userRemove(user string, id session.ID, version uint64) *program 
 	p := &program{}
 	p.urem(s.keys, user, id, version)
 	return p
-}
-
-// hook runs the test hook between an attempt's read and its write.
-func (s *Store) hook() {
-	if s.beforeWrite != nil {
-		s.beforeWrite()
-	}
 }
 
 // Delete removes the records stored under ids, live or expired (or failing
