@@ -164,6 +164,33 @@ var userLimitCases = []testCase{
 // options ask (see LimitAfterWrite).
 var userLimitOptionCases = []optionCase{
 	{"Concurrent", testLimitConcurrent},
+	{"Lacking", testLimitLacking},
+}
+
+// testLimitLacking: a store that declares it lacks UserLimit refuses a
+// change whose result a limit would apply to with ErrNotSupported, writing
+// nothing, and ignores the limit where the contract does (a destroy, a
+// result bound to no user).
+func testLimitLacking(t *testing.T, s session.Store, o options) {
+	if o.lacking(UserLimit) == 0 {
+		t.Skip("the store holds users to the limit (the other cases check it)")
+	}
+	now := Base()
+	r := Insert(t, s, NewRecord(session.NewID(), "alice", now))[0]
+	login := NewRecord(session.NewID(), "alice", now)
+	applyFails(t, s, &session.Change{ID: login.ID, Now: now, Create: login, MaxUserSessions: 1}, session.ErrNotSupported)
+	wantGone(t, s, login.ID, now)
+	applyFails(t, s, &session.Change{ID: r.ID, Now: now, NewID: session.NewID(), User: str("alice"), MaxUserSessions: 1}, session.ErrNotSupported)
+	applyFails(t, s, &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{"k": raw(`1`)}, MaxUserSessions: 1}, session.ErrNotSupported)
+	wantLoad(t, s, r.ID, now, r)
+
+	anon := NewRecord(session.NewID(), "", now)
+	apply(t, s, &session.Change{ID: anon.ID, Now: now, Create: anon, MaxUserSessions: 1})
+	wantLoad(t, s, anon.ID, now, stored(anon))
+	if got, err := s.Apply(ctx(t), &session.Change{ID: r.ID, Now: now, Destroy: true, MaxUserSessions: 1}); err != nil || got != nil {
+		t.Fatalf("Apply(destroy with a limit) = %s, %v; want <nil>, <nil>", format(got), err)
+	}
+	wantGone(t, s, r.ID, now)
 }
 
 // userRecord returns a record of user created at created and last seen at

@@ -211,8 +211,8 @@ type Ability uint
 // Abilities a store may lack.
 const (
 	// Metadata is keeping a record's metadata as written: Created,
-	// LastSeen, Client and Version, and the IdleExpires and Deadline that
-	// inserts and changes set. A store lacking it keeps a record's ID,
+	// LastSeen, Client, LastClient, Persistent and Version, and the
+	// IdleExpires and Deadline that inserts and changes set. A store lacking it keeps a record's ID,
 	// UserID and Data, reports metadata of its own, and expires a record
 	// IdleTimeout after the Now of the insert or change that last wrote
 	// it, whatever times these carry (a sliding expiry without absolute
@@ -220,13 +220,24 @@ const (
 	// alone under a TTL). Configure such a store to expire records after
 	// IdleTimeout.
 	Metadata Ability = 1 << iota
+
+	// UserLimit is holding a user to session.Change.MaxUserSessions, which
+	// needs finding the user's other sessions. A store lacking it (one
+	// without a per-user index in a layout it does not own) fails a change
+	// with a positive MaxUserSessions whose result is bound to a user with
+	// an error wrapping session.ErrNotSupported, writing nothing; Destroy,
+	// and results bound to no user, ignore the limit as the contract says.
+	UserLimit
 )
 
 // String names the abilities in a.
 func (a Ability) String() string {
 	var names []string
 	if a&Metadata != 0 {
-		names = append(names, "metadata (created, last seen, client, version, expiry times as written)")
+		names = append(names, "metadata (created, last seen, clients, version, persistent, expiry times as written)")
+	}
+	if a&UserLimit != 0 {
+		names = append(names, "a per-user session limit")
 	}
 	if len(names) == 0 {
 		return "nothing"
@@ -272,10 +283,20 @@ type restartCase struct {
 // needs lists, by "group/case", the abilities a case tests beyond what
 // every store has; the case is skipped for a store that lacks one (Lacks).
 var needs = map[string]Ability{
-	"Expiry/Deadline":        Metadata, // an absolute lifetime
-	"Import/InsertsAndSkips": Metadata, // Version as imported
-	"Random/Seed1":           Metadata, // a model with random idle timeouts
-	"Random/Seed2":           Metadata,
+	"Expiry/Deadline":                       Metadata, // an absolute lifetime
+	"Import/InsertsAndSkips":                Metadata, // Version as imported
+	"Persistent/OwnTimeouts":                Metadata, // expiry times as the change sets them
+	"Random/Seed1":                          Metadata, // a model with random idle timeouts
+	"Random/Seed2":                          Metadata,
+	"UserLimit/InsertEndsLeastRecentlySeen": UserLimit,
+	"UserLimit/TiesByID":                    UserLimit,
+	"UserLimit/LoginEnds":                   UserLimit,
+	"UserLimit/NewOneCounts":                UserLimit,
+	"UserLimit/ExpiredNeitherCountNorEnd":   UserLimit,
+	"UserLimit/OnlyThatUser":                UserLimit,
+	"UserLimit/NoResurrection":              UserLimit,
+	"UserLimit/FailedChangeEndsNothing":     UserLimit,
+	"UserLimit/Concurrent":                  UserLimit,
 }
 
 // optionCase is a leaf subtest whose demands depend on Run's options.
