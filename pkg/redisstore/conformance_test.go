@@ -58,12 +58,13 @@ func TestConformanceCluster(t *testing.T) {
 // flaskConformance runs the suite against Flask-layout stores on client,
 // each with tombstones under a prefix of its own (the session keys are
 // random ids). The layout keeps a session's user and data under a TTL and
-// nothing else, so the store declares it lacks metadata (see
-// sessiontest.Lacks); its lifetime is the suite's idle timeout.
+// nothing else, and has no per-user index, so the store declares it lacks
+// metadata and the per-user limit (see sessiontest.Lacks); its lifetime is
+// the suite's idle timeout.
 func flaskConformance(t *testing.T, client redis.UniversalClient) {
 	sessiontest.Run(t, func(t *testing.T) session.Store {
 		return newFlaskStore(t, client, nil)
-	}, sessiontest.Lacks(sessiontest.Metadata))
+	}, sessiontest.Lacks(sessiontest.Metadata|sessiontest.UserLimit))
 }
 
 func TestFlaskConformance(t *testing.T) {

@@ -219,15 +219,18 @@
 //   - No seals: the dict is plain JSON the Flask app must write, so a
 //     change made in Redis directly is not detected.
 //   - No per-user index: the store does not implement session.UserIndex,
-//     so "log out everywhere" and a user's session list answer
-//     session.ErrNotSupported.
+//     so "log out everywhere", signing out other devices and a user's
+//     session list answer session.ErrNotSupported, and so does a login
+//     with a per-user session limit (session.Config.MaxUserSessions).
 //   - No absolute lifetime: the TTL is all. A session in use never ends;
 //     its idle timeout is FlaskOptions.Lifetime, whatever the Manager's
 //     IdleTimeout and Lifetime say.
 //   - No metadata: a record's Created is zero (unknown), LastSeen is the
 //     expiry less the lifetime (the last write, when every writer uses the
 //     lifetime), IdleExpires and Deadline are the key's expiry
-//     (FlaskNoExpiry for a key without TTL), Client is empty and Version 0.
+//     (FlaskNoExpiry for a key without TTL), Client and LastClient are
+//     empty, Version is 0, and Persistent false: remember-me
+//     (Session.Login with Remember) has no longer timeouts here.
 //   - No per-key merge against Flask: writes through FlaskStores are
 //     compare-and-set, as Store's are, so Go-to-Go changes of different
 //     keys both persist; but the Flask app saves whole dicts

@@ -28,8 +28,9 @@ import (
 // It implements session.SharedLoader besides session.Store, and none of
 // the other optional interfaces: the layout has no per-user index
 // (session.UserIndex: "log out everywhere" and a user's session list
-// answer session.ErrNotSupported), and its keys are not in a keyspace of
-// their own to list, count or purge. The package documentation, "The
+// answer session.ErrNotSupported, and so does a change that would hold a
+// user to session.Change.MaxUserSessions), and its keys are not in a
+// keyspace of their own to list, count or purge. The package documentation, "The
 // Flask layout", says what else the layout cannot keep.
 //
 // It is safe for concurrent use, also by several processes and by Flask
@@ -197,7 +198,9 @@ func (s *FlaskStore) LoadShared(ctx context.Context, id session.ID, now time.Tim
 // c.Now; the change's expiry times are not kept (there is no absolute
 // lifetime). A change that sets or deletes the user key as data fails with
 // session.ErrInvalid; a result larger than FlaskOptions.MaxRecordSize with
-// session.ErrTooLarge.
+// session.ErrTooLarge; one with a positive MaxUserSessions whose result is
+// bound to a user with session.ErrNotSupported (there is no per-user
+// index), all writing nothing.
 //
 // An update reads the dict, applies c in Go (session.Change.ApplyTo) and
 // writes the result only if the stored bytes are still those it read,
@@ -263,8 +266,17 @@ func (s *FlaskStore) written(id session.ID, value []byte, until int64) (*session
 	return s.codec.record(id, v, until), nil
 }
 
+// limitErr is the error for a change that would hold the user of its
+// result to c.MaxUserSessions: the layout cannot find a user's sessions.
+func limitErr() error {
+	return fmt.Errorf("redisstore: the Flask layout has no per-user index to hold a user to a session limit (session.Config.MaxUserSessions): %w", session.ErrNotSupported)
+}
+
 // insert stores c.Create under a free id.
 func (s *FlaskStore) insert(ctx context.Context, c *session.Change) (*session.Record, error) {
+	if c.MaxUserSessions > 0 && c.Create.UserID != "" {
+		return nil, limitErr()
+	}
 	value, err := s.codec.encode(c.Create.Data, c.Create.UserID, nil)
 	if err != nil {
 		return nil, err
@@ -315,6 +327,9 @@ func (s *FlaskStore) attempt(ctx context.Context, c *session.Change) (*session.R
 		return nil, 0, session.ErrNotFound
 	}
 	next := c.ApplyTo(latest)
+	if c.MaxUserSessions > 0 && next.UserID != "" {
+		return nil, 0, limitErr()
+	}
 	value, err := s.codec.encode(next.Data, next.UserID, prev.user)
 	if err != nil {
 		return nil, 0, err

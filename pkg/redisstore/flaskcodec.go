@@ -65,7 +65,8 @@ func (c *flaskCodec) decode(value []byte) (flaskValue, error) {
 // milliseconds (negative: the key has no TTL). The layout keeps nothing
 // else: IdleExpires and Deadline are the expiry, LastSeen the expiry less
 // the lifetime (when the last write set it, if every writer uses the
-// lifetime), Created is zero (unknown), Client is empty and Version 0.
+// lifetime), Created is zero (unknown), Client and LastClient are empty,
+// Persistent false and Version 0.
 func (c *flaskCodec) record(id session.ID, v flaskValue, expireAt int64) *session.Record {
 	r := &session.Record{ID: id, UserID: userText(v.user), Data: v.data}
 	if expireAt < 0 {
