@@ -422,7 +422,7 @@ func TestFlaskLimits(t *testing.T) {
 	}
 
 	ro := flaskOptions()
-	ro.ReadOnly = true
+	ro.ReadOnly, ro.Lifetime = true, 0 // a reader needs no lifetime
 	r := newFlaskStore(t, rc, ro)
 	if _, err := r.Apply(f.ctx, &session.Change{ID: id, Now: f.now, Destroy: true}); !errors.Is(err, redisstore.ErrReadOnly) {
 		t.Errorf("read-only Apply: %v", err)
@@ -430,8 +430,8 @@ func TestFlaskLimits(t *testing.T) {
 	if _, err := r.Delete(f.ctx, id); !errors.Is(err, redisstore.ErrReadOnly) {
 		t.Errorf("read-only Delete: %v", err)
 	}
-	if got, err := r.Load(f.ctx, id, f.now); err != nil || string(got.Data["a"]) != `1` {
-		t.Errorf("read-only Load: %v, %v", got, err)
+	if got, err := r.Load(f.ctx, id, f.now); err != nil || string(got.Data["a"]) != `1` || !got.LastSeen.IsZero() {
+		t.Errorf("read-only Load without a lifetime: %+v, %v", got, err)
 	}
 
 	later := f.now.Add(flaskLifetime + time.Second) // past the key's expiry, by the caller's clock
@@ -497,6 +497,7 @@ func TestNewFlaskRefuses(t *testing.T) {
 		"no user key":   {Lifetime: time.Minute},
 		"no lifetime":   {UserKey: "user_id"},
 		"sub-ms":        {UserKey: "user_id", Lifetime: time.Microsecond},
+		"negative":      {UserKey: "user_id", Lifetime: -time.Minute, ReadOnly: true},
 		"braced prefix": {UserKey: "user_id", Lifetime: time.Minute, TombstonePrefix: "x{y}"},
 		"zero options":  {},
 	} {

@@ -74,7 +74,10 @@ func (c *flaskCodec) record(id session.ID, v flaskValue, expireAt int64) *sessio
 		return r
 	}
 	exp := time.UnixMilli(expireAt).UTC()
-	r.IdleExpires, r.Deadline, r.LastSeen = exp, exp, exp.Add(-c.lifetime)
+	r.IdleExpires, r.Deadline = exp, exp
+	if c.lifetime > 0 {
+		r.LastSeen = exp.Add(-c.lifetime)
+	}
 	return r
 }
 

@@ -11,8 +11,9 @@ import (
 // FlaskStore leaves for renewed ids.
 const DefaultFlaskTombstonePrefix = "sesbolt:flask:renewed:"
 
-// FlaskOptions configure NewFlask. UserKey and Lifetime are required; every
-// other zero field means the default documented on it.
+// FlaskOptions configure NewFlask. UserKey is required, and Lifetime for a
+// store that writes; every other zero field means the default documented
+// on it.
 type FlaskOptions struct {
 	// UserKey is the key of the session dict that holds the user id, as
 	// the Flask app writes it ("user_id" in examples/flask). Required.
@@ -23,10 +24,12 @@ type FlaskOptions struct {
 	// changes only with the binding (session.Change.User, Session.Login).
 	UserKey string
 
-	// Lifetime is the Flask app's permanent_session_lifetime. Required,
-	// at least a millisecond. Every write sets the key's time to live to
-	// it, counted from the change's Now, as the Flask app's writes do: it
-	// is the sessions' idle timeout, and there is no absolute lifetime.
+	// Lifetime is the Flask app's permanent_session_lifetime, at least a
+	// millisecond; required unless ReadOnly. Every write sets the key's
+	// time to live to it, counted from the change's Now, as the Flask
+	// app's writes do: it is the sessions' idle timeout, and there is no
+	// absolute lifetime. Records report LastSeen as their expiry less
+	// Lifetime (zero when Lifetime is).
 	Lifetime time.Duration
 
 	// TombstonePrefix starts the keys of the tombstones this store leaves
@@ -68,7 +71,7 @@ func (o *FlaskOptions) withDefaults() (FlaskOptions, error) {
 	switch {
 	case r.UserKey == "":
 		return r, fmt.Errorf("%w: FlaskOptions.UserKey is required: the key of the Flask session dict that holds the user id", ErrConfig)
-	case r.Lifetime < time.Millisecond:
+	case r.Lifetime < 0 || r.Lifetime < time.Millisecond && !(r.ReadOnly && r.Lifetime == 0):
 		return r, fmt.Errorf("%w: FlaskOptions.Lifetime is required (at least 1ms): the Flask app's permanent_session_lifetime", ErrConfig)
 	}
 	if r.TombstonePrefix == "" {
