@@ -26,6 +26,10 @@
 // re-issued by the Manager under the newest, as with a sesbolt Keyring (whose
 // key files list keys the other way round, newest first).
 //
+// When the Flask app is gone, Codec.MigrateTo moves browsers to sesbolt's
+// own cookie without ending their sessions: it reads both formats and the
+// Manager re-issues the recipe's cookies in the new one.
+//
 // docs/flask.md describes running a Flask app and a Go service side by side
 // during a migration, and moving to sesbolt's own format afterwards.
 //
