@@ -226,6 +226,10 @@ func TestStartupErrors(t *testing.T) {
 		{"no Redis there", []string{"-redis", "unix://" + filepath.Join(dir, "none.sock"), "-keys", keys}, 1,
 			"sessions in Redis at unix://" + filepath.Join(dir, "none.sock")},
 		{"lifetime shorter than idle", []string{"-idle", "1h", "-lifetime", "30m"}, 2, "must not be shorter"},
+		{"no Flask secret file", []string{"-redis", "unix://" + filepath.Join(dir, "none.sock"), "-flask-secret-file", filepath.Join(dir, "none")}, 1, "flask secret"},
+		{"empty Flask secret file", []string{"-redis", "unix://" + filepath.Join(dir, "none.sock"), "-flask-secret-file", notDir}, 1, "no secret"},
+		{"no Redis there for the Flask app", []string{"-redis", "unix://" + filepath.Join(dir, "none.sock"), "-flask-secret-file", keys}, 1,
+			"sessions in Redis at unix://" + filepath.Join(dir, "none.sock")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

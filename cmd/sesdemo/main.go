@@ -50,6 +50,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/admin"
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
+	"github.com/sesbolt/sesbolt/pkg/flasksession"
 	"github.com/sesbolt/sesbolt/pkg/metrics"
 	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -95,6 +96,10 @@ type options struct {
 	maxSessions int
 	secure      bool
 	debug       bool
+
+	// Sharing the sessions of a Flask app in -redis (flask.go).
+	flaskSecret  string // the Flask secret file; "": sesbolt's own sessions
+	flaskUserKey string
 }
 
 // usageError marks a bad command line (exit status 2).
@@ -112,7 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free port; the log says which)")
 	fs.StringVar(&o.db, "db", "./sesdemo.db", "session database `file` (bbolt), created if missing")
-	fs.StringVar(&o.redis, "redis", "", "keep the sessions in the Redis at `URL` instead of -db: redis://host:port/db, rediss://…, unix:///path/redis.sock, or a Cluster's nodes redis://h1:p1,h2:p2")
+	fs.StringVar(&o.redis, "redis", "", "keep the sessions in the Redis at `URL` instead of -db (with -flask-secret-file: the Flask app's): redis://host:port/db, rediss://…, unix:///path/redis.sock, or a Cluster's nodes redis://h1:p1,h2:p2")
 	fs.StringVar(&o.adminSocket, "admin-socket", "", "serve the admin API (sesctl --socket) on the Unix socket `path` (default: <db>.sock beside -db; none with -redis)")
 	fs.StringVar(&o.keys, "keys", "./sesdemo.keys", "key `file`: one base64 key per line, newest first; created with mode 0600 if missing")
 	fs.DurationVar(&o.idle, "idle", session.DefaultIdleTimeout, "idle timeout: a session ends after this long without a request")
@@ -120,6 +125,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxSessions, "max-sessions", 0, "at most `N` live sessions per user: a login beyond it ends the user's least recently seen ones (0: no limit)")
 	fs.BoolVar(&o.secure, "secure", false, "keep the cookie's Secure flag and __Host- name (serve behind TLS)")
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level too: every admin API request (sesctl's reads), rejected cookies, reaper passes")
+	fs.StringVar(&o.flaskSecret, "flask-secret-file", "", "share the sessions of a Flask app that follows the recipe (docs/flask.md): its cookie \"session\" signed with the secrets in `file` (one per line, oldest first), its layout in the Redis at -redis; -idle is then the app's permanent_session_lifetime")
+	fs.StringVar(&o.flaskUserKey, "flask-user-key", "user_id", "with -flask-secret-file: the `key` of the Flask session dict that holds the user id")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: sesdemo [flags]\n\nA web app that shows what sesbolt does, with sessions in one bbolt file (or in Redis).\n\nFlags:\n")
@@ -146,7 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("unexpected argument %q", fs.Arg(0))
 	case o.idle <= 0:
 		return bad("-idle must be positive")
-	case o.lifetime < o.idle:
+	case o.lifetime < o.idle && o.flaskSecret == "": // the Flask mode has no -lifetime
 		return bad("-lifetime (%s) must not be shorter than -idle (%s)", o.lifetime, o.idle)
 	case o.maxSessions < 0:
 		return bad("-max-sessions must not be negative")
@@ -165,7 +172,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		c.Close()
 	}
-	return o, nil
+	return checkFlaskFlags(o, set, bad)
 }
 
 // run serves the demo until ctx is done, then shuts down gracefully: it stops
@@ -191,11 +198,6 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	}
 	defer ln.Close() // srv.Serve closes it too; a second Close does nothing
 
-	keys, created, err := session.LoadOrCreateKeyFile(o.keys)
-	if err != nil {
-		return fmt.Errorf("key file: %w", err) // the error names the file
-	}
-
 	// The store reports to the metrics collector (GET /metrics) and to a
 	// hook that logs every session's end with its reason.
 	col := metrics.New(nil)
@@ -204,7 +206,23 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 			log.InfoContext(ctx, "session ended", "reason", string(e.Reason), "session", sessionTag(e.ID))
 		},
 	})
-	be, err := openBackend(o, keys, log, observer)
+
+	// The sessions: sesbolt's own, signed and sealed with the key file's
+	// keys; or a Flask app's, whose secret signs the cookies (its store
+	// reports to no observer, as the Redis store).
+	var keys *session.Keyring
+	var created bool
+	var be *backend
+	var flask *flaskMode
+	if o.flaskSecret != "" {
+		be, flask, err = openFlask(o, log)
+	} else {
+		keys, created, err = session.LoadOrCreateKeyFile(o.keys)
+		if err != nil {
+			return fmt.Errorf("key file: %w", err) // the error names the file
+		}
+		be, err = openBackend(o, keys, log, observer)
+	}
 	if err != nil {
 		return err
 	}
@@ -245,8 +263,9 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	handler, err := newServer(config{
 		Store:       store,
 		Keys:        keys,
+		Flask:       flask,
 		Idle:        o.idle,
-		Lifetime:    o.lifetime,
+		Lifetime:    max(o.lifetime, o.idle), // the Flask mode has no -lifetime
 		MaxSessions: o.maxSessions,
 		Secure:      o.secure,
 		Logger:      log,
@@ -259,17 +278,29 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	if created {
 		log.Info("created key file", "path", o.keys, "mode", "0600")
 	}
-	if !o.secure {
+	switch {
+	case o.secure:
+	case flask != nil:
+		log.Warn("cookie Secure flag is off for plain HTTP; use -secure behind TLS (and SESSION_COOKIE_SECURE=True in the Flask app)", "cookie", flasksession.CookieName)
+	default:
 		log.Warn("cookie Secure flag and __Host- prefix are off for plain HTTP; use -secure behind TLS", "cookie", session.DefaultInsecureCookieName)
 	}
 	addr := ln.Addr().String()
 	attrs := append([]any{"addr", addr, "url", "http://" + addr + "/"}, be.attrs...)
-	attrs = append(attrs, "keys", o.keys)
+	if flask == nil {
+		attrs = append(attrs, "keys", o.keys)
+	}
 	if adm != nil {
 		attrs = append(attrs, "admin_socket", adm.Addr().String())
 	}
 	log.Info("listening", append(attrs, "idle", o.idle, "lifetime", o.lifetime, "max_sessions", o.maxSessions)...)
 
+	return serve(ctx, stopSignals, ln, handler, log)
+}
+
+// serve serves handler on ln until ctx is done, then shuts down
+// gracefully (see run).
+func serve(ctx context.Context, stopSignals func(), ln net.Listener, handler http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -24,6 +24,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 		keys:     "./sesdemo.keys",
 		idle:     30 * time.Minute,
 		lifetime: 12 * time.Hour,
+
+		flaskUserKey: "user_id",
 	}
 	if o != want {
 		t.Errorf("defaults %+v, want %+v", o, want)
@@ -41,7 +43,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, maxSessions: 3, secure: true, debug: true}
+	want := options{addr: "127.0.0.1:0", db: "x.db", keys: "x.keys", idle: time.Minute, lifetime: time.Hour, maxSessions: 3, secure: true, debug: true, flaskUserKey: "user_id"}
 	if o != want {
 		t.Errorf("got %+v, want %+v", o, want)
 	}
@@ -51,6 +53,15 @@ func TestParseFlags(t *testing.T) {
 	}
 	if o.redis != "redis://c1:7000,c2:7001" || o.adminSocket != "/run/demo.sock" {
 		t.Errorf("-redis and -admin-socket: %+v", o)
+	}
+
+	// The Flask mode: -redis and -flask-secret-file together.
+	o, err = parseFlags([]string{"-redis", "unix:///run/redis.sock", "-flask-secret-file", "flask-secret", "-flask-user-key", "uid", "-idle", "31h"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.redis != "unix:///run/redis.sock" || o.flaskSecret != "flask-secret" || o.flaskUserKey != "uid" || o.idle != 31*time.Hour {
+		t.Errorf("Flask mode: got %+v", o)
 	}
 }
 
@@ -70,6 +81,13 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-redis", " "}, "-redis must not be empty"},
 		{[]string{"-db", "x.db", "-redis", "redis://localhost"}, "-db and -redis exclude each other"},
 		{[]string{"-redis", "ftp://app:s3cret@localhost"}, `-redis: Redis URL ftp://app:xxxxx@localhost: scheme "ftp"`},
+		{[]string{"-flask-user-key", "uid"}, "-flask-user-key needs -flask-secret-file"},
+		{[]string{"-flask-secret-file", "s"}, "-flask-secret-file needs -redis URL"},
+		{[]string{"-flask-secret-file", "s", "-redis", "redis://x", "-flask-user-key", ""}, "-flask-user-key must not be empty"},
+		{[]string{"-flask-secret-file", "s", "-redis", "redis://x", "-lifetime", "48h"}, "-lifetime does not apply with -flask-secret-file"},
+		{[]string{"-flask-secret-file", "s", "-redis", "redis://x", "-max-sessions", "2"}, "-max-sessions does not apply with -flask-secret-file"},
+		{[]string{"-flask-secret-file", "s", "-redis", "redis://x", "-keys", "k"}, "-keys does not apply with -flask-secret-file"},
+		{[]string{"-flask-secret-file", "s", "-redis", "redis://x", "-db", "x.db"}, "-db and -redis exclude each other"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -92,7 +110,7 @@ func TestHelpFlag(t *testing.T) {
 	if code := mainCode([]string{"-h"}, &stderr); code != 0 {
 		t.Errorf("-h: exit code %d, want 0", code)
 	}
-	for _, f := range []string{"-addr", "-db", "-redis", "-admin-socket", "-keys", "-idle", "-lifetime", "-secure", "-debug", "docs/demo.md"} {
+	for _, f := range []string{"-addr", "-db", "-redis", "-admin-socket", "-keys", "-idle", "-lifetime", "-secure", "-debug", "-flask-secret-file", "-flask-user-key", "docs/demo.md"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage lacks %s", f)
 		}

@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sesbolt/sesbolt/pkg/flasksession"
 	"github.com/sesbolt/sesbolt/pkg/metrics"
 	"github.com/sesbolt/sesbolt/pkg/middleware"
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -38,13 +39,16 @@ const (
 //go:embed templates/index.html
 var templateFS embed.FS
 
-// config is what newServer needs. Store and Keys are required; zero
-// durations mean the session package's defaults.
+// config is what newServer needs. Store is required, and Keys unless
+// Flask is set; zero durations mean the session package's defaults.
 type config struct {
 	Store    session.Store
 	Keys     *session.Keyring
 	Idle     time.Duration
 	Lifetime time.Duration
+	// Flask, when set, shares the sessions with a Flask app following the
+	// recipe (docs/flask.md): its cookie, and Store in its Redis layout.
+	Flask *flaskMode
 	// MaxSessions caps the live sessions of one user (0: no limit): a login
 	// beyond it ends the user's least recently seen sessions.
 	MaxSessions int
@@ -62,8 +66,17 @@ type config struct {
 	Metrics *metrics.Collector
 }
 
+// flaskMode is how the demo shares sessions with a Flask app.
+type flaskMode struct {
+	// Codec reads and writes the Flask app's cookie (flasksession.Codec).
+	Codec session.CookieCodec
+	// UserKey is the key of the Flask session dict that holds the user.
+	UserKey string
+}
+
 // server holds the demo's handlers.
 type server struct {
+	flask   *flaskMode // nil: sesbolt's own cookie and store
 	mgr     *session.Manager
 	log     *slog.Logger
 	page    *template.Template
@@ -85,7 +98,7 @@ func newServer(cfg config) (http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	sv := &server{log: cfg.Logger, now: cfg.Now}
+	sv := &server{log: cfg.Logger, now: cfg.Now, flask: cfg.Flask}
 	page, err := template.New("index.html").Funcs(template.FuncMap{
 		"when": sv.when,
 		"code": codeText,
@@ -98,13 +111,21 @@ func newServer(cfg config) (http.Handler, error) {
 		cfg.Metrics = metrics.New(nil)
 	}
 	sv.metrics = cfg.Metrics.Handler()
+	cookie := session.CookieOptions{Insecure: !cfg.Secure}
+	var codec session.CookieCodec
+	if cfg.Flask != nil {
+		// The Flask app's cookie: its name, Path=/, no Domain, HttpOnly,
+		// SameSite=Lax, as examples/flask sets it.
+		codec, cookie.Name = cfg.Flask.Codec, flasksession.CookieName
+	}
 	sv.mgr, err = session.New(session.Config{
+		Codec:           codec,
 		Store:           cfg.Store,
 		Keys:            cfg.Keys,
 		IdleTimeout:     cfg.Idle,
 		Lifetime:        cfg.Lifetime,
 		MaxUserSessions: cfg.MaxSessions,
-		Cookie:          session.CookieOptions{Insecure: !cfg.Secure},
+		Cookie:          cookie,
 		// API and mobile clients may send "Authorization: Bearer <token>"
 		// instead of the cookie; browsers keep the cookie.
 		Token:        session.TokenOptions{Enabled: true},
@@ -175,6 +196,7 @@ var problems = map[string]string{
 	"id":        "That is not a session id.",
 	"notfound":  "No such session of yours (it may have ended already).",
 	"remember":  "Remember me is 1 or nothing.",
+	"userkey":   "That key holds the user the Flask app sees: it changes only by logging in or out.",
 }
 
 // pageData is what templates/index.html renders.
@@ -199,6 +221,8 @@ type pageData struct {
 	MaxSessions                        int
 	Origin                             string
 	Routes                             []route
+	// Flask is set when the sessions are shared with a Flask app.
+	Flask *flaskMode
 }
 
 // dataItem is one session value as the page shows it.
@@ -227,6 +251,7 @@ func (sv *server) index(w http.ResponseWriter, r *http.Request, s *session.Sessi
 		PersistentIdle:     cfg.PersistentIdleTimeout,
 		PersistentLifetime: cfg.PersistentLifetime,
 		MaxSessions:        cfg.MaxUserSessions,
+		Flask:              sv.flask,
 	}
 	if d.Secure {
 		d.Origin = "https://" + r.Host
@@ -238,7 +263,7 @@ func (sv *server) index(w http.ResponseWriter, r *http.Request, s *session.Sessi
 		v, _ := s.Get(k)
 		d.Data = append(d.Data, dataItem{k, string(v)})
 	}
-	if d.User != "" {
+	if d.User != "" && sv.flask == nil {
 		list, err := sv.userSessions(r.Context(), s)
 		if err != nil {
 			sv.log.ErrorContext(r.Context(), "listing sessions", "error", err)
@@ -420,8 +445,7 @@ func (sv *server) logoutEverywhere(w http.ResponseWriter, r *http.Request, s *se
 		var err error
 		n, err = sv.mgr.DestroyUser(r.Context(), user)
 		if err != nil {
-			sv.log.ErrorContext(r.Context(), "log out everywhere", "error", err)
-			sv.fail(w, r, http.StatusInternalServerError, "could not end your sessions")
+			sv.storeFail(w, r, err, "log out everywhere", "could not end your sessions")
 			return
 		}
 	}
@@ -447,8 +471,7 @@ func (sv *server) logoutOthers(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	n, err := s.DestroyOthers()
 	if err != nil {
-		sv.log.ErrorContext(r.Context(), "sign out other devices", "error", err)
-		sv.fail(w, r, http.StatusInternalServerError, "could not end your other sessions")
+		sv.storeFail(w, r, err, "sign out other devices", "could not end your other sessions")
 		return
 	}
 	if api {
@@ -465,6 +488,10 @@ func (sv *server) set(w http.ResponseWriter, r *http.Request, s *session.Session
 	key, value := r.PostFormValue("key"), r.PostFormValue("value")
 	if !printable(key, maxKeyLen) {
 		redirect(w, r, "e=key")
+		return
+	}
+	if sv.userKey(key) {
+		redirect(w, r, "e=userkey")
 		return
 	}
 	if !utf8.ValidString(value) {
@@ -611,6 +638,10 @@ func (sv *server) apiPut(w http.ResponseWriter, r *http.Request, s *session.Sess
 		sv.fail(w, r, http.StatusBadRequest, "a key is 1 to 128 printable characters")
 		return
 	}
+	if sv.userKey(key) {
+		sv.fail(w, r, http.StatusBadRequest, problems["userkey"])
+		return
+	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		sv.bodyError(w, r, err, "reading body: "+err.Error())
@@ -640,8 +671,7 @@ func (sv *server) apiSessions(w http.ResponseWriter, r *http.Request, s *session
 	}
 	list, err := sv.userSessions(r.Context(), s)
 	if err != nil {
-		sv.log.ErrorContext(r.Context(), "listing sessions", "error", err)
-		sv.fail(w, r, http.StatusInternalServerError, "could not list sessions")
+		sv.storeFail(w, r, err, "listing sessions", "could not list sessions")
 		return
 	}
 	sv.writeJSON(w, r, http.StatusOK, list)
@@ -722,6 +752,23 @@ func (sv *server) fail(w http.ResponseWriter, r *http.Request, code int, msg str
 		return
 	}
 	http.Error(w, msg, code)
+}
+
+// userKey reports whether key is the Flask session dict's user key, which
+// the store refuses as data (the user changes only by logging in or out).
+func (sv *server) userKey(key string) bool { return sv.flask != nil && key == sv.flask.UserKey }
+
+// storeFail answers a store operation that failed: 501 when the store
+// cannot do it at all (session.ErrNotSupported: the Flask layout has no
+// per-user index), 500 otherwise, with msg; what names the operation in
+// the log.
+func (sv *server) storeFail(w http.ResponseWriter, r *http.Request, err error, what, msg string) {
+	if errors.Is(err, session.ErrNotSupported) {
+		sv.fail(w, r, http.StatusNotImplemented, msg+": the session store cannot (the Flask recipe's layout has no per-user index)")
+		return
+	}
+	sv.log.ErrorContext(r.Context(), what, "error", err)
+	sv.fail(w, r, http.StatusInternalServerError, msg)
 }
 
 // apiClient reports whether r comes from a program rather than a browser
