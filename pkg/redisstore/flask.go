@@ -424,22 +424,23 @@ var sessionKeyPattern = func() string {
 	return hex(8) + "-" + hex(4) + "-" + hex(4) + "-" + hex(4) + "-" + hex(12)
 }()
 
-// Each calls fn with every session in the layout that is live at now
-// (every stored one at the zero time), in no particular order, and returns
-// how many keys shaped like a session id hold a value that is not a
-// session dict (skipped, and logged once per id). It finds the sessions
+// Each calls fn with the id and record of every session in the layout
+// that is live at now (every stored one at the zero time), in no
+// particular order. For a key shaped like a session id whose value is not
+// a session dict, fn gets a nil record and an error saying why (it never
+// quotes the value); such values are not logged. Each finds the sessions
 // with SCAN, on every master of a Redis Cluster: sessions stored or
 // removed meanwhile may or may not be seen, every other one is seen once.
 // Redis holds no index of the layout, so it reads every key name of the
 // database, and the values of those shaped like session ids, 1000 at a
-// time. It stops at the first error of fn, and returns it.
-func (s *FlaskStore) Each(ctx context.Context, now time.Time, fn func(*session.Record) error) (unreadable int, err error) {
+// time. It stops at the first error fn returns, and returns it.
+func (s *FlaskStore) Each(ctx context.Context, now time.Time, fn func(id session.ID, r *session.Record, err error) error) error {
 	if err := s.usable(ctx); err != nil {
-		return 0, err
+		return err
 	}
 	keys, err := s.scan(ctx, "listing sessions", sessionKeyPattern)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	var ids []session.ID
 	for _, k := range keys {
@@ -462,27 +463,30 @@ func (s *FlaskStore) Each(ctx context.Context, now time.Time, fn func(*session.R
 				continue // removed since the scan
 			}
 			if err != nil {
-				return unreadable, s.redisErr(ctx, "listing sessions", err)
+				return s.redisErr(ctx, "listing sessions", err)
 			}
 			exp, err := exps[i].Int64()
 			if err != nil {
-				return unreadable, s.redisErr(ctx, "listing sessions", err)
+				return s.redisErr(ctx, "listing sessions", err)
 			}
 			if exp == -2 {
 				continue // removed between the two reads
 			}
-			r, _, err := s.parse(id, flaskStored{value: v, expireAt: exp})
+			val, err := s.codec.decode(v)
 			if err != nil {
-				unreadable++
+				if err := fn(id, nil, err); err != nil {
+					return err
+				}
 				continue
 			}
+			r := s.codec.record(id, val, exp)
 			if !now.IsZero() && r.Expired(now) {
 				continue
 			}
-			if err := fn(r); err != nil {
-				return unreadable, err
+			if err := fn(id, r, nil); err != nil {
+				return err
 			}
 		}
 	}
-	return unreadable, nil
+	return nil
 }

@@ -466,10 +466,18 @@ func TestFlaskEach(t *testing.T) {
 			rc.Set(f.ctx, k, "x", 0)
 		}
 		seen := map[session.ID]bool{}
+		var unreadable []session.ID
 		at := time.Now().Add(2 * time.Second) // the stale session has expired
-		unreadable, err := f.s.Each(f.ctx, at, func(r *session.Record) error {
-			if seen[r.ID] {
-				t.Errorf("%s seen twice", r.ID)
+		err := f.s.Each(f.ctx, at, func(id session.ID, r *session.Record, err error) error {
+			if err != nil {
+				if r != nil || strings.Contains(err.Error(), "junk") {
+					t.Errorf("%s: record %v, error %v", id, r, err)
+				}
+				unreadable = append(unreadable, id)
+				return nil
+			}
+			if seen[r.ID] || r.ID != id {
+				t.Errorf("%s seen twice, or as %s", r.ID, id)
 			}
 			seen[r.ID] = true
 			if want[r.ID] != r.UserID {
@@ -477,11 +485,14 @@ func TestFlaskEach(t *testing.T) {
 			}
 			return nil
 		})
-		if err != nil || unreadable != 1 || len(seen) != len(want) {
-			t.Errorf("Each: %d seen of %d, %d unreadable, %v", len(seen), len(want), unreadable, err)
+		if err != nil || len(unreadable) != 1 || unreadable[0] != junk || len(seen) != len(want) {
+			t.Errorf("Each: %d seen of %d, unreadable %v (want %s), %v", len(seen), len(want), unreadable, junk, err)
+		}
+		if strings.Contains(f.log.String(), junk.String()) {
+			t.Error("Each logged the unreadable value; its caller reports it")
 		}
 		stop := errors.New("stop")
-		if _, err := f.s.Each(f.ctx, time.Time{}, func(*session.Record) error { return stop }); err != stop {
+		if err := f.s.Each(f.ctx, time.Time{}, func(session.ID, *session.Record, error) error { return stop }); err != stop {
 			t.Errorf("Each did not return fn's error: %v", err)
 		}
 	}
