@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,6 +24,8 @@ import (
 type importOptions struct {
 	from        string
 	userKey     string
+	lifetime    time.Duration
+	lifetimeSet bool // --lifetime was given
 	batch       int
 	dryRun      bool
 	skipInvalid bool
@@ -30,8 +33,9 @@ type importOptions struct {
 
 // Import formats (--from).
 const (
-	fromJSONL   = "jsonl"
-	fromSCSBolt = "scs-bolt"
+	fromJSONL      = "jsonl"
+	fromSCSBolt    = "scs-bolt"
+	fromFlaskRedis = "flask-redis"
 )
 
 // Limits of one import batch: Service.Import stores a batch atomically, and
@@ -47,25 +51,38 @@ const (
 )
 
 func (o *importOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.from, "from", fromJSONL, "input `FORMAT`: jsonl (sesctl export) or scs-bolt (an alexedwards/scs boltstore file)")
-	fs.StringVar(&o.userKey, "user-key", "", "with --from scs-bolt: the session value `KEY` that holds the user id (default: sessions stay anonymous)")
+	fs.StringVar(&o.from, "from", fromJSONL, "input `FORMAT`: jsonl (sesctl export), scs-bolt (an alexedwards/scs boltstore file) or flask-redis (the Flask recipe's sessions in Redis)")
+	fs.StringVar(&o.userKey, "user-key", "", "with --from scs-bolt (default: sessions stay anonymous) or flask-redis (required): the session value `KEY` that holds the user id")
+	fs.DurationVar(&o.lifetime, "lifetime", session.DefaultLifetime, "with --from flask-redis: the absolute lifetime the imported sessions get, from now (the recipe's layout has none)")
 	fs.IntVar(&o.batch, "batch", defaultImportBatch, "write `N` records per atomic batch")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate the input only; write nothing")
 	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "leave out invalid records (reported) instead of importing nothing")
 }
 
 func (o *importOptions) validate(args []string) error {
+	if o.from != fromFlaskRedis && o.lifetimeSet {
+		return usageErrorf("--lifetime applies to --from %s only", fromFlaskRedis)
+	}
 	switch o.from {
 	case fromJSONL:
 		if o.userKey != "" {
-			return usageErrorf("--user-key applies to --from %s only", fromSCSBolt)
+			return usageErrorf("--user-key applies to --from %s and %s only", fromSCSBolt, fromFlaskRedis)
 		}
 	case fromSCSBolt:
 		if len(args) == 0 || args[0] == "-" {
 			return usageErrorf("--from %s needs the scs database FILE", fromSCSBolt)
 		}
+	case fromFlaskRedis:
+		switch {
+		case len(args) == 0 || args[0] == "-":
+			return usageErrorf("--from %s needs the URL of the Redis that holds the Flask app's sessions", fromFlaskRedis)
+		case o.userKey == "":
+			return usageErrorf("--from %s needs --user-key: the key of the session dict that holds the user id (user_id in examples/flask)", fromFlaskRedis)
+		case o.lifetime <= 0:
+			return usageErrorf("--lifetime must be positive")
+		}
 	default:
-		return usageErrorf("--from must be %s or %s, not %q", fromJSONL, fromSCSBolt, o.from)
+		return usageErrorf("--from must be %s, %s or %s, not %q", fromJSONL, fromSCSBolt, fromFlaskRedis, o.from)
 	}
 	if o.batch < 1 || o.batch > maxImportBatch {
 		return usageErrorf("--batch must be between 1 and %d", maxImportBatch)
@@ -76,8 +93,8 @@ func (o *importOptions) validate(args []string) error {
 func newImportCommand(a *app) *cobra.Command {
 	var o importOptions
 	cmd := &cobra.Command{
-		Use:   "import [FILE]",
-		Short: "Import session records (JSON lines, or an scs boltstore file)",
+		Use:   "import [FILE | URL]",
+		Short: "Import session records (JSON lines, an scs boltstore file, or a Flask app's sessions in Redis)",
 		Long: `Import session records from FILE, or from stdin when FILE is absent or "-".
 
 The input is JSON lines as export writes them: one session record per line
@@ -98,12 +115,26 @@ JSON-encoded, created now, expiring when it would have expired in scs, and
 bound to the user named by the value under --user-key. The scs tokens are not
 carried over, so users log in again; running it twice imports twice. Values
 of types the app registered with gob.Register cannot be read outside the
-app; such sessions are invalid (see --skip-invalid).`,
+app; such sessions are invalid (see --skip-invalid).
+
+--from flask-redis URL migrates from the Flask recipe's layout (docs/flask.md)
+in the Redis at URL: each session stored there under its bare id, the
+session dict as JSON, becomes a session with the same id (the recipe's ids
+are random UUIDs, as sesbolt's are), the user named by the value under
+--user-key, the other values as they are, created now, idle until its key
+would have expired, and ending --lifetime from now at the latest (the
+recipe's layout has no absolute lifetime). Cookies that name a session
+still do: see flasksession.Codec.MigrateTo. The Flask layout is read, never
+changed; sessions already imported are skipped, so running it twice is
+harmless. Values that are not a session dict are invalid (see
+--skip-invalid). It reads every key name of that Redis database.`,
 		Example: `  sesctl --keys app.keys import sessions.jsonl
   sesctl export | sesctl --db new.db --keys app.keys import
-  sesctl --keys app.keys import --from scs-bolt --user-key userID scs.db`,
-		Args: needArgs(0, 1, "at most one input FILE (none: stdin)"),
+  sesctl --keys app.keys import --from scs-bolt --user-key userID scs.db
+  sesctl --db app.db --keys app.keys import --from flask-redis --user-key user_id redis://127.0.0.1:6379/0`,
+		Args: needArgs(0, 1, "at most one input FILE or URL (none: stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.lifetimeSet = cmd.Flags().Changed("lifetime")
 			if err := o.validate(args); err != nil {
 				return err
 			}
@@ -111,15 +142,19 @@ app; such sessions are invalid (see --skip-invalid).`,
 			if len(args) == 1 {
 				input = args[0]
 			}
-			if o.from == fromSCSBolt {
+			switch o.from {
+			case fromSCSBolt:
 				return a.runImportSCS(cmd.Context(), &o, input)
+			case fromFlaskRedis:
+				return a.runImportFlask(cmd.Context(), &o, input)
 			}
 			return a.runImport(cmd.Context(), &o, input)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	mustComplete(cmd.RegisterFlagCompletionFunc("from", fixedValues(
-		fromJSONL+"\tJSON lines, as sesctl export writes them", fromSCSBolt+"\tan alexedwards/scs boltstore file")))
+		fromJSONL+"\tJSON lines, as sesctl export writes them", fromSCSBolt+"\tan alexedwards/scs boltstore file",
+		fromFlaskRedis+"\tthe Flask recipe's sessions in Redis")))
 	return cmd
 }
 

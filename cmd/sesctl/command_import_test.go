@@ -113,7 +113,7 @@ func TestImportUsage(t *testing.T) {
 	h.fails(exitUsage, []string{"--user-key applies"}, "import", "--user-key", "u")
 	h.fails(exitUsage, []string{"needs the scs database FILE"}, "import", "--from", "scs-bolt")
 	h.fails(exitUsage, []string{"--batch"}, "import", "--batch", "0")
-	h.fails(exitUsage, []string{"import takes at most one input FILE (none: stdin), not 2 arguments", "sesctl import --help"}, "import", "a", "b")
+	h.fails(exitUsage, []string{"import takes at most one input FILE or URL (none: stdin), not 2 arguments", "sesctl import --help"}, "import", "a", "b")
 	h.fails(exitFailure, []string{"no such file"}, "import", filepath.Join(h.dir, "missing.jsonl"))
 	delete(h.env, envKeys)
 	h.stdin = ""

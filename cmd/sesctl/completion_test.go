@@ -48,7 +48,7 @@ func TestCompleteFlagValues(t *testing.T) {
 		{[]string{"-o", ""}, []string{"table", "json"}},
 		{[]string{"list", "--output", "j"}, []string{"table", "json"}}, // the shell filters
 		{[]string{"list", "--sort", ""}, []string{"created", "last-seen", "expires"}},
-		{[]string{"import", "--from", ""}, []string{"jsonl", "scs-bolt"}},
+		{[]string{"import", "--from", ""}, []string{"jsonl", "scs-bolt", "flask-redis"}},
 		{[]string{"completion", ""}, []string{"bash", "fish", "powershell", "zsh"}},
 	} {
 		if got := values(h.complete(tc.args...)); !slices.Equal(got, tc.want) {
