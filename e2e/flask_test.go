@@ -183,8 +183,10 @@ func sessionCookie(t *testing.T, resp *http.Response) *http.Cookie {
 // jar: a login on Flask is seen by Go with its data, a value set in Go is
 // read by Flask, a logout in Go ends the session for Flask, a login in Go
 // is seen by Flask, both set the same cookie attributes, both refuse a
-// cookie signed with another secret, and writes on either side set the
-// TTL to the lifetime again.
+// cookie signed with another secret, writes on either side set the TTL to
+// the lifetime again, and a logout on Flask ends the session for Go. At
+// the end sesctl import copies the sessions into sesbolt's format with
+// their ids, users and data.
 func TestFlaskInterop(t *testing.T) {
 	t.Parallel()
 	p := startFlaskPair(t)
@@ -289,5 +291,30 @@ func TestFlaskInterop(t *testing.T) {
 	}
 	if p.redis.Do(t, "EXISTS", bobID) != "1" {
 		t.Error("a refused cookie's session was touched")
+	}
+
+	// Moving to sesbolt's own format: sesctl import copies the sessions,
+	// with their ids, users and data, into a sesbolt database.
+	p.setCookie(p.codec.Encode(forged))
+	p.on(flask, http.StatusNoContent, "PUT", "/api/session/lang", `"fr"`)
+	keys := filepath.Join(p.dir, "app.keys")
+	if err := os.WriteFile(keys, []byte(ctlOK(t, "keygen")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(p.dir, "app.db")
+	r := sesctl(t, "--db", db, "--keys", keys, "import", "--from", "flask-redis", "--user-key", "user_id", p.redis.URL)
+	if r.code != 0 || r.stdout != "imported 1 session of 1\n" {
+		t.Fatalf("import from the Flask layout:\n%s", r)
+	}
+	moved := ctlJSON[listed](t, "--db", db, "--keys", keys, "-o", "json", "show", bobID)
+	if moved.User != "bob" || string(moved.Data["lang"]) != `"fr"` || len(moved.Data) != 1 {
+		t.Errorf("imported session %s: user %q data %v", bobID, moved.User, moved.Data)
+	}
+
+	// Log out on Flask: sesdemo sees no session.
+	p.on(flask, http.StatusNoContent, "POST", "/logout", "")
+	p.setCookie(p.codec.Encode(forged))
+	if v := p.view(goSide); v.User != nil && *v.User != "" {
+		t.Errorf("after the Flask logout sesdemo sees user %q", *v.User)
 	}
 }
