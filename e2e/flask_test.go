@@ -41,6 +41,7 @@ type flaskPair struct {
 	b      *testclient.Browser
 	codec  *flasksession.Codec // the shared secret's
 	secret string              // the secret file
+	admin  string              // sesdemo's admin socket
 	dir    string
 }
 
@@ -63,8 +64,9 @@ func startFlaskPair(t *testing.T) *flaskPair {
 		t.Fatal(err)
 	}
 	p.flask = flasktest.StartApp(t, flasktest.AppOptions{RedisURL: p.redis.URL, SecretFile: p.secret, Lifetime: flaskLifetime}).URL
-	demo := demoproc.Start(t, bins.Path(t, "sesdemo"),
-		"-redis", p.redis.URL, "-flask-secret-file", p.secret, "-idle", flaskLifetime.String())
+	p.admin = filepath.Join(p.dir, "admin.sock")
+	demo := demoproc.Start(t, bins.Path(t, "sesdemo"), "-redis", p.redis.URL,
+		"-flask-secret-file", p.secret, "-idle", flaskLifetime.String(), "-admin-socket", p.admin)
 	p.goURL = demo.Base
 	p.b = testclient.NewBrowser(t, p.flask, "e2e-flask/1")
 	return p
@@ -291,6 +293,17 @@ func TestFlaskInterop(t *testing.T) {
 	}
 	if p.redis.Do(t, "EXISTS", bobID) != "1" {
 		t.Error("a refused cookie's session was touched")
+	}
+
+	// sesctl on sesdemo's admin socket shows the session as the layout
+	// keeps it: user and data, expiry from the TTL, no creation time.
+	shown := ctlJSON[listed](t, "--socket", p.admin, "-o", "json", "show", bobID)
+	if shown.User != "bob" || !shown.Created.IsZero() || !shown.Deadline.Equal(shown.IdleExpires) || shown.Version != 0 ||
+		time.Until(shown.Expires) <= 0 || time.Until(shown.Expires) > flaskLifetime {
+		t.Errorf("sesctl show on the Flask layout: %+v", shown)
+	}
+	if r := sesctl(t, "--socket", p.admin, "list"); r.code != 1 || !strings.Contains(r.stderr, "not supported") {
+		t.Errorf("sesctl list on the Flask layout:\n%s", r)
 	}
 
 	// Moving to sesbolt's own format: sesctl import copies the sessions,

@@ -293,7 +293,12 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	if adm != nil {
 		attrs = append(attrs, "admin_socket", adm.Addr().String())
 	}
-	log.Info("listening", append(attrs, "idle", o.idle, "lifetime", o.lifetime, "max_sessions", o.maxSessions)...)
+	if flask != nil { // no absolute lifetime, no per-user limit
+		attrs = append(attrs, "idle", o.idle)
+	} else {
+		attrs = append(attrs, "idle", o.idle, "lifetime", o.lifetime, "max_sessions", o.maxSessions)
+	}
+	log.Info("listening", attrs...)
 
 	return serve(ctx, stopSignals, ln, handler, log)
 }
