@@ -231,26 +231,7 @@ func (s *FlaskStore) Apply(ctx context.Context, c *session.Change) (*session.Rec
 	if _, ok := c.Set[s.opts.UserKey]; ok || slices.Contains(c.Delete, s.opts.UserKey) {
 		return nil, s.codec.userKeyErr()
 	}
-	if err := s.enqueue(ctx, c.ID); err != nil {
-		return nil, err
-	}
-	defer s.dequeue(c.ID)
-	for attempt := 1; ; attempt++ {
-		r, kind, err := s.attempt(ctx, c)
-		switch {
-		case err != nil:
-			return nil, err
-		case kind == guardOK:
-			return r, nil
-		case kind == guardExists:
-			return nil, fmt.Errorf("redisstore: renew: the new id is taken: %w", session.ErrExists)
-		case attempt >= s.opts.MaxAttempts:
-			return nil, fmt.Errorf("%w: the session changed during each of %d attempts", ErrConflict, attempt)
-		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return nil, err
-		}
-	}
+	return s.retry(ctx, c.ID, s.opts.MaxAttempts, func() (*session.Record, guardKind, error) { return s.attempt(ctx, c) })
 }
 
 // until returns when a write at now makes a key expire, in unix ms.

@@ -416,26 +416,7 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (_ *session.Record
 // process's changes; ended receives the sessions it removed (see
 // attempt).
 func (s *Store) update(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, error) {
-	if err := s.enqueue(ctx, c.ID); err != nil {
-		return nil, err
-	}
-	defer s.dequeue(c.ID)
-	for attempt := 1; ; attempt++ {
-		r, kind, err := s.attempt(ctx, c, ended)
-		switch {
-		case err != nil:
-			return nil, err
-		case kind == guardOK:
-			return r, nil
-		case kind == guardExists:
-			return nil, fmt.Errorf("redisstore: renew: the new id is taken: %w", session.ErrExists)
-		case attempt >= s.opts.MaxAttempts:
-			return nil, fmt.Errorf("%w: the session changed during each of %d attempts", ErrConflict, attempt)
-		}
-		if err := s.backoff(ctx, attempt); err != nil {
-			return nil, err
-		}
-	}
+	return s.retry(ctx, c.ID, s.opts.MaxAttempts, func() (*session.Record, guardKind, error) { return s.attempt(ctx, c, ended) })
 }
 
 // insert stores c.Create under a free id, holding its user to
