@@ -25,10 +25,19 @@ import (
 // it removed as session.EndExpired, then the pass to Reaped (also an
 // empty pass). None of that reports Failed. Committed, SealFailed and a
 // store's own reaper are store-specific and left to the store's tests.
-func RunObserver(t *testing.T, newStore func(t *testing.T, obs session.StoreObserver) session.Store) {
+// Of Run's options it heeds Lacks: for a store lacking UserLimit it skips
+// the case of the limit.
+func RunObserver(t *testing.T, newStore func(t *testing.T, obs session.StoreObserver) session.Store, opts ...Option) {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	for _, c := range observerCases {
 		t.Run(c.name, func(t *testing.T) {
+			if !o.runs(t, "Observer/"+c.name) {
+				return
+			}
 			rec := &Recorder{}
 			s := newStore(t, rec.StoreObserver())
 			if s == nil {

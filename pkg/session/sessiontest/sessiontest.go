@@ -283,10 +283,11 @@ type restartCase struct {
 // needs lists, by "group/case", the abilities a case tests beyond what
 // every store has; the case is skipped for a store that lacks one (Lacks).
 var needs = map[string]Ability{
-	"Expiry/Deadline":                       Metadata, // an absolute lifetime
-	"Import/InsertsAndSkips":                Metadata, // Version as imported
-	"Persistent/OwnTimeouts":                Metadata, // expiry times as the change sets them
-	"Random/Seed1":                          Metadata, // a model with random idle timeouts
+	"Expiry/Deadline":                       Metadata,  // an absolute lifetime
+	"Import/InsertsAndSkips":                Metadata,  // Version as imported
+	"Observer/UserLimit":                    UserLimit, // RunObserver's case
+	"Persistent/OwnTimeouts":                Metadata,  // expiry times as the change sets them
+	"Random/Seed1":                          Metadata,  // a model with random idle timeouts
 	"Random/Seed2":                          Metadata,
 	"UserLimit/InsertEndsLeastRecentlySeen": UserLimit,
 	"UserLimit/TiesByID":                    UserLimit,
