@@ -67,7 +67,7 @@ func NewFlask(client redis.UniversalClient, opts *FlaskOptions) (*FlaskStore, er
 		return nil, err
 	}
 	return &FlaskStore{
-		runner: newRunner(client, o.Logger, nil),
+		runner: newRunner(client, o.Logger, o.Observer.Failed),
 		opts:   o,
 		codec:  flaskCodec{userKey: o.UserKey, lifetime: o.Lifetime, maxSize: o.MaxRecordSize},
 	}, nil
@@ -171,10 +171,11 @@ func (s *FlaskStore) Load(ctx context.Context, id session.ID, now time.Time) (*s
 
 // LoadShared is Load (session.SharedLoader): every read decodes afresh, so
 // the record shares nothing with the store.
-func (s *FlaskStore) LoadShared(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
+func (s *FlaskStore) LoadShared(ctx context.Context, id session.ID, now time.Time) (_ *session.Record, err error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
+	defer func() { s.failed("load", err) }()
 	st, err := s.read(ctx, id)
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func (s *FlaskStore) LoadShared(ctx context.Context, id session.ID, now time.Tim
 // session.RenewGrace, which this store honours and the Flask app does not
 // read. An update of a value that is not a session dict fails with
 // session.ErrNotFound (Destroy deletes it). Errors name no session id.
-func (s *FlaskStore) Apply(ctx context.Context, c *session.Change) (*session.Record, error) {
+func (s *FlaskStore) Apply(ctx context.Context, c *session.Change) (_ *session.Record, err error) {
 	if c == nil {
 		return nil, errors.New("redisstore: Apply of a nil change")
 	}
@@ -225,13 +226,22 @@ func (s *FlaskStore) Apply(ctx context.Context, c *session.Change) (*session.Rec
 	if err := s.writable(ctx); err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	var ended *session.Ended // a Destroy's removal
+	defer func() {
+		s.failed("apply", err)
+		s.committed(start, err)
+		if ended != nil && err == nil {
+			s.reportEnded(ctx, *ended)
+		}
+	}()
 	if c.Create != nil {
 		return s.insert(ctx, c)
 	}
 	if _, ok := c.Set[s.opts.UserKey]; ok || slices.Contains(c.Delete, s.opts.UserKey) {
 		return nil, s.codec.userKeyErr()
 	}
-	return s.retry(ctx, c.ID, s.opts.MaxAttempts, func() (*session.Record, guardKind, error) { return s.attempt(ctx, c) })
+	return s.retry(ctx, c.ID, s.opts.MaxAttempts, func() (*session.Record, guardKind, error) { return s.attempt(ctx, c, &ended) })
 }
 
 // until returns when a write at now makes a key expire, in unix ms.
@@ -279,8 +289,9 @@ func (s *FlaskStore) insert(ctx context.Context, c *session.Change) (*session.Re
 
 // attempt makes one attempt at an update or destroy: read, apply, write if
 // unchanged. kind is guardConflict when the dict changed meanwhile, and
-// guardExists when a renew's new id is taken.
-func (s *FlaskStore) attempt(ctx context.Context, c *session.Change) (*session.Record, guardKind, error) {
+// guardExists when a renew's new id is taken. A destroy that removed the
+// session sets *ended.
+func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended **session.Ended) (*session.Record, guardKind, error) {
 	st, err := s.read(ctx, c.ID)
 	if err != nil {
 		return nil, 0, err
@@ -295,6 +306,9 @@ func (s *FlaskStore) attempt(ctx context.Context, c *session.Change) (*session.R
 		p.drop(key)
 		s.hook()
 		kind, err := s.run(ctx, p)
+		if err == nil && kind == guardOK {
+			*ended = &session.Ended{ID: c.ID, User: s.userOf(st.value)}
+		}
 		return nil, kind, err
 	}
 	if st.value == nil {
@@ -368,34 +382,75 @@ func rawEqual(a, b json.RawMessage) bool { return string(a) == string(b) }
 // Delete removes the sessions stored under ids, whatever their value, and
 // returns how many existed. Missing and repeated ids are not an error;
 // tombstones stay. On error the count covers the keys removed before it.
-func (s *FlaskStore) Delete(ctx context.Context, ids ...session.ID) (int, error) {
+// The removed sessions are reported to the observer's Ended with the
+// caller's reason.
+func (s *FlaskStore) Delete(ctx context.Context, ids ...session.ID) (n int, err error) {
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
+	var ended []session.Ended
+	defer func() {
+		s.failed("delete", err)
+		for _, e := range ended {
+			s.reportEnded(ctx, e)
+		}
+	}()
 	seen := make(map[session.ID]bool, len(ids))
-	n := 0
 	for chunk := range slices.Chunk(ids, session.MaxPageSize) {
 		pipe := s.client.Pipeline()
-		var cmds []*redis.IntCmd
+		var cmds []*redis.StringCmd
+		var removed []session.ID
 		for _, id := range chunk {
 			if !seen[id] {
 				seen[id] = true
-				cmds = append(cmds, pipe.Del(ctx, s.sessionKey(id)))
+				cmds = append(cmds, pipe.GetDel(ctx, s.sessionKey(id)))
+				removed = append(removed, id)
 			}
 		}
 		if len(cmds) == 0 {
 			continue
 		}
 		pipe.Exec(ctx) // errors are per command, read below
-		for _, c := range cmds {
-			d, err := c.Result()
+		for i, c := range cmds {
+			v, err := c.Bytes()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
 			if err != nil {
 				return n, s.redisErr(ctx, "deleting sessions", err)
 			}
-			n += int(d)
+			n++
+			ended = append(ended, session.Ended{ID: removed[i], User: s.userOf(v)})
 		}
 	}
 	return n, nil
+}
+
+// userOf returns the user a stored value binds; "" when it binds none or
+// is not a session dict.
+func (s *FlaskStore) userOf(value []byte) string {
+	v, err := s.codec.decode(value)
+	if err != nil {
+		return ""
+	}
+	return userText(v.user)
+}
+
+// reportEnded reports a removed session to the observer's Ended, with the
+// reason ctx carries.
+func (s *FlaskStore) reportEnded(ctx context.Context, e session.Ended) {
+	if f := s.opts.Observer.Ended; f != nil {
+		e.Reason = session.EndReasonFrom(ctx)
+		f(ctx, e)
+	}
+}
+
+// committed reports an Apply that started at start and returned err to
+// the observer's Committed (see commitOf).
+func (s *FlaskStore) committed(start time.Time, err error) {
+	if f := s.opts.Observer.Committed; f != nil {
+		f(commitOf(start, err))
+	}
 }
 
 // sessionKeyPattern is the SCAN pattern of keys shaped like a session id

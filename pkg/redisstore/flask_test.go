@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/sesbolt/sesbolt/internal/testclient"
 	"github.com/sesbolt/sesbolt/pkg/redisstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
+	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
 )
 
 // flaskLifetime is the lifetime of the stores in these tests.
@@ -524,5 +526,55 @@ func TestNewFlaskRefuses(t *testing.T) {
 	defer plain.Close()
 	if _, err := redisstore.NewFlask(plain, &redisstore.FlaskOptions{UserKey: "u", Lifetime: time.Minute}); !errors.Is(err, redisstore.ErrConfig) {
 		t.Errorf("client without ContextTimeoutEnabled: %v, want ErrConfig", err)
+	}
+}
+
+// TestFlaskObserverConformance runs the observer suite: the sessions
+// Destroy and Delete remove are reported once, with their user and the
+// caller's reason; nothing else is. The store has no per-user limit.
+func TestFlaskObserverConformance(t *testing.T) {
+	onEachKind(t, func(t *testing.T, rc redis.UniversalClient) {
+		sessiontest.RunObserver(t, func(t *testing.T, obs session.StoreObserver) session.Store {
+			o := flaskOptions()
+			o.Observer = obs
+			return newFlaskStore(t, rc, o)
+		}, sessiontest.Lacks(sessiontest.UserLimit))
+	})
+}
+
+// TestFlaskObserverCommitsAndFailures: every Apply that reached Redis is
+// one commit, a data outcome a commit without an error; with Redis gone,
+// Apply, Load and Delete report Failed.
+func TestFlaskObserverCommitsAndFailures(t *testing.T) {
+	srv := redistest.Start(t)
+	rec := &sessiontest.Recorder{}
+	o := flaskOptions()
+	o.Observer = rec.StoreObserver()
+	s := newFlaskStore(t, srv.Client(t), o)
+	ctx := context.Background()
+	now := time.Now()
+	r := sessiontest.NewRecord(session.NewID(), "alice", now)
+	if _, err := s.Apply(ctx, sessiontest.CreateChange(r)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, &session.Change{ID: session.NewID(), Now: now, Set: map[string]json.RawMessage{"a": raw(`1`)}}); !errors.Is(err, session.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if c := rec.Commits(); len(c) != 2 || c[0].Err != nil || c[1].Err != nil || c[0].Size != 1 {
+		t.Errorf("commits %+v, want two without error", c)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s.Apply(short, &session.Change{ID: r.ID, Now: now, Destroy: true})
+	s.Load(short, r.ID, now)
+	s.Delete(short, r.ID)
+	if f := rec.Failures(); !slices.Contains(f, "apply") || !slices.Contains(f, "load") || !slices.Contains(f, "delete") {
+		t.Errorf("failures %v, want apply, load and delete", f)
+	}
+	if c := rec.Commits(); len(c) != 3 || c[2].Err == nil {
+		t.Errorf("commits %+v, want a third with the error", c)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
 // DefaultFlaskTombstonePrefix starts the keys of the tombstones a
@@ -59,6 +61,16 @@ type FlaskOptions struct {
 	// (each id once), which load as absent. Nil means slog.Default(). Logs
 	// carry session ids, never cookie values, secrets or session data.
 	Logger *slog.Logger
+
+	// Observer receives the store's events, as Options.Observer does
+	// Store's: Ended for the sessions Apply (Destroy) and Delete remove,
+	// once Redis acknowledged it, with the caller's reason
+	// (session.EndReasonFrom); Committed once per Apply that reached
+	// Redis; Failed for the errors wrapping ErrRedis. Sessions Redis
+	// deletes by their TTL, and those the Flask app deletes, are reported
+	// nowhere; there are no reaper passes and no seals. The zero value
+	// reports nothing.
+	Observer session.StoreObserver
 }
 
 // withDefaults returns a copy of o (nil allowed) with defaults applied, or

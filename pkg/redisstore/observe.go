@@ -59,17 +59,24 @@ func (s *Store) reportEnded(ctx context.Context, reason session.EndReason, ended
 // Stats.Commits and the observer. Data outcomes (not found, exists, too
 // large) are a commit that succeeded without writing: Err is nil.
 func (s *Store) committed(start time.Time, err error) {
-	for _, e := range []error{session.ErrNotFound, session.ErrExists, session.ErrTooLarge, session.ErrInvalid} {
+	c := commitOf(start, err)
+	s.commitStats.Add(c)
+	if f := s.opts.Observer.Committed; f != nil {
+		f(c)
+	}
+}
+
+// commitOf describes an Apply that started at start and returned err as a
+// commit: data outcomes (not found, exists, too large, invalid, not
+// supported) are a commit that succeeded without writing, Err nil.
+func commitOf(start time.Time, err error) session.Commit {
+	for _, e := range []error{session.ErrNotFound, session.ErrExists, session.ErrTooLarge, session.ErrInvalid, session.ErrNotSupported} {
 		if errors.Is(err, e) {
 			err = nil
 			break
 		}
 	}
-	c := session.Commit{Duration: time.Since(start), Size: 1, Err: err}
-	s.commitStats.Add(c)
-	if f := s.opts.Observer.Committed; f != nil {
-		f(c)
-	}
+	return session.Commit{Duration: time.Since(start), Size: 1, Err: err}
 }
 
 // reaped records an expiry pass (Purge), for Stats.LastReap and the
