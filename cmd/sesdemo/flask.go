@@ -9,6 +9,7 @@ import (
 
 	"github.com/sesbolt/sesbolt/pkg/flasksession"
 	"github.com/sesbolt/sesbolt/pkg/redisstore"
+	"github.com/sesbolt/sesbolt/pkg/session"
 )
 
 // flaskPingTimeout bounds the check, at startup, that Redis answers.
@@ -44,10 +45,11 @@ func checkFlaskFlags(o options, set map[string]bool, bad func(string, ...any) (o
 // app's permanent_session_lifetime) and whose user is under
 // -flask-user-key, on a client of its own that the backend's close closes
 // after the store; and the app's cookie, signed with the secrets in
-// -flask-secret-file. It fails when the secret file does not read or
-// Redis does not answer within flaskPingTimeout, in one error; afterwards
-// go-redis's own log lines go to log.
-func openFlask(o options, log *slog.Logger) (*backend, *flaskMode, error) {
+// -flask-secret-file. The store reports to observer. It fails when the
+// secret file does not read or Redis does not answer within
+// flaskPingTimeout, in one error; afterwards go-redis's own log lines go
+// to log.
+func openFlask(o options, log *slog.Logger, observer session.StoreObserver) (*backend, *flaskMode, error) {
 	secrets, err := flasksession.LoadSecretFile(o.flaskSecret)
 	if err != nil {
 		return nil, nil, fmt.Errorf("flask secret: %w", err) // the error names the file
@@ -62,7 +64,7 @@ func openFlask(o options, log *slog.Logger) (*backend, *flaskMode, error) {
 		return nil, nil, fmt.Errorf("-redis: %w", err) // names the URL without its password
 	}
 	redisstore.SetClientLogger(nil) // the ping's error says it all
-	store, err := redisstore.NewFlask(client, &redisstore.FlaskOptions{UserKey: o.flaskUserKey, Lifetime: o.idle, Logger: log})
+	store, err := redisstore.NewFlask(client, &redisstore.FlaskOptions{UserKey: o.flaskUserKey, Lifetime: o.idle, Logger: log, Observer: observer})
 	if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("sessions in Redis at %s: %w", name, err)

@@ -208,14 +208,13 @@ func run(ctx context.Context, stopSignals func(), args []string, stderr io.Write
 	})
 
 	// The sessions: sesbolt's own, signed and sealed with the key file's
-	// keys; or a Flask app's, whose secret signs the cookies (its store
-	// reports to no observer, as the Redis store).
+	// keys; or a Flask app's, whose secret signs the cookies.
 	var keys *session.Keyring
 	var created bool
 	var be *backend
 	var flask *flaskMode
 	if o.flaskSecret != "" {
-		be, flask, err = openFlask(o, log)
+		be, flask, err = openFlask(o, log, observer)
 	} else {
 		keys, created, err = session.LoadOrCreateKeyFile(o.keys)
 		if err != nil {
