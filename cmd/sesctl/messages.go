@@ -17,8 +17,9 @@ import (
 
 // packagePrefix matches the package prefix a library puts before its
 // error messages ("boltstore: ", "admin: ", "json: "), at the start of the
-// message or of a wrapped part of it.
-var packagePrefix = regexp.MustCompile(`(^|[ (])(?:boltstore|admin|session|memstore|redisstore|json|gob): `)
+// message or of a wrapped part of it (after ": " or "("). A word in a
+// sentence ("ends every session: add --yes") is not a prefix.
+var packagePrefix = regexp.MustCompile(`(^|: |\()(?:boltstore|admin|session|memstore|redisstore|json|gob): `)
 
 // userText returns an error message as sesctl prints it: on one line,
 // without package prefixes, and printable.

@@ -21,6 +21,7 @@ func TestUserText(t *testing.T) {
 		{"/var/lib/session: denied", "/var/lib/session: denied"},
 		{`value "admin": not a user id`, `value "admin": not a user id`},
 		{"sessionstore: x", "sessionstore: x"},
+		{"expire --all ends every session: add --yes", "expire --all ends every session: add --yes"},
 	} {
 		if got := userText(tc.in); got != tc.want {
 			t.Errorf("userText(%q) = %q, want %q", tc.in, got, tc.want)
