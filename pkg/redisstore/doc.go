@@ -39,7 +39,11 @@
 // (compare-and-set), together with the index updates. When another writer
 // got there first, Apply reads again and retries, up to
 // Options.MaxAttempts times, then fails with ErrConflict, never silently
-// dropping the change. Changes of one session from one process take turns
+// dropping the change. An update's first attempt reads nothing: it starts
+// from the value the store last read or wrote under the id (the request's
+// own Load), which the compare-and-set checks like any other; so an update
+// after a Load is one round trip, and only a value another process changed
+// meanwhile costs a second attempt. Changes of one session from one process take turns
 // before they reach Redis, so attempts collide only between processes. So
 // two requests changing different keys of one session both persist, and an
 // update of a session that ended meanwhile (logout, expiry, a renew that
@@ -254,10 +258,14 @@
 //     hung Redis for the client's read timeout times its retries; New
 //     refuses such a client. A context cancelled without a deadline stops
 //     waiting only at the client's ReadTimeout.
-//   - Every read is a network round trip and a decode of the record (there
-//     is no cache): Load costs one GET, an update a GET and a script call
-//     (two more on Cluster when the user index changes), a renew one more
-//     existence check.
+//   - Every read is a network round trip (one MGET); there is no cache of
+//     records, only of decoding: the store remembers, for 4096 recent ids,
+//     the value it last read or wrote and the record it decoded to (about
+//     10 MB when full; values over 4 KiB are not kept), so a read of
+//     unchanged bytes skips the seal check and the JSON decoding. An
+//     update after a Load is one script call (two more on Cluster when the
+//     user index changes); a renew reads first and checks that the new id
+//     is free.
 //   - The user index key holds the user id itself, so a user id is limited
 //     to MaxUserIDSize bytes, and is visible to anyone who can list the
 //     keys (as the records are).

@@ -31,6 +31,10 @@ const (
 	guardOK       guardKind = iota // no guard failed
 	guardConflict                  // the record changed since it was read
 	guardExists                    // the id is taken
+	// guardStale is no guard of a script: an attempt that started from a
+	// remembered value rather than reading (Store.attempt) did not succeed,
+	// so the next attempt reads, without waiting.
+	guardStale
 )
 
 // step is one guard or operation of a program: an opcode, the keys it

@@ -93,10 +93,11 @@ func (s *runner) enqueue(ctx context.Context, id session.ID) error {
 func (s *runner) dequeue(id session.ID) { <-s.queues[stripe(id)] }
 
 // retry makes attempts at a change of id, in id's turn among this
-// process's changes, until one is not a conflict (guardConflict) or
-// maxAttempts were made, backing off between them. An attempt that finds
-// the new id of a renew taken (guardExists) fails with session.ErrExists;
-// running out of attempts fails with ErrConflict.
+// process's changes, until one is not a conflict (guardConflict,
+// guardStale) or maxAttempts were made, backing off between them, except
+// after guardStale. An attempt that finds the new id of a renew taken
+// (guardExists) fails with session.ErrExists; running out of attempts
+// fails with ErrConflict.
 func (s *runner) retry(ctx context.Context, id session.ID, maxAttempts int, attempt func() (*session.Record, guardKind, error)) (*session.Record, error) {
 	if err := s.enqueue(ctx, id); err != nil {
 		return nil, err
@@ -113,6 +114,8 @@ func (s *runner) retry(ctx context.Context, id session.ID, maxAttempts int, atte
 			return nil, fmt.Errorf("redisstore: renew: the new id is taken: %w", session.ErrExists)
 		case n >= maxAttempts:
 			return nil, fmt.Errorf("%w: the session changed during each of %d attempts", ErrConflict, n)
+		case kind == guardStale:
+			continue
 		}
 		if err := s.backoff(ctx, n); err != nil {
 			return nil, err

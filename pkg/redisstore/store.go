@@ -51,6 +51,7 @@ type Store struct {
 	trimDone  chan struct{} // closed when the trim pass has exited; nil without one
 
 	sealFailures sealcount.Counter // records that failed their integrity check
+	cache        *recordCache      // values last read or written, decoded
 	sealMu       sync.Mutex
 	sealPending  []session.ID // counted, not yet reported to the observer (observe.go)
 	sealQueued   atomic.Bool  // sealPending is not empty
@@ -111,6 +112,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		keys:      layout{prefix: o.Prefix},
 		codec:     codec{keys: o.Keys, maxSize: o.MaxRecordSize},
 		retention: o.ExpiredRetention.Milliseconds(),
+		cache:     new(recordCache),
 	}
 	for i := range s.userQueues {
 		s.userQueues[i] = make(chan struct{}, 1)
@@ -276,13 +278,15 @@ func ceilMillis(t time.Time) int64 {
 // The record belongs to the caller. Load at the zero time returns any
 // stored record, expired or not (admin lookups).
 func (s *Store) Load(ctx context.Context, id session.ID, now time.Time) (*session.Record, error) {
-	return s.LoadShared(ctx, id, now)
+	r, err := s.LoadShared(ctx, id, now)
+	return r.Clone(), err
 }
 
-// LoadShared is Load (session.SharedLoader). Every read decodes the bytes
-// fetched from Redis afresh, so the record shares nothing with the store
-// and lending it costs nothing; implementing the interface only spares
-// session.Manager its own copy.
+// LoadShared is Load (session.SharedLoader), but the record may be shared
+// with the store: the caller must not modify it. Every call reads Redis;
+// when the bytes it fetched are exactly those this store last read or
+// wrote under id, it lends the record it decoded them to then instead of
+// decoding them again.
 func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (_ *session.Record, err error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
@@ -293,16 +297,34 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (_
 		return nil, err
 	}
 	if v == nil {
+		s.cache.drop(id)
 		return nil, absent(tomb, now)
 	}
-	r, err := s.codec.decode(id, v)
+	r, err := s.decode(id, v)
 	if err != nil {
-		s.sealFailed(id, err)
-		return nil, session.ErrNotFound
+		return nil, err
 	}
 	if r.Expired(now) {
 		return nil, session.ErrNotFound
 	}
+	return r, nil
+}
+
+// decode returns the record the stored value v of id decodes to, from the
+// cache when v is the value it remembers, else decoded (and remembered). A
+// value that fails its seal is counted and logged, and yields
+// session.ErrNotFound. The record is shared with the cache.
+func (s *Store) decode(id session.ID, v []byte) (*session.Record, error) {
+	if r := s.cache.lookup(id, v); r != nil {
+		return r, nil
+	}
+	r, err := s.codec.decode(id, v)
+	if err != nil {
+		s.cache.drop(id)
+		s.sealFailed(id, err)
+		return nil, session.ErrNotFound
+	}
+	s.cache.add(id, v, r)
 	return r, nil
 }
 
@@ -378,7 +400,12 @@ func (s *Store) readMany(ctx context.Context, ids []session.ID) ([][]byte, error
 // An update reads the record, applies c in Go (session.Change.ApplyTo),
 // seals the result and writes it only if the stored bytes are still those
 // it read; otherwise it tries again, up to Options.MaxAttempts times, then
-// fails with ErrConflict, having written nothing. When Apply returns nil,
+// fails with ErrConflict, having written nothing. When more than one
+// attempt is allowed, the first attempt of an update that keeps its id and
+// sets no session limit starts from the value this store last read or
+// wrote under it (a request's Load has just read it) instead of reading:
+// the guard is the same, so a stale value only fails that attempt, and the
+// next one reads without waiting. When Apply returns nil,
 // Redis has acknowledged the write; how durable that is depends on Redis's
 // persistence settings (see Stats.Durability). An error wrapping ErrRedis
 // or the context's error leaves it unknown whether the change was applied.
@@ -416,7 +443,14 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (_ *session.Record
 // process's changes; ended receives the sessions it removed (see
 // attempt).
 func (s *Store) update(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, error) {
-	return s.retry(ctx, c.ID, s.opts.MaxAttempts, func() (*session.Record, guardKind, error) { return s.attempt(ctx, c, ended) })
+	first := s.opts.MaxAttempts > 1 && !c.Destroy && c.TargetID() == c.ID && c.MaxUserSessions == 0
+	return s.retry(ctx, c.ID, s.opts.MaxAttempts, func() (*session.Record, guardKind, error) {
+		var from *cacheEntry
+		if first { // in the turn: this process's earlier changes are remembered
+			from, first = s.cache.get(c.ID), false
+		}
+		return s.attempt(ctx, c, from, ended)
+	})
 }
 
 // insert stores c.Create under a free id, holding its user to
@@ -444,6 +478,7 @@ func (s *Store) insert(ctx context.Context, c *session.Change, ended *[]session.
 			if s.sharded && limited(c, stored) {
 				*ended = s.limitPass(ctx, c, stored)
 			}
+			s.cache.add(c.ID, value, stored.Clone())
 			return stored, nil
 		case kind == guardExists:
 			return nil, existsErr(nil)
@@ -514,37 +549,52 @@ func (s *Store) taken(ctx context.Context, id session.ID, now time.Time) (bool, 
 // the limited user) changed meanwhile, and guardExists when a renew's new
 // id is taken. When it succeeds, ended receives the sessions it removed
 // (the destroyed one, or those over the limit), if the observer collects
-// them.
-func (s *Store) attempt(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, guardKind, error) {
-	old, tomb, err := s.read(ctx, c.ID)
-	if err != nil {
-		return nil, 0, err
-	}
-	if c.Destroy {
+// them. With from, the attempt starts from that remembered value instead
+// of reading; any outcome but success, which only the write confirms, is
+// then guardStale, so that the next attempt reads.
+func (s *Store) attempt(ctx context.Context, c *session.Change, from *cacheEntry, ended *[]session.Ended) (*session.Record, guardKind, error) {
+	var old []byte
+	var latest *session.Record
+	if from != nil {
+		old, latest = from.value, from.rec
+		if latest.Expired(c.Now) {
+			return nil, guardStale, nil
+		}
+	} else {
+		var tomb []byte
+		var err error
+		if old, tomb, err = s.read(ctx, c.ID); err != nil {
+			return nil, 0, err
+		}
+		if c.Destroy {
+			if old == nil {
+				return nil, guardOK, nil
+			}
+			s.hook()
+			pl := s.removal(c.ID, old)
+			kind, err := s.exec(ctx, pl)
+			if err == nil && kind == guardOK {
+				*ended = pl.ended
+				s.cache.drop(c.ID)
+			}
+			return nil, kind, err
+		}
 		if old == nil {
-			return nil, guardOK, nil
+			s.cache.drop(c.ID)
+			return nil, 0, absent(tomb, c.Now)
 		}
-		s.hook()
-		pl := s.removal(c.ID, old)
-		kind, err := s.exec(ctx, pl)
-		if err == nil && kind == guardOK {
-			*ended = pl.ended
+		if latest, err = s.decode(c.ID, old); err != nil {
+			return nil, 0, err
 		}
-		return nil, kind, err
-	}
-	if old == nil {
-		return nil, 0, absent(tomb, c.Now)
-	}
-	latest, err := s.codec.decode(c.ID, old)
-	if err != nil {
-		s.sealFailed(c.ID, err)
-		return nil, 0, session.ErrNotFound
-	}
-	if latest.Expired(c.Now) {
-		return nil, 0, session.ErrNotFound
+		if latest.Expired(c.Now) {
+			return nil, 0, session.ErrNotFound
+		}
 	}
 	value, stored, err := s.codec.encode(c.ApplyTo(latest))
 	if err != nil {
+		if from != nil {
+			return nil, guardStale, nil
+		}
 		return nil, 0, err
 	}
 	retain := s.retain(stored)
@@ -608,6 +658,9 @@ func (s *Store) attempt(ctx context.Context, c *session.Change, ended *[]session
 	}
 	s.hook()
 	kind, err := s.exec(ctx, pl)
+	if err == nil && kind == guardConflict && from != nil {
+		kind = guardStale
+	}
 	if err != nil || kind != guardOK {
 		return nil, kind, err
 	}
@@ -615,6 +668,10 @@ func (s *Store) attempt(ctx context.Context, c *session.Change, ended *[]session
 	if s.sharded && limited(c, stored) {
 		*ended = s.limitPass(ctx, c, stored)
 	}
+	if renew {
+		s.cache.drop(c.ID)
+	}
+	s.cache.add(target, value, stored.Clone())
 	return stored, guardOK, nil
 }
 
