@@ -224,6 +224,10 @@ func TestMain(m *testing.M) {
 	processDir = d
 	code := m.Run()
 	closeReaders()
+	if err := stopSharedRedis(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = max(code, 1)
+	}
 	os.RemoveAll(d)
 	os.Exit(code)
 }
