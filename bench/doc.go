@@ -8,6 +8,14 @@
 //   - gorilla: github.com/gorilla/sessions with its CookieStore and
 //     FilesystemStore (gorilla has no middleware: the handler calls
 //     store.Get and Session.Save, as its README does);
+//   - on Redis: sesbolt with pkg/redisstore (go-redis) against scs with
+//     github.com/alexedwards/scs/redisstore (redigo), as it ships and with
+//     sesbolt's idle timeout (scs-redis-idle), both with pools of go-redis's
+//     default size (10 connections per CPU), on one redis-server the
+//     process starts on first use (a Unix socket in a temporary directory
+//     and a free TCP port of 127.0.0.1, persistence off) and stops when it
+//     exits. Without redis-server those cases skip, except in CI (CI=true),
+//     where they fail;
 //   - bare: the same handler without sessions, the floor.
 //
 // It is a separate module so that the main module never depends on the
@@ -25,6 +33,14 @@
 //     driven in-process with httptest requests (no network), at 1 and 64
 //     goroutines: read an existing session (no change), set one key of an
 //     existing session, create a new session with one key.
+//   - BenchmarkRedis: the same cases on the Redis stores, over the Unix
+//     socket and over TCP loopback, the contenders of each case one after
+//     another; besides the time it reports the round trips, Redis commands
+//     and CPU time (server's and process's) per request.
+//   - BenchmarkLostUpdates (and TestLostUpdates): bursts of 50 concurrent
+//     requests of one session each setting its own key, on the memory
+//     stores and on Redis (two application instances sharing the server):
+//     the keys lost per burst, none for sesbolt.
 //   - BenchmarkReadSize: read latency with 1k and with 1M sessions stored.
 //   - BenchmarkCleanup: one expiry pass with 10% of 100k and of 1M sessions
 //     expired (scs's cleanup goroutine against sesbolt's Purge), alone and

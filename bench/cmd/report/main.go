@@ -340,9 +340,10 @@ func render(res *results, m meta) string {
 	p("%s\n\n", heading)
 	p("sesbolt against the session libraries people would pick instead, in one\n")
 	p("process, on one machine, in the same run: [scs](https://github.com/alexedwards/scs)\n")
-	p("with its bbolt store and its memstore, and\n")
+	p("with its bbolt store, its memstore and its Redis store, and\n")
 	p("[gorilla/sessions](https://github.com/gorilla/sessions) with its CookieStore and FilesystemStore,\n")
-	p("each as it ships (defaults; every bbolt store fsyncs each commit). The code\n")
+	p("each as it ships (defaults; every bbolt store fsyncs each commit; the Redis\n")
+	p("stores share one local redis-server). The code\n")
 	p("is the separate module `bench/` (see its `doc.go`); `scripts/bench.sh` runs it\n")
 	p("and rewrites this section. This section is generated: edit\n")
 	p("`bench/cmd/report` (and its `notes.md`), not the text here.\n\n")
@@ -471,6 +472,8 @@ func render(res *results, m meta) string {
 		}
 	}
 
+	renderRedis(&b, res)
+
 	// Read latency vs size.
 	if sizes := res.sizes("BenchmarkReadSize/"); len(sizes) > 0 {
 		p("\n### Read latency against the number of stored sessions\n\n")
@@ -598,9 +601,10 @@ func render(res *results, m meta) string {
 	}
 
 	// Targets.
-	ts := targets(res)
+	ts := append(targets(res), redisTargets(res)...)
 	p("\n### Targets\n\n")
-	p("Ratios against scs with its bbolt store, in this run.\n\n")
+	p("Ratios against scs with the same kind of store (bbolt, Redis), in this run;\n")
+	p("for Redis, the median of the per-pass ratios with their range.\n\n")
 	p("| target | measured | |\n|---|---|---|\n")
 	for _, t := range ts {
 		mark := "missed"
@@ -615,7 +619,7 @@ func render(res *results, m meta) string {
 
 	// Losses.
 	p("\n### Where sesbolt loses\n\n")
-	losses := lossList(res)
+	losses := append(lossList(res), redisLosses(res)...)
 	if len(losses) == 0 {
 		p("Nowhere in this run.\n")
 	}

@@ -87,3 +87,61 @@ func TestReplaceSection(t *testing.T) {
 		}
 	}
 }
+
+// redisSample is two passes of a few Redis cases: in the first pass
+// sesbolt reads in 20 µs against scs's 30, in the second in 25 against 25.
+const redisSample = `BenchmarkRedis/net=unix/case=read/store=sesbolt-redis/g=1-2 	 1000	 20000 ns/op	 18.0 app-cpu-µs/op	 1.000 cmds/op	 7.0 redis-cpu-µs/op	 1.000 rtt/op
+BenchmarkRedis/net=unix/case=read/store=scs-redis/g=1-2 	 1000	 30000 ns/op	 20.0 app-cpu-µs/op	 1.000 cmds/op	 6.0 redis-cpu-µs/op	 1.000 rtt/op
+BenchmarkRedis/net=unix/case=read/store=scs-redis-idle/g=1-2 	 1000	 50000 ns/op	 30.0 app-cpu-µs/op	 5.000 cmds/op	 14.0 redis-cpu-µs/op	 2.000 rtt/op
+BenchmarkRedis/net=unix/case=set/store=sesbolt-redis/g=1-2 	 1000	 90000 ns/op	 60.0 app-cpu-µs/op	 17.00 cmds/op	 33.0 redis-cpu-µs/op	 2.000 rtt/op
+BenchmarkRedis/net=unix/case=set/store=scs-redis/g=1-2 	 1000	 45000 ns/op	 35.0 app-cpu-µs/op	 5.000 cmds/op	 14.0 redis-cpu-µs/op	 2.000 rtt/op
+BenchmarkLostUpdates/store=sesbolt-redis-2 	 10	 20000000 ns/op	 0 lost-keys/op
+BenchmarkLostUpdates/store=scs-redis-2 	 16	 12000000 ns/op	 49.00 lost-keys/op
+BenchmarkRedis/net=unix/case=read/store=sesbolt-redis/g=1-2 	 1000	 25000 ns/op	 18.0 app-cpu-µs/op	 1.000 cmds/op	 7.0 redis-cpu-µs/op	 1.000 rtt/op
+BenchmarkRedis/net=unix/case=read/store=scs-redis/g=1-2 	 1000	 25000 ns/op	 20.0 app-cpu-µs/op	 1.000 cmds/op	 6.0 redis-cpu-µs/op	 1.000 rtt/op
+BenchmarkRedis/net=unix/case=read/store=scs-redis-idle/g=1-2 	 1000	 50000 ns/op	 30.0 app-cpu-µs/op	 5.000 cmds/op	 14.0 redis-cpu-µs/op	 2.000 rtt/op
+BenchmarkRedis/net=unix/case=set/store=sesbolt-redis/g=1-2 	 1000	 90000 ns/op	 60.0 app-cpu-µs/op	 17.00 cmds/op	 33.0 redis-cpu-µs/op	 2.000 rtt/op
+BenchmarkRedis/net=unix/case=set/store=scs-redis/g=1-2 	 1000	 45000 ns/op	 35.0 app-cpu-µs/op	 5.000 cmds/op	 14.0 redis-cpu-µs/op	 2.000 rtt/op
+BenchmarkLostUpdates/store=sesbolt-redis-2 	 10	 20000000 ns/op	 0 lost-keys/op
+BenchmarkLostUpdates/store=scs-redis-2 	 16	 12000000 ns/op	 47.00 lost-keys/op
+`
+
+func TestRenderRedis(t *testing.T) {
+	res, err := parse(strings.NewReader(sample + redisSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.passRatio("BenchmarkRedis/net=unix/case=read/store=sesbolt-redis/g=1", "BenchmarkRedis/net=unix/case=read/store=scs-redis/g=1"); r.n != 2 || r.lo != 1 || r.hi != 1.5 {
+		t.Errorf("per-pass ratios = %+v, want 1 and 1.5", r)
+	}
+	out := render(res, meta{GoVersion: "go1.26", CPUs: 2})
+	for _, want := range []string{
+		"### Sessions in Redis",
+		"| read a session (no change) | 1 | Unix socket | **22.5 (20–25)** | 27.5 (25–30) | 50 | 1.25× (1.00–1.50×) | 2.25× (2.00–2.50×) |",
+		"| set one key | 1 | Unix socket | **90** | 45 | — | **0.500×** | — |",
+		"| read a session (no change) | 1 | Unix socket | 1.00 / 1.00 / 2.00 | 1.00 / 1.00 / 5.00 | 7.00 / 6.00 / 14 | 18 / 20 / 30 |",
+		"| sesbolt-redis | 0 |",
+		"| scs-redis | 48 (47–49) |",
+		"| Redis, read a session (no change), 1 goroutine, Unix socket: ≥ 1.00× scs-redis's throughput | 1.25× (1.00–1.50×); vs scs-redis-idle 2.25× (2.00–2.50×) | met |",
+		"| Redis, set one key, 1 goroutine, Unix socket: ≥ 0.800× scs-redis's throughput | 0.500× | missed |",
+		"| Redis, read a session (no change), 64 goroutines, TCP loopback: ≥ 1.50× scs-redis's throughput | — | not measured |",
+		"| Redis, 50 concurrent one-key updates of one session over two instances: no key lost | 0 of 51 keys lost in the worst run; scs-redis 48 (median) | met |",
+		"**Redis, set one key, 1 goroutine, Unix socket**: slower than scs-redis (45 µs vs 90 µs per request, 0.500×).",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if out := render(mustParse(t, sample), meta{}); strings.Contains(out, "Sessions in Redis") {
+		t.Errorf("a run without Redis results has a Redis section")
+	}
+}
+
+func mustParse(t *testing.T, in string) *results {
+	t.Helper()
+	res, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
