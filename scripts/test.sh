@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Tests run against real things from Debian's packages: redis-server (and
-# redis-cli) for pkg/redisstore's tests, one server and a Cluster of three;
+# redis-cli) for pkg/redisstore's tests, one server and a Cluster of three,
+# and for bench/'s Redis cases;
 # /usr/bin/python3 with Flask, redis-py and itsdangerous for the Flask
 # interop tests. Missing packages are installed here (CI runs as root with
 # Debian's packages reachable); without them those tests skip locally and

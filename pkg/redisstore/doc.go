@@ -264,8 +264,9 @@
 //     10 MB when full; values over 4 KiB are not kept), so a read of
 //     unchanged bytes skips the seal check and the JSON decoding. An
 //     update after a Load is one script call (two more on Cluster when the
-//     user index changes); a renew reads first and checks that the new id
-//     is free.
+//     user index changes); a logout, a renew (which also checks that the
+//     new id is free) and a change under a session limit read the record
+//     first.
 //   - The user index key holds the user id itself, so a user id is limited
 //     to MaxUserIDSize bytes, and is visible to anyone who can list the
 //     keys (as the records are).
