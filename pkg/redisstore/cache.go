@@ -27,15 +27,19 @@ import (
 // other (a slow read remembering bytes a write has replaced) cost at most a
 // failed first attempt.
 //
-// It is direct-mapped: an id has one of cacheSlots slots and displaces
-// whatever held it; every operation is one atomic load or store, so
-// concurrent requests never wait for each other. Values over cacheMaxValue
-// bytes are not kept. That bounds its memory: about 2.5 KB per typical
-// session (10 MB when every slot is full), at most about 40 MB with
-// records near the bound. A cached record is never modified: LoadShared
-// lends it, Load and Apply hand out copies.
+// It has cacheSlots slots, and each id two of them (picked by two parts of
+// its random bits): an entry goes to a free one or displaces the less
+// recently added of the two. With one slot per id, collisions alone made a
+// fifth of the reads of 1000 sessions miss; with two, under one in a
+// hundred. Every operation is a few atomic loads and stores, so concurrent
+// requests never wait for each other. Values over cacheMaxValue bytes are
+// not kept. That bounds its memory: about 2.5 KB per typical session (10 MB
+// when every slot is full), at most about 40 MB with records near the
+// bound. A cached record is never modified: LoadShared lends it, Load and
+// Apply hand out copies.
 type recordCache struct {
 	slots [cacheSlots]atomic.Pointer[cacheEntry]
+	clock atomic.Uint64 // numbers the entries in the order they are added
 }
 
 const (
@@ -48,18 +52,24 @@ type cacheEntry struct {
 	id    session.ID
 	value []byte
 	rec   *session.Record
+	added uint64 // recordCache.clock when it was added
 }
 
-// slot returns the slot of id. Ids are random (UUID v4); their last two
-// bytes are random bits.
-func (c *recordCache) slot(id session.ID) *atomic.Pointer[cacheEntry] {
-	return &c.slots[binary.BigEndian.Uint16(id[14:])%cacheSlots]
+// pair returns the two slots of id. Ids are random (UUID v4); their last
+// four bytes are random bits.
+func (c *recordCache) pair(id session.ID) [2]*atomic.Pointer[cacheEntry] {
+	return [2]*atomic.Pointer[cacheEntry]{
+		&c.slots[binary.BigEndian.Uint16(id[14:])%cacheSlots],
+		&c.slots[binary.BigEndian.Uint16(id[12:])%cacheSlots],
+	}
 }
 
 // get returns the entry of id, or nil.
 func (c *recordCache) get(id session.ID) *cacheEntry {
-	if e := c.slot(id).Load(); e != nil && e.id == id {
-		return e
+	for _, s := range c.pair(id) {
+		if e := s.Load(); e != nil && e.id == id {
+			return e
+		}
 	}
 	return nil
 }
@@ -81,13 +91,30 @@ func (c *recordCache) add(id session.ID, value []byte, rec *session.Record) {
 		c.drop(id)
 		return
 	}
-	c.slot(id).Store(&cacheEntry{id: id, value: value, rec: rec})
+	e := &cacheEntry{id: id, value: value, rec: rec, added: c.clock.Add(1)}
+	pair := c.pair(id)
+	a, b := pair[0].Load(), pair[1].Load()
+	switch {
+	case a != nil && a.id == id:
+		pair[0].Store(e)
+	case b != nil && b.id == id:
+		pair[1].Store(e)
+	case a == nil:
+		pair[0].Store(e)
+	case b == nil:
+		pair[1].Store(e)
+	case a.added < b.added: // displace the entry added earlier
+		pair[0].Store(e)
+	default:
+		pair[1].Store(e)
+	}
 }
 
 // drop forgets id.
 func (c *recordCache) drop(id session.ID) {
-	s := c.slot(id)
-	if e := s.Load(); e != nil && e.id == id {
-		s.CompareAndSwap(e, nil)
+	for _, s := range c.pair(id) {
+		if e := s.Load(); e != nil && e.id == id {
+			s.CompareAndSwap(e, nil)
+		}
 	}
 }
