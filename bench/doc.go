@@ -11,11 +11,12 @@
 //   - on Redis: sesbolt with pkg/redisstore (go-redis) against scs with
 //     github.com/alexedwards/scs/redisstore (redigo), as it ships and with
 //     sesbolt's idle timeout (scs-redis-idle), both with pools of go-redis's
-//     default size (10 connections per CPU), on one redis-server the
-//     process starts on first use (a Unix socket in a temporary directory
-//     and a free TCP port of 127.0.0.1, persistence off) and stops when it
-//     exits. Without redis-server those cases skip, except in CI (CI=true),
-//     where they fail;
+//     default size (10 connections per CPU), on redis-server processes
+//     started through the main module's internal/redistest (persistence
+//     off): for BenchmarkRedis one listening on a Unix socket and on a
+//     free TCP port of 127.0.0.1, so both transports reach the same
+//     server. Without redis-server and redis-cli those cases skip, except
+//     in CI (CI=true), where they fail;
 //   - bare: the same handler without sessions, the floor.
 //
 // It is a separate module so that the main module never depends on the

@@ -50,12 +50,12 @@ var lostContenders = []lostContender{
 		return []http.Handler{lostSCS(store)}, func() { store.StopCleanup() }
 	}},
 	{"sesbolt-redis", func(tb testing.TB) ([]http.Handler, func()) {
-		srv := requireRedis(tb)
+		srv := sharedRedis(tb)
 		srv.flush(tb)
 		var hs []http.Handler
 		var closers []func()
 		for range 2 {
-			store, _, close := sesboltRedis(tb, srv, srv.unix, session.Config{})
+			store, _, close := sesboltRedis(tb, srv.unix(), session.Config{})
 			hs = append(hs, lostSesbolt(tb, store))
 			closers = append(closers, close)
 		}
@@ -66,12 +66,12 @@ var lostContenders = []lostContender{
 		}
 	}},
 	{"scs-redis", func(tb testing.TB) ([]http.Handler, func()) {
-		srv := requireRedis(tb)
+		srv := sharedRedis(tb)
 		srv.flush(tb)
 		var hs []http.Handler
 		var pools []interface{ Close() error }
 		for range 2 {
-			pool := scsRedisPool(srv.unix)
+			pool := scsRedisPool(srv.unix())
 			hs = append(hs, lostSCS(scsredis.New(pool)))
 			pools = append(pools, pool)
 		}

@@ -16,7 +16,7 @@ import (
 )
 
 // A redisContender is a session library with its Redis store, opened on
-// one transport of the shared server.
+// one transport of a server.
 type redisContender struct {
 	name string
 	// open empties the server and makes a fresh instance on a, with n
@@ -52,11 +52,12 @@ func redisPoolSize() int { return 10 * runtime.GOMAXPROCS(0) }
 // makes them (redisstore's defaults; go-redis's, but for the pool size
 // named explicitly and ContextTimeoutEnabled, which redisstore requires).
 // close closes the store and its client.
-func sesboltRedis(tb testing.TB, srv *redisServer, a redisAddr, cfg session.Config) (store *redisstore.Store, mgr *session.Manager, close func()) {
+func sesboltRedis(tb testing.TB, a redisAddr, cfg session.Config) (store *redisstore.Store, mgr *session.Manager, close func()) {
 	tb.Helper()
-	opt := srv.options(a)
+	opt := *a.opts
+	opt.MaxRetries = 0 // go-redis's default (redistest's clients do not retry)
 	opt.PoolSize = redisPoolSize()
-	client := redis.NewClient(opt)
+	client := redis.NewClient(&opt)
 	keys := benchKeys(tb)
 	store, err := redisstore.New(client, &redisstore.Options{Keys: keys})
 	if err != nil {
@@ -75,7 +76,7 @@ func sesboltRedis(tb testing.TB, srv *redisServer, a redisAddr, cfg session.Conf
 
 func openSesboltRedis(tb testing.TB, srv *redisServer, a redisAddr, n int) *instance {
 	srv.flush(tb)
-	store, mgr, close := sesboltRedis(tb, srv, a, session.Config{})
+	store, mgr, close := sesboltRedis(tb, a, session.Config{})
 	return &instance{
 		handler: sesboltHandlers(mgr),
 		cookies: seedSesbolt(tb, store, mgr, benchKeys(tb), n),
@@ -94,7 +95,7 @@ func scsRedisPool(a redisAddr) *redigo.Pool {
 		MaxIdle:   redisPoolSize(),
 		MaxActive: redisPoolSize(),
 		Wait:      true,
-		Dial:      func() (redigo.Conn, error) { return redigo.Dial(a.network, a.addr) },
+		Dial:      func() (redigo.Conn, error) { return redigo.Dial(a.opts.Network, a.opts.Addr) },
 	}
 }
 
@@ -144,7 +145,7 @@ func openSCSRedis(tb testing.TB, srv *redisServer, a redisAddr, n int, sm *scs.S
 // TestRedisContenders checks each Redis contender on each transport as
 // TestContenders checks the others.
 func TestRedisContenders(t *testing.T) {
-	srv := requireRedis(t)
+	srv := startRedis(t)
 	for _, a := range srv.addrs() {
 		for _, c := range redisContenders {
 			t.Run(fmt.Sprintf("net=%s/store=%s", a.name, c.name), func(t *testing.T) {
@@ -167,7 +168,7 @@ func TestRedisContenders(t *testing.T) {
 // (redis-cpu-µs/op) and of this process (app-cpu-µs/op; the benchmark
 // harness and the HTTP handling included).
 func BenchmarkRedis(b *testing.B) {
-	srv := requireRedis(b)
+	srv := startRedis(b)
 	for _, a := range srv.addrs() {
 		for _, k := range []caseKind{caseRead, caseSet, caseNew} {
 			for _, g := range []int{1, 64} {

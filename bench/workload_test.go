@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sesbolt/sesbolt/internal/redistest"
 )
 
 // The workload: every contender stores the same typical session, a user
@@ -222,12 +224,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	processDir = d
-	code := m.Run()
+	code := redistest.Main(m) // runs the tests, then stops the shared redis-server
 	closeReaders()
-	if err := stopSharedRedis(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = max(code, 1)
-	}
 	os.RemoveAll(d)
 	os.Exit(code)
 }

@@ -79,6 +79,9 @@ type Server struct {
 	// Network and Addr are where it listens: "unix" and a socket path, or
 	// "tcp" and 127.0.0.1:port.
 	Network, Addr string
+	// TCPAddr is 127.0.0.1:port when a server on a Unix socket listens on
+	// TCP as well (StartWithTCP); "" otherwise.
+	TCPAddr string
 
 	dir  string
 	cmd  *exec.Cmd
@@ -105,8 +108,43 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// startUnix starts a standalone server on a Unix socket.
-func startUnix() (*Server, error) {
+// StartWithTCP is Start, with the server listening on a free TCP port of
+// 127.0.0.1 (TCPAddr, TCPOptions) as well as on its Unix socket, for tests
+// and benchmarks that compare the two transports on one server.
+func StartWithTCP(t testing.TB) *Server {
+	t.Helper()
+	Require(t)
+	var s *Server
+	var err error
+	// Another process may take the port between the probe and the start;
+	// the server then fails to start and another port is tried.
+	for range 10 {
+		var port int
+		if port, err = freePort(); err != nil {
+			break
+		}
+		if s, err = startUnix("--port", strconv.Itoa(port)); err == nil {
+			s.TCPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := s.waitReadyOn(s.TCPOptions()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startUnix starts a standalone server on a Unix socket; args may give it
+// a TCP port (by default it has none).
+func startUnix(args ...string) (*Server, error) {
 	// A short directory: a Unix socket path has at most 107 bytes, fewer
 	// than some test temporary directories.
 	dir, err := os.MkdirTemp("", "rds")
@@ -114,7 +152,7 @@ func startUnix() (*Server, error) {
 		return nil, fmt.Errorf("redistest: %w", err)
 	}
 	sock := filepath.Join(dir, "redis.sock")
-	s, err := launch(dir, "unix", sock, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700")
+	s, err := launch(dir, "unix", sock, append([]string{"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"}, args...)...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -154,8 +192,11 @@ func launch(dir, network, addr string, args ...string) (*Server, error) {
 
 // waitReady polls the server with PING until it answers, it exits, or
 // StartTimeout passes.
-func (s *Server) waitReady() error {
-	c := redis.NewClient(s.options())
+func (s *Server) waitReady() error { return s.waitReadyOn(s.options()) }
+
+// waitReadyOn is waitReady through a client with opts.
+func (s *Server) waitReadyOn(opts *redis.Options) error {
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(StartTimeout)
 	for {
@@ -218,6 +259,17 @@ func (s *Server) URL() string {
 		return "unix://" + s.Addr
 	}
 	return "redis://" + s.Addr
+}
+
+// TCPOptions returns Options for the server's TCP port (see StartWithTCP);
+// nil when it has none.
+func (s *Server) TCPOptions() *redis.Options {
+	if s.TCPAddr == "" {
+		return nil
+	}
+	o := s.options()
+	o.Network, o.Addr = "tcp", s.TCPAddr
+	return o
 }
 
 // Pause stops the server with SIGSTOP: it keeps its connections but
