@@ -1,7 +1,8 @@
 // Package sealcount counts the stored records that fail their integrity
 // check, once per id, for the stores' Stats.SealFailures: a damaged record
 // read by every request of its session counts (and is logged) once, not
-// once per request.
+// once per request. Queue holds the counted ids until the store may report
+// them to its observer.
 package sealcount
 
 import (

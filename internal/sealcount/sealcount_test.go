@@ -28,3 +28,29 @@ func TestCounter(t *testing.T) {
 		t.Fatalf("Count = %d, want %d", c.Count(), want)
 	}
 }
+
+func TestQueue(t *testing.T) {
+	var q sealcount.Queue
+	var got []session.ID
+	q.Drain(func(id session.ID) { got = append(got, id) })
+	if len(got) != 0 {
+		t.Fatalf("an empty queue delivered %v", got)
+	}
+	a, b := session.NewID(), session.NewID()
+	q.Push(a)
+	q.Push(b)
+	q.Drain(func(id session.ID) { got = append(got, id) })
+	if len(got) != 2 || got[0] != a || got[1] != b {
+		t.Fatalf("Drain delivered %v, want [%v %v] in push order", got, a, b)
+	}
+	q.Drain(func(id session.ID) { got = append(got, id) })
+	if len(got) != 2 {
+		t.Fatalf("a drained queue delivered again: %v", got)
+	}
+	q.Push(a)
+	q.Drain(nil) // empties without delivering
+	q.Drain(func(id session.ID) { got = append(got, id) })
+	if len(got) != 2 {
+		t.Fatalf("Drain(nil) left %v queued", got[2:])
+	}
+}

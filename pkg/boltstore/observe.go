@@ -74,30 +74,14 @@ func (s *Store) failed(what string, err error) {
 // queueSealFailed queues id for the observer's SealFailed; sealFailed runs
 // inside transactions, the observer must not.
 func (s *Store) queueSealFailed(id session.ID) {
-	if s.opts.Observer.SealFailed == nil {
-		return
+	if s.opts.Observer.SealFailed != nil {
+		s.sealPending.Push(id)
 	}
-	s.sealMu.Lock()
-	s.sealPending = append(s.sealPending, id)
-	s.sealQueued.Store(true)
-	s.sealMu.Unlock()
 }
 
 // deliverSealFailed reports the queued seal failures. leave calls it, so it
 // runs after every operation, outside its transactions.
-func (s *Store) deliverSealFailed() {
-	if !s.sealQueued.Load() {
-		return
-	}
-	s.sealMu.Lock()
-	ids := s.sealPending
-	s.sealPending = nil
-	s.sealQueued.Store(false)
-	s.sealMu.Unlock()
-	for _, id := range ids {
-		s.opts.Observer.SealFailed(id)
-	}
-}
+func (s *Store) deliverSealFailed() { s.sealPending.Drain(s.opts.Observer.SealFailed) }
 
 // endedSince returns the sessions t ended (end) since it had mark of them:
 // an op's closure keeps them for Store.reportEnded, as it keeps its other

@@ -60,9 +60,7 @@ type Store struct {
 	lastReap atomic.Pointer[session.ReapStats]
 
 	sealFailures sealcount.Counter // records that failed their integrity check
-	sealMu       sync.Mutex
-	sealPending  []session.ID // counted, not yet reported to the observer (observe.go)
-	sealQueued   atomic.Bool  // sealPending is not empty
+	sealPending  sealcount.Queue   // counted, not yet reported to the observer (observe.go)
 
 	commitStats commitstats.Recorder // Stats.Commits
 

@@ -91,29 +91,13 @@ func (s *Store) reaped(pass session.ReapStats) {
 // queueSealFailed queues id for the observer's SealFailed, which must not
 // run while the caller may hold a queue token.
 func (s *Store) queueSealFailed(id session.ID) {
-	if s.opts.Observer.SealFailed == nil {
-		return
+	if s.opts.Observer.SealFailed != nil {
+		s.sealPending.Push(id)
 	}
-	s.sealMu.Lock()
-	s.sealPending = append(s.sealPending, id)
-	s.sealQueued.Store(true)
-	s.sealMu.Unlock()
 }
 
 // deliverSealFailed reports the queued seal failures.
-func (s *Store) deliverSealFailed() {
-	if !s.sealQueued.Load() {
-		return
-	}
-	s.sealMu.Lock()
-	ids := s.sealPending
-	s.sealPending = nil
-	s.sealQueued.Store(false)
-	s.sealMu.Unlock()
-	for _, id := range ids {
-		s.opts.Observer.SealFailed(id)
-	}
-}
+func (s *Store) deliverSealFailed() { s.sealPending.Drain(s.opts.Observer.SealFailed) }
 
 // endedOf returns the session a plan removing the record of id, whose
 // stored bytes are value, ends: with the user the record names, read

@@ -52,9 +52,7 @@ type Store struct {
 
 	sealFailures sealcount.Counter // records that failed their integrity check
 	cache        *recordCache      // values last read or written, decoded
-	sealMu       sync.Mutex
-	sealPending  []session.ID // counted, not yet reported to the observer (observe.go)
-	sealQueued   atomic.Bool  // sealPending is not empty
+	sealPending  sealcount.Queue   // counted, not yet reported to the observer (observe.go)
 
 	commitStats commitstats.Recorder              // every Apply, for Stats.Commits
 	lastReap    atomic.Pointer[session.ReapStats] // the latest Purge, for Stats.LastReap
