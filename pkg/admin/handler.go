@@ -48,7 +48,7 @@ const (
 type HandlerOptions struct {
 	// Logger receives one line per request (route, status, duration, and
 	// the count of a change), at Debug for reads, Info for changes and
-	// client errors, Error for server errors. It never receives session data,
+	// client errors and 501 not_supported, Error for server errors. It never receives session data,
 	// ids or user names: routes are logged as patterns. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -218,6 +218,10 @@ func (h *handler) logRequest(ctx context.Context, method, pattern string, rw *re
 	}
 	level := slog.LevelDebug
 	switch {
+	case status == http.StatusNotImplemented && !rw.midStream:
+		// The store cannot do this (a Flask-layout store asked to list):
+		// the operator's request, not a failure of the application.
+		level = slog.LevelInfo
 	case status >= 500 || rw.midStream:
 		level = slog.LevelError
 	case status >= 400 || method != http.MethodGet:

@@ -305,6 +305,27 @@ func TestHandlerLogs(t *testing.T) {
 	}
 }
 
+// notSupportedService answers Stats with session.ErrNotSupported.
+type notSupportedService struct{ admin.Service }
+
+func (notSupportedService) Stats(context.Context) (session.Stats, error) {
+	return session.Stats{}, fmt.Errorf("stats: %w", session.ErrNotSupported)
+}
+
+// TestHandlerLogsNotSupportedAsInfo: an ability the store lacks is the
+// operator's request answered 501, logged at INFO, not as an ERROR of the
+// application.
+func TestHandlerLogsNotSupportedAsInfo(t *testing.T) {
+	logger, logs := newLogger()
+	h := admin.NewHandler(notSupportedService{}, &admin.HandlerOptions{Logger: logger})
+	if res := doRaw(t, h, "GET", "/v1/stats", "", nil); res.status != http.StatusNotImplemented || res.code != "not_supported" {
+		t.Fatalf("%d %q", res.status, res.code)
+	}
+	if out := logs.String(); !strings.Contains(out, `level=INFO msg="admin request" method=GET route=/v1/stats status=501`) {
+		t.Errorf("log:\n%s", out)
+	}
+}
+
 // panicService panics in Stats; its other methods are never called.
 type panicService struct{ admin.Service }
 
