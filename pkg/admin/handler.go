@@ -47,10 +47,10 @@ const (
 // fields, mean defaults.
 type HandlerOptions struct {
 	// Logger receives one line per request (route, status, duration, and
-	// the count of a change), at Debug for reads, Info for changes and
-	// client errors and 501 not_supported, Error for server errors. It never receives session data,
-	// ids or user names: routes are logged as patterns. Nil means
-	// slog.Default().
+	// the count of a change), at Debug for reads, Info for changes, client
+	// errors and 501 not_supported, Error for server errors. It never
+	// receives session data, ids or user names: routes are logged as
+	// patterns. Nil means slog.Default().
 	Logger *slog.Logger
 
 	// MaxImportBytes caps the body of POST /v1/import; a larger body fails
