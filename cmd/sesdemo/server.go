@@ -162,6 +162,9 @@ func newServer(cfg config) (http.Handler, error) {
 // gets a 500, not a panic.
 func (sv *server) withSession(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if lw := logWriter(w); lw != nil {
+			lw.route = rt.Path
+		}
 		s, ok := session.FromContext(r.Context())
 		if !ok {
 			sv.log.ErrorContext(r.Context(), "no session in request context", "method", r.Method, "route", rt.Path)
@@ -832,21 +835,33 @@ func (sv *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
 
 // ---- request log ----
 
-// logInfo carries the request's session from inside the session middleware
-// out to the request log.
-type logInfo struct{ s *session.Session }
-
-type logInfoKey struct{}
-
-// captureSession records the request's session for logRequests. It sits
-// inside middleware.LoadAndSave.
+// captureSession records the request's session for logRequests, in the
+// request log's statusWriter. It sits inside middleware.LoadAndSave.
 func captureSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if li, ok := r.Context().Value(logInfoKey{}).(*logInfo); ok {
-			li.s, _ = session.FromContext(r.Context())
+		if lw := logWriter(w); lw != nil {
+			lw.s, _ = session.FromContext(r.Context())
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// logWriter returns the request log's statusWriter that w is or wraps
+// (through the Unwrap of the writers the middleware puts around it), or nil
+// when w is not behind logRequests. Handlers pass what the log needs this
+// way, not through the request's context: a context value would cost a
+// copy of the request (Request.WithContext) on every request.
+func logWriter(w http.ResponseWriter) *statusWriter {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 // routeOf names r's route for logs: the path of the route the mux matches
@@ -867,22 +882,27 @@ func (sv *server) routeOf(r *http.Request) string {
 func (sv *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		li := &logInfo{}
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
+		next.ServeHTTP(sw, r)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
+		route := sw.route // set by withSession
+		if route == "" {
+			// Answered before or without a route: refused (cross-origin),
+			// 404 or 405.
+			route = sv.routeOf(r)
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
-			slog.String("route", sv.routeOf(r)),
+			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 		}
 		// A new session the request did not change was never stored; its
 		// id means nothing.
-		if s := li.s; s != nil && (!s.IsNew() || s.Modified()) {
+		if s := sw.s; s != nil && (!s.IsNew() || s.Modified()) {
 			attrs = append(attrs, slog.String("session", sessionTag(s.ID())))
 		}
 		level := slog.LevelInfo
@@ -902,10 +922,14 @@ func sessionTag(id session.ID) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// statusWriter remembers the response status for the request log.
+// statusWriter remembers what the request log needs: the response status,
+// and, set from inside the session middleware (logWriter), the request's
+// session and route.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	s      *session.Session // the request's session (captureSession); nil before LoadAndSave
+	route  string           // the route's path (withSession); "" when no route served it
 }
 
 func (w *statusWriter) WriteHeader(code int) {
