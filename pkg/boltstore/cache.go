@@ -135,10 +135,22 @@ func (c *recordCache) add(id session.ID, value []byte, rec *session.Record) {
 	if c == nil {
 		return
 	}
-	e := &cacheEntry{value: bytes.Clone(value), rec: rec}
-	// The decoded record holds about as much as the value, plus the map
-	// and the strings' headers.
-	e.size = 2*len(value) + 256
+	c.addOwned(id, bytes.Clone(value), rec)
+}
+
+// addOwned is add for a value the caller owns and hands over: neither it nor
+// rec may be modified afterwards. Apply uses it for the value it has just
+// encoded and committed (bbolt keeps a Put's value only until its
+// transaction ends), which saves copying each written record once more.
+func (c *recordCache) addOwned(id session.ID, value []byte, rec *session.Record) {
+	if c == nil {
+		return
+	}
+	e := &cacheEntry{value: value, rec: rec}
+	// The value's whole backing array (a value handed over by addOwned may
+	// have spare capacity), and the decoded record: about as much as the
+	// value, plus the map and the strings' headers.
+	e.size = cap(value) + len(value) + 256
 	if e.size > c.limit {
 		return
 	}

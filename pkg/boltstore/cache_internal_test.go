@@ -129,6 +129,26 @@ func TestRecordCacheBounded(t *testing.T) {
 	}
 }
 
+// TestRecordCacheCountsCapacity: a value handed over (addOwned, as Apply
+// does with what it encoded) is counted by its backing array, spare
+// capacity included, so the cache's bound holds for the memory it keeps.
+func TestRecordCacheCountsCapacity(t *testing.T) {
+	const limit = cacheShards * 4096
+	c := newRecordCache(limit)
+	rec := sessiontest.NewRecord(session.NewID(), "", sessiontest.Base())
+	value := []byte("0123456789")
+	copied, owned := session.NewID(), session.NewID()
+	c.add(copied, value, rec)
+	if c.lookup(copied, value) == nil {
+		t.Fatal("a small value was not kept")
+	}
+	roomy := append(make([]byte, 0, c.limit), value...) // 10 bytes in a shard's worth of memory
+	c.addOwned(owned, roomy, rec)
+	if c.lookup(owned, value) != nil {
+		t.Errorf("a value whose backing array exceeds a shard (cap %d, limit %d) was kept", cap(roomy), c.limit)
+	}
+}
+
 func TestRecordCacheOff(t *testing.T) {
 	c := newRecordCache(-1)
 	if c != nil {

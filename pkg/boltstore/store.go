@@ -501,8 +501,10 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	if r.Data == nil {
 		r.Data = map[string]json.RawMessage{}
 	}
-	// The next read of this session finds it decoded.
-	s.codec.cache.add(r.ID, done.enc.value, r.Clone())
+	// The next read of this session finds it decoded. The encoded value is
+	// this call's own (its transaction has ended), so the cache takes it
+	// without a copy.
+	s.codec.cache.addOwned(r.ID, done.enc.value, r.Clone())
 	return r, nil
 }
 
