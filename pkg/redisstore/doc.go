@@ -80,10 +80,14 @@
 // expire; the Expired filter, Stats.Expired and Purge then find only the
 // records whose expiry lies between the caller's clock and Redis's.
 //
-// Index entries of records Redis deleted are dropped by every write to that
-// index (a few at a time), ignored by every reader, and trimmed by a
-// background pass every Options.TrimInterval (at most Options.TrimBatch
-// entries per script call); Close stops the pass.
+// Index entries of records Redis deleted are dropped by every write that
+// adds or removes entries of that index (a few at a time: an insert drops
+// up to two of its bucket's, so they cannot pile up), ignored by every
+// reader, and trimmed by a background pass every Options.TrimInterval (at
+// most Options.TrimBatch entries per script call); Close stops the pass.
+// An update that keeps the id and the user adds and removes no entries: it
+// replaces the record and moves its expiry index entry, and its user index
+// entry when its retain moved later, and touches nothing else.
 //
 // # Observing
 //

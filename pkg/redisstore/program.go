@@ -98,6 +98,15 @@ func (p *program) put(l layout, id session.ID, value []byte, retain int64) {
 		args: []any{id.String(), value, retain}})
 }
 
+// rewrite replaces the record of id, stored before under the same id and
+// user, with value until retain, leaving its index entries alone but for
+// its expiry index entry when moved (retain changed).
+func (p *program) rewrite(l layout, id session.ID, value []byte, retain int64, moved bool) {
+	p.ops = append(p.ops, step{op: "rewrite",
+		keys: []string{l.record(id), l.ids(id[0]), l.expiry(id[0])},
+		args: []any{id.String(), value, retain, flag(moved)}})
+}
+
 // del deletes the record of id and its bucket index entries.
 func (p *program) del(l layout, id session.ID) {
 	p.ops = append(p.ops, step{op: "del",
@@ -135,13 +144,26 @@ func (p *program) drop(key string) {
 // uadd lists id in user's index with retain (exactly, or at least when
 // exact is false) as of version.
 func (p *program) uadd(l layout, user string, id session.ID, retain int64, version uint64, exact bool) {
-	ex := "0"
-	if exact {
-		ex = "1"
-	}
 	p.ops = append(p.ops, step{op: "uadd",
 		keys: []string{l.userIndex(user), l.userVersions(user), l.users(userBucket(user))},
-		args: []any{user, id.String(), retain, strconv.FormatUint(version, 10), ex}})
+		args: []any{user, id.String(), retain, strconv.FormatUint(version, 10), flag(exact)}})
+}
+
+// ulater moves id's entry in user's index to retain, later than the
+// entry's (exactly, or at least when exact is false); an entry found
+// missing is listed as uadd lists it, as of version.
+func (p *program) ulater(l layout, user string, id session.ID, retain int64, version uint64, exact bool) {
+	p.ops = append(p.ops, step{op: "ulater",
+		keys: []string{l.userIndex(user), l.userVersions(user), l.users(userBucket(user))},
+		args: []any{user, id.String(), retain, strconv.FormatUint(version, 10), flag(exact)}})
+}
+
+// flag is a boolean argument of program.lua.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // urem drops id from user's index unless a change after version listed it.

@@ -18,6 +18,12 @@
 --                                      and index it; a retain not in the
 --                                      future deletes it instead
 --   del  rec ids exp id                delete a record and its index entries
+--   rewrite rec ids exp id value retain moved
+--                                      replace a stored record of the same
+--                                      id and user until retain; its index
+--                                      entries stay, and only when moved
+--                                      is "1" (retain changed) does its
+--                                      expiry index entry follow
 --   mark key value until               SET key value PXAT until (a
 --                                      tombstone, or a session of the
 --                                      Flask layout); an until not in the
@@ -32,6 +38,11 @@
 --                                      retain, noting version
 --   urem uz uv reg user id version     drop id from user's index unless a
 --                                      later version (re)listed it
+--   ulater uz uv reg user id retain version exact
+--                                      move id's entry in user's index to
+--                                      the later retain (exactly, or at
+--                                      least); an entry found missing is
+--                                      listed as uadd does
 --
 -- The user index of user is the sorted set uz (id -> retain) and the hash uv
 -- (id -> version of the change that last listed it); reg is the registry of
@@ -83,6 +94,21 @@ local function put(rec, ids, exp, id, value, retain)
   prune(exp, ids)
 end
 
+-- rewrite replaces the record of id, stored and indexed before with the
+-- same user, leaving its index entries alone unless moved: the change that
+-- needs no other index work (most updates) costs a SET and, when the
+-- expiry moved, a ZADD. An entry found missing is restored.
+local function rewrite(rec, ids, exp, id, value, retain, moved)
+  if tonumber(retain) <= now then
+    del(rec, ids, exp, id)
+    return
+  end
+  redis.call('SET', rec, value, 'PXAT', retain)
+  if moved == '1' and redis.call('ZADD', exp, retain, id) == 1 then
+    redis.call('ZADD', ids, 0, id)
+  end
+end
+
 -- settle drops the entries of expired records from a user's index, makes
 -- its keys expire with its last entry, and records (or removes) the user in
 -- the registry (and prunes the registry of users whose keys expired).
@@ -115,6 +141,29 @@ local function uadd(uz, uv, reg, user, id, retain, version, exact)
     redis.call('HSET', uv, id, version)
   end
   settle(uz, uv, reg, user)
+end
+
+-- ulater moves id's entry in user's index to retain, later than the
+-- entry's, and the index keys' expiry and the registry with it (GT: they
+-- only ever move later here). The version is noted only when the entry was
+-- missing: a urem that must spare this entry comes from a change before
+-- the one that listed it again (the user was bound since), whose version
+-- the hash already holds; a urem from a change after this one carries a
+-- later version anyway.
+local function ulater(uz, uv, reg, user, id, retain, version, exact)
+  local added
+  if exact == '1' then
+    added = redis.call('ZADD', uz, retain, id)
+  else
+    added = redis.call('ZADD', uz, 'GT', retain, id)
+  end
+  if added == 1 then
+    uadd(uz, uv, reg, user, id, retain, version, exact)
+    return
+  end
+  redis.call('PEXPIREAT', uz, retain, 'GT')
+  redis.call('PEXPIREAT', uv, retain, 'GT')
+  redis.call('ZADD', reg, 'GT', retain, user)
 end
 
 local function urem(uz, uv, reg, user, id, version)
@@ -197,6 +246,10 @@ while pos <= #ARGV do
     local k = keys(3)
     local a = args(3)
     put(k[1], k[2], k[3], a[1], a[2], a[3])
+  elseif op == 'rewrite' then
+    local k = keys(3)
+    local a = args(4)
+    rewrite(k[1], k[2], k[3], a[1], a[2], a[3], a[4])
   elseif op == 'del' then
     local k = keys(3)
     del(k[1], k[2], k[3], arg())
@@ -222,6 +275,10 @@ while pos <= #ARGV do
     local k = keys(3)
     local a = args(5)
     uadd(k[1], k[2], k[3], a[1], a[2], a[3], a[4], a[5])
+  elseif op == 'ulater' then
+    local k = keys(3)
+    local a = args(5)
+    ulater(k[1], k[2], k[3], a[1], a[2], a[3], a[4], a[5])
   elseif op == 'urem' then
     local k = keys(3)
     local a = args(3)

@@ -605,7 +605,17 @@ func (s *Store) attempt(ctx context.Context, c *session.Change, from *cacheEntry
 	}
 
 	pl := &plan{}
-	if !renew {
+	// An update that keeps the id and the user changes at most the
+	// record's retain: the id index, and the user index unless retain
+	// moved, stay as they are (see rewrite).
+	rewrite := !renew && latest.UserID == stored.UserID
+	wasRetain := s.retain(latest)
+	if rewrite {
+		p := &program{}
+		p.eq(s.keys.record(c.ID), old)
+		p.rewrite(s.keys, c.ID, value, retain, retain != wasRetain)
+		pl.main = []*program{p}
+	} else if !renew {
 		p := &program{}
 		p.eq(s.keys.record(c.ID), old)
 		p.put(s.keys, c.ID, value, retain)
@@ -632,7 +642,14 @@ func (s *Store) attempt(ctx context.Context, c *session.Change, from *cacheEntry
 			pl.undo = append(pl.undo, s.userRemove(stored.UserID, target, stored.Version))
 		}
 	}
-	if stored.UserID != "" {
+	switch {
+	case stored.UserID == "":
+	case rewrite && retain == wasRetain:
+	case rewrite && retain > wasRetain:
+		p := &program{}
+		p.ulater(s.keys, stored.UserID, target, retain, stored.Version, !s.sharded)
+		pl.pre = []*program{p}
+	default: // a new listing, or an earlier retain: the index's expiry may move back
 		pl.pre = []*program{s.userAdd(stored.UserID, target, retain, stored.Version)}
 	}
 	if latest.UserID != "" && (latest.UserID != stored.UserID || renew) {
