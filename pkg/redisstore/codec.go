@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
 )
@@ -75,11 +76,46 @@ func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record,
 	if err != nil {
 		return nil, nil, fmt.Errorf("redisstore: encoding a record: %w", err)
 	}
-	stored, err = decodeRecord(r.ID, rec)
-	if err != nil {
-		return nil, nil, fmt.Errorf("redisstore: a record does not decode after encoding: %w", err)
+	stored, ok := storedForm(&n)
+	if !ok {
+		if stored, err = decodeRecord(r.ID, rec); err != nil {
+			return nil, nil, fmt.Errorf("redisstore: a record does not decode after encoding: %w", err)
+		}
 	}
 	return value, stored, nil
+}
+
+// storedForm returns the record that n, with UTC times and a non-nil Data,
+// decodes to once marshalled, without decoding: a copy of n whose Data
+// values are compacted, as encoding/json writes a json.RawMessage (it
+// escapes nothing else with HTML escaping off). It saves encode a decode,
+// a tenth of an update's CPU. ok is false when a string is not valid
+// UTF-8 (encoding/json replaces the bad bytes) or a value does not compact;
+// the caller then decodes. TestStoredFormIsDecoded holds the two equal.
+func storedForm(n *session.Record) (_ *session.Record, ok bool) {
+	for _, s := range []string{n.UserID, n.Client.IP, n.Client.UserAgent, n.LastClient.IP, n.LastClient.UserAgent} {
+		if !utf8.ValidString(s) {
+			return nil, false
+		}
+	}
+	r := *n
+	r.Data = make(map[string]json.RawMessage, len(n.Data))
+	var b bytes.Buffer
+	for k, v := range n.Data {
+		if !utf8.ValidString(k) {
+			return nil, false
+		}
+		if v == nil {
+			r.Data[k] = json.RawMessage("null")
+			continue
+		}
+		b.Reset()
+		if json.Compact(&b, v) != nil {
+			return nil, false
+		}
+		r.Data[k] = bytes.Clone(b.Bytes())
+	}
+	return &r, true
 }
 
 // marshal is json.Marshal without HTML escaping.
