@@ -312,6 +312,41 @@ func TestTouchThrottling(t *testing.T) {
 	}
 }
 
+// TestWritesTouchAtMostOncePerInterval: a write within the touch interval
+// stores its data but leaves the session's expiry and last client alone
+// (stores need not touch their expiry and user indexes); the first write
+// after it refreshes them.
+func TestWritesTouchAtMostOncePerInterval(t *testing.T) {
+	h := newHarness(t, nil) // idle 30m → touch interval 3m
+	c := h.client()
+	h.do(c, "POST", "/set?key=a&val=1", nil)
+	_, id := h.do(c, "GET", "/id", nil)
+	sid, err := session.ParseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func() *session.Record {
+		t.Helper()
+		r, err := h.mem.Load(context.Background(), sid, h.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := load()
+	h.clock.Advance(time.Minute)
+	h.do(c, "POST", "/set?key=b&val=2", nil)
+	if r := load(); !r.LastSeen.Equal(first.LastSeen) || !r.IdleExpires.Equal(first.IdleExpires) || string(r.Data["b"]) != `"2"` {
+		t.Errorf("a write within the touch interval: last seen %v → %v, idle expiry %v → %v, b = %s; want the times kept and b stored",
+			first.LastSeen, r.LastSeen, first.IdleExpires, r.IdleExpires, r.Data["b"])
+	}
+	h.clock.Advance(3 * time.Minute)
+	h.do(c, "POST", "/set?key=c&val=3", nil)
+	if r := load(); !r.LastSeen.Equal(h.clock.Now()) || !r.IdleExpires.Equal(h.clock.Now().Add(30*time.Minute)) {
+		t.Errorf("a write after the touch interval: last seen %v, idle expiry %v; want both refreshed at %v", r.LastSeen, r.IdleExpires, h.clock.Now())
+	}
+}
+
 func TestRenewAndLoginChangeID(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.client()

@@ -214,9 +214,10 @@ func (m *Manager) timeouts(persistent bool) (idle, lifetime time.Duration) {
 //   - an invalid cookie, or one whose session ended otherwise, gives a fresh
 //     session that sets a cookie only when the handler changes it.
 //
-// Every write also records the request's client as Record.LastClient, and
-// a login writes the session's persistence (Remember) with its timeouts
-// and Config.MaxUserSessions.
+// A write refreshes sliding expiry and records the request's client as
+// Record.LastClient at most once per touch interval, like a read (a login,
+// a renew or a re-signed cookie always do); a login writes the session's
+// persistence (Remember) with its timeouts and Config.MaxUserSessions.
 //
 // A cookie is (re)issued only after the store applied the change that
 // vouches for it: re-signing under a newer key also refreshes the session.
@@ -296,9 +297,16 @@ func (m *Manager) Save(ctx context.Context, h http.Header, s *Session) error {
 		persistent = s.info.Persistent
 	}
 	idle, lifetime := m.timeouts(persistent)
-	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared, LastSeen: now, IdleExpires: now.Add(idle), LastClient: s.client}
+	c := &Change{ID: s.stored.ID, Now: now, Clear: s.cleared}
 	if s.id != s.stored.ID {
 		c.NewID = s.id
+	}
+	// Sliding expiry and the last client move at most once per touch
+	// interval (Record.LastSeen), also on writes: a write within it leaves
+	// the record's expiry alone, so a store need not touch its expiry and
+	// user indexes. Logins, renews and re-signing refresh them anyway.
+	if s.login || resign || c.NewID != (ID{}) || now.Sub(s.stored.LastSeen) >= m.cfg.TouchInterval {
+		c.LastSeen, c.IdleExpires, c.LastClient = now, now.Add(idle), s.client
 	}
 	for k := range s.deleted {
 		c.Delete = append(c.Delete, k)
