@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session"
 	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
@@ -22,6 +24,14 @@ import (
 // sourceFile builds a closed store file with some history (updates and
 // deletes, so there are free pages) and returns its path and live ids.
 func sourceFile(t *testing.T) (string, []session.ID) {
+	t.Helper()
+	path, _, ids := sourceFiles(t)
+	return path, ids
+}
+
+// sourceFiles is sourceFile, also returning a copy of the file with no
+// stored freelist (see unsyncedCopy).
+func sourceFiles(t *testing.T) (closed, unsynced string, ids []session.ID) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "source.db")
 	s := openAt(t, path, testOptions(t))
@@ -32,7 +42,6 @@ func sourceFile(t *testing.T) (string, []session.ID) {
 		recs[i].Data["blob"] = rawJSON(fmt.Sprintf("%0300d", i))
 	}
 	insertConcurrently(t, s, recs)
-	var ids []session.ID
 	for i, r := range recs {
 		if i%5 == 0 {
 			if _, err := s.Delete(context.Background(), r.ID); err != nil {
@@ -45,7 +54,26 @@ func sourceFile(t *testing.T) (string, []session.ID) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return path, ids
+	return path, unsyncedCopy(t, path), ids
+}
+
+// unsyncedCopy copies src and commits once to the copy with bbolt's
+// NoFreelistSync, so that the copy stores no freelist, as a file written
+// so (etcd does) and not closed cleanly.
+func unsyncedCopy(t *testing.T, src string) string {
+	t.Helper()
+	path := copyFile(t, src, func(b []byte) []byte { return b })
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // copyFile copies src to a new file in a temporary directory, lets edit
@@ -178,8 +206,17 @@ func TestOpenTruncated(t *testing.T) {
 	}
 }
 
+// TestCorruptRandomBytes damages a file with a stored freelist and one
+// without: bbolt rebuilds the latter's freelist at Open by checking every
+// page on a goroutine of its own, out of reach of the store's recover.
 func TestCorruptRandomBytes(t *testing.T) {
-	src, ids := sourceFile(t)
+	closed, unsynced, ids := sourceFiles(t)
+	for name, src := range map[string]string{"closed": closed, "unsynced": unsynced} {
+		t.Run(name, func(t *testing.T) { corruptRandomBytes(t, src, ids) })
+	}
+}
+
+func corruptRandomBytes(t *testing.T, src string, ids []session.ID) {
 	detected := 0
 	const seeds = 16
 	for seed := range uint64(seeds) {

@@ -138,7 +138,12 @@
 // with faults turned into panics and recovers them into ErrCorrupt, so a
 // damaged file fails calls instead of crashing the process. Options.Verify
 // makes Open walk every page of the tree first (boltfile.Walk); Diagnose
-// and Check do so before they run bbolt's own check.
+// and Check do so before they run bbolt's own check. Open always walks a
+// file that stores no freelist (written with bbolt's NoFreelistSync, as
+// etcd writes, and not closed cleanly): bbolt.Open rebuilds its freelist
+// by checking every page on a goroutine of its own, out of reach of the
+// store's recover, so the walk (and its key-order check, which that check
+// also makes) must find the damage first.
 //
 // # Caveats
 //

@@ -109,6 +109,9 @@ func Open(path string, opts *Options) (*Store, error) {
 	if o.ReadOnly && st.Size == 0 {
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotBolt, path)
 	}
+	if err := walkUnsynced(path, st); err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
@@ -134,6 +137,31 @@ func Open(path string, opts *Options) (*Store, error) {
 		go s.reapLoop(o.ReapInterval)
 	}
 	return s, nil
+}
+
+// walkUnsynced walks the page tree of the file Inspect described as st
+// when it has no stored freelist (written with bbolt's NoFreelistSync, as
+// etcd writes, and not closed cleanly): bbolt.Open then rebuilds the
+// freelist by checking every page on a goroutine of its own, where a
+// damaged page would crash the process instead of failing Open with
+// ErrCorrupt.
+func walkUnsynced(path string, st boltfile.File) error {
+	if st.Size == 0 || st.Meta.HasFreelist() {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("boltstore: opening %s: %w", path, err)
+	}
+	defer f.Close()
+	problems, _, err := boltfile.Walk(f, st.Meta, 1)
+	if err != nil {
+		return fmt.Errorf("boltstore: opening %s: %w", path, err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s: %s", ErrCorrupt, path, problems[0])
+	}
+	return nil
 }
 
 // openDB opens the bbolt database, turning a panic inside bbolt.Open into

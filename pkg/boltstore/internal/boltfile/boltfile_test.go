@@ -190,6 +190,16 @@ func TestWalkFindsDamage(t *testing.T) {
 		{"a leaf page naming another page", func(b []byte) {
 			ne.PutUint64(b[root*ps:], uint64(root+1))
 		}, "header names page"},
+		{"leaf keys out of order", func(b []byte) {
+			off := root*ps + pageHeaderSize // the first element's key: make it the largest
+			b[off+int(ne.Uint32(b[off+4:]))] = 0xff
+		}, "does not follow the key before it"},
+		{"a branch key below the keys of the child before it", func(b []byte) {
+			p := firstPage(b, branchFlag)
+			off := p*ps + pageHeaderSize + elementSize // the second element
+			key := b[off+int(ne.Uint32(b[off:])):][:ne.Uint32(b[off+4:])]
+			clear(key)
+		}, "is not below the next key of its parent"},
 		{"a leaf element outside its page", func(b []byte) {
 			ne.PutUint32(b[root*ps+pageHeaderSize+4:], uint32(ps))
 		}, "lies outside the page"},

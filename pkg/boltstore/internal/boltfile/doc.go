@@ -15,9 +15,11 @@
 //     pages they name lie inside the file, and the freelist page.
 //   - Walk checks the page tree of one snapshot: every page reachable from
 //     the root lies below the high-water mark, names itself, is a branch or
-//     leaf page, is referenced once (no cycles), and holds elements that
-//     fit inside it. Only a clean walk makes it safe to run bbolt's own
-//     cursors and tx.Check over that snapshot.
+//     leaf page, is referenced once (no cycles), holds elements that fit
+//     inside it, and keeps its keys in the order bbolt's tx.Check demands.
+//     Only a clean walk makes it safe to run bbolt's own cursors and
+//     tx.Check over that snapshot, and to let bbolt rebuild a freelist the
+//     file does not store (which runs tx.Check's walk, see Meta.HasFreelist).
 //
 // Problems are reported as errors wrapping ErrNotBolt or ErrDamaged (see
 // Error); the caller maps them to its own errors.
@@ -31,7 +33,7 @@
 //   - Page headers are read in native byte order, as bbolt writes them: a
 //     file written on a machine of the other byte order is ErrNotBolt here,
 //     as it is unusable to bbolt.
-//   - It checks structure, not content: key order and the freelist's
-//     agreement with the tree are left to bbolt's tx.Check, which is safe
+//   - It checks structure and key order, not content: the freelist's
+//     agreement with the tree is left to bbolt's tx.Check, which is safe
 //     to run once Walk found nothing.
 package boltfile

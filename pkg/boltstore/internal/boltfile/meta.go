@@ -42,6 +42,12 @@ type Meta struct {
 	TxID      uint64 // the transaction that wrote it; the higher is current
 }
 
+// HasFreelist reports whether the snapshot stores its freelist. Without
+// one (a file written with bbolt's NoFreelistSync and not closed cleanly)
+// bbolt rebuilds it at open by walking every page on a goroutine of its
+// own, where a damaged page crashes the process: Walk the snapshot first.
+func (m Meta) HasFreelist() bool { return m.Freelist != noFreelist }
+
 // metaStatus classifies a meta page that did not decode.
 type metaStatus int
 
