@@ -47,10 +47,6 @@
 //     expired (scs's cleanup goroutine against sesbolt's Purge), alone and
 //     while a writer measures the longest wait it sees, and a pass with
 //     nothing expired on 1M.
-//   - BenchmarkOpen: sesbolt's Open of the 1M file after 10% was purged,
-//     once after the process that purged it was killed (no stored
-//     freelist: Open walks the file, bbolt rebuilds the freelist by a
-//     scan) and once after a clean Close (the freelist read from its page).
 //   - BenchmarkFootprint: bytes on disk per session; file size after 1M
 //     sessions, 90% of them expired and purged, and after bbolt.Compact.
 //   - BenchmarkFsync: the disk's fdatasync latency, which bounds every

@@ -145,27 +145,6 @@
 // store's recover, so the walk (and its key-order check, which that check
 // also makes) must find the damage first.
 //
-// Commits do not store bbolt's freelist (bbolt's NoFreelistSync, as etcd
-// runs): after a reap it spans many pages, and every commit rewrote all of
-// them. Close stores it once, so a cleanly closed file opens without a
-// scan. Without a stored freelist (the process was killed) bbolt rebuilds
-// it by checking every page on a goroutine of its own, where a damaged page
-// cannot be recovered and crashes the process; three paths lead there, and
-// each is covered:
-//
-//   - Open of such a file: Open walks the tree first (boltfile.Walk), so a
-//     damaged one fails with ErrCorrupt. This costs a walk of the file on
-//     top of bbolt's scan, after a crash only.
-//   - A write transaction that panics (a damaged page): bbolt's DB.Update
-//     would roll it back with the scan; the store begins, commits and rolls
-//     back by hand, and Tx.Rollback only drops the transaction's pending
-//     frees (bbolt allocates pages in Commit only, so none are lost). Once
-//     a damaged page was met, commits store the freelist again.
-//   - A commit that fails on I/O (disk full): bbolt rolls it back inside
-//     Tx.Commit with the scan, holding the write lock (about as long as
-//     Open after a crash). On a sound file that only costs time; see the
-//     caveat on damaged files below.
-//
 // # Caveats
 //
 //   - One process holds the file. bbolt locks it exclusively, so while the
@@ -173,13 +152,6 @@
 //     Open then fails with ErrLocked after Options.LockTimeout (it never
 //     hangs). Administer a running application through the admin socket
 //     it serves (admin.ServeSocket; sesctl finds FILE.sock by itself).
-//   - A commit that fails on I/O (disk full, EIO) while commits skip the
-//     freelist makes bbolt rebuild it by checking every page on a goroutine
-//     the store cannot guard: if the file also has damage no operation has
-//     met yet (and Open did not walk it, as it had a stored freelist), the
-//     process crashes instead of returning ErrCorrupt. Once any operation
-//     met damage, commits store the freelist again and a failed commit
-//     reloads it from its page, not by the scan.
 //   - Files never shrink. Deleted sessions leave free pages that bbolt
 //     reuses, but the file keeps its largest size; write a compacted copy
 //     offline (sesctl compact) to give the space back. Stats.FreeBytes shows

@@ -1,27 +1,13 @@
 package boltstore_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/boltstore/internal/boltfile"
-	"github.com/sesbolt/sesbolt/pkg/session"
-	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
 )
-
-// records returns n new records of one user.
-func records(n int, now time.Time) []*session.Record {
-	recs := make([]*session.Record, n)
-	for i := range recs {
-		recs[i] = sessiontest.NewRecord(session.NewID(), "user", now)
-	}
-	return recs
-}
 
 // storedFreelist reports whether the current snapshot of the file at path
 // stores bbolt's freelist.
@@ -32,34 +18,6 @@ func storedFreelist(t *testing.T, path string) bool {
 		t.Fatalf("Inspect(%s): %v", path, err)
 	}
 	return st.Meta.HasFreelist()
-}
-
-// TestUnsyncedFreelist: commits do not store the freelist (so a file of a
-// killed process has none), and Close stores it, so the next Open reads it
-// instead of rebuilding it by a walk and a scan of every page.
-func TestUnsyncedFreelist(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := boltstore.Open(path, testOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := sessiontest.Base()
-	if _, err := s.Import(context.Background(), records(50, now), now); err != nil {
-		t.Fatal(err)
-	}
-	if storedFreelist(t, path) {
-		t.Error("a commit stored the freelist; want NoFreelistSync")
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !storedFreelist(t, path) {
-		t.Fatal("Close left no stored freelist; the next Open would scan the file")
-	}
-	s = openAt(t, path, testOptions(t))
-	if n, err := s.Import(context.Background(), records(5, now), now); err != nil || n != 5 {
-		t.Fatalf("Import after reopening = %d, %v; want 5", n, err)
-	}
 }
 
 // TestOpenUnsyncedDamaged: a file with no stored freelist whose tree is

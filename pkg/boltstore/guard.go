@@ -38,7 +38,6 @@ func (s *Store) guard(what string, fn func() error) (err error) {
 // reported to the observer (Failed) under what.
 func (s *Store) view(what string, fn func(*bolt.Tx) error) error {
 	err := s.guard(what, func() error { return boltErr(what, s.db.View(fn)) })
-	s.metDamage(err)
 	s.failed(what, err)
 	return err
 }
@@ -47,55 +46,9 @@ func (s *Store) view(what string, fn func(*bolt.Tx) error) error {
 // the transaction back and is returned as is; a system error is reported
 // to the observer (Failed) under what.
 func (s *Store) update(what string, fn func(*bolt.Tx) error) error {
-	err := s.guard(what, func() error { return boltErr(what, s.write(fn)) })
-	s.metDamage(err)
+	err := s.guard(what, func() error { return boltErr(what, s.db.Update(fn)) })
 	s.failed(what, err)
 	return err
-}
-
-// metDamage makes later write transactions store the freelist again when
-// err says a damaged page was met (see write).
-func (s *Store) metDamage(err error) {
-	if errors.Is(err, ErrCorrupt) {
-		s.freelistSync.Store(true)
-	}
-}
-
-// write runs fn in a write transaction it begins, commits and rolls back
-// itself, and panics on if fn or the commit panicked (guard recovers).
-//
-// Not bbolt's DB.Update: that rolls a panicking transaction back with
-// Tx.rollback, which reloads the freelist, and without a stored one
-// (NoFreelistSync, see openDB) rebuilds it by checking every page on a
-// goroutine of its own, where a damaged page (the likely cause of the
-// panic) crashes the process. Tx.Rollback only forgets the transaction's
-// pending frees; pages are allocated in Commit only, so a transaction
-// that panics before Commit loses none. Commit's own failures (I/O errors)
-// still reload the freelist by a scan, on a file Open walked when it had
-// no stored freelist (see doc.go, # Damaged files).
-//
-// Once s.freelistSync is set (Close, or a damaged page met) the
-// transaction writes the freelist again, so that a later failed commit
-// reloads it from its page instead of scanning the file.
-func (s *Store) write(fn func(*bolt.Tx) error) error {
-	tx, err := s.db.Begin(true)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			_ = tx.Rollback() // ErrTxClosed when Commit got that far
-			panic(r)
-		}
-	}()
-	if s.freelistSync.Load() {
-		s.db.NoFreelistSync = false // read by Commit, under the write lock this tx holds
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // boltErr maps bbolt's errors to the store's: a closed database is

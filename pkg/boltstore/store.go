@@ -64,10 +64,6 @@ type Store struct {
 
 	commitStats commitstats.Recorder // Stats.Commits
 
-	// freelistSync makes write transactions store bbolt's freelist again
-	// (guard.go's write): set by Close and when a damaged page was met.
-	freelistSync atomic.Bool
-
 	// Counters and hooks for tests (see export_test.go).
 	commits   atomic.Int64 // write transactions run by the committer
 	reapTxs   atomic.Int64 // write transactions run by expiry passes
@@ -179,13 +175,7 @@ func (s *Store) openDB() error {
 		// The array freelist keeps its page ids sorted; the hashmap one
 		// sorts all of them on every commit, which cost more than half of a
 		// small commit's CPU on a file with many free pages (after a reap).
-		FreelistType: bolt.FreelistArrayType,
-		// Commits do not write the freelist (etcd runs so too): after a
-		// reap it spans many pages, and every commit, a one-key change
-		// included, rewrote all of them. Close stores it once; a file not
-		// closed cleanly has none, so Open walks it (walkUnsynced) before
-		// bbolt rebuilds it by a scan. See doc.go, # Damaged files.
-		NoFreelistSync:  !s.readOnly,
+		FreelistType:    bolt.FreelistArrayType,
 		InitialMmapSize: s.opts.InitialMmapSize,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, mode)
@@ -390,27 +380,11 @@ func (s *Store) Close() error {
 		if s.reaperDone != nil {
 			<-s.reaperDone
 		}
-		s.storeFreelist()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("boltstore: closing %s: %w", s.path, err)
 		}
 	})
 	return s.closeErr
-}
-
-// storeFreelist writes bbolt's freelist into the file in one last commit,
-// so that the next Open reads it instead of walking and scanning every
-// page. Commits skip it (NoFreelistSync, see openDB); Close calls this once
-// no operation can run. A failure is logged, not returned: the file is
-// intact either way, and the next Open rebuilds the freelist.
-func (s *Store) storeFreelist() {
-	if s.readOnly {
-		return
-	}
-	s.freelistSync.Store(true)
-	if err := s.update("close", func(*bolt.Tx) error { return nil }); err != nil {
-		s.log.Warn("boltstore: storing the freelist at close failed; the next open rebuilds it", "err", err)
-	}
 }
 
 // enter registers an operation; false when the store is closed. Every true
