@@ -114,16 +114,17 @@ start_redis() {
 start_server() {
 	starts=$((starts + 1))
 	log=$tmp/server.$starts.log
+	: >"$log" # exists before the background start opens it, for sed below
 	"$tmp/sesdemo" -addr 127.0.0.1:0 "${store[@]}" -keys "$keys" -idle 2h -lifetime 12h 2>"$log" &
 	pid=$!
 	local addr=""
-	for _ in $(seq 200); do
+	for _ in $(seq 400); do
 		addr=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$log")
 		[ -n "$addr" ] && break
 		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "sesdemo did not start"; }
 		sleep 0.05
 	done
-	[ -n "$addr" ] || { cat "$log" >&2; die "sesdemo did not report its address within 10s"; }
+	[ -n "$addr" ] || { cat "$log" >&2; die "sesdemo did not report its address within 20s"; }
 	case $addr in 127.0.0.1:*) ;; *) die "sesdemo listens on $addr, not on loopback" ;; esac
 	base=http://$addr
 }
