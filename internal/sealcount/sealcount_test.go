@@ -21,7 +21,8 @@ func TestCounter(t *testing.T) {
 		c.Add(session.NewID())
 	}
 	extra := session.NewID()
-	if !c.Add(extra) || !c.Add(extra) {
+	first, again := c.Add(extra), c.Add(extra)
+	if !first || !again {
 		t.Fatal("an id beyond MaxRemembered counts every time")
 	}
 	if want := int64(2 + sealcount.MaxRemembered + 2); c.Count() != want {

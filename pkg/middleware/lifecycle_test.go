@@ -255,11 +255,11 @@ func TestTokenHeaderNeverMixedWithCookie(t *testing.T) {
 
 	both := h.withCookie(cookie)
 	both.Set("Authorization", "Bearer "+token)
-	resp, body := h.do(api, "POST", "/set?key=b&val=2", both)
+	resp, _ = h.do(api, "POST", "/set?key=b&val=2", both)
 	if len(resp.Header.Values("Set-Cookie")) != 0 {
 		t.Errorf("a request with both set a cookie: %q", resp.Header.Values("Set-Cookie"))
 	}
-	if _, body = h.do(api, "GET", "/get?key=a", both); body != "header" {
+	if _, body := h.do(api, "GET", "/get?key=a", both); body != "header" {
 		t.Errorf("a request with both read the cookie's session: %q", body)
 	}
 	// The same token as a cookie value works: one signing for both.
