@@ -676,19 +676,6 @@ func cleanupText(kind, n string) string {
 	return "nothing expired, " + n + " stored"
 }
 
-func writesCell(a, b stat) string {
-	if !a.ok() && !b.ok() {
-		return "—"
-	}
-	f := func(s stat) string {
-		if !s.ok() {
-			return "—"
-		}
-		return num(s.med)
-	}
-	return f(a) + " / " + f(b)
-}
-
 // failures lists the benchmarks in which a peer answered requests with an
 // error (metrics failed/op and failed-writes).
 func failures(res *results) []string {
