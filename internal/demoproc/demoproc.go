@@ -200,6 +200,8 @@ type Log struct {
 	listening chan []string // [line, addr, socket]
 }
 
+// Write appends p to the log (io.Writer) and, until it is found, looks
+// for the listening line in what has arrived; it never fails.
 func (l *Log) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

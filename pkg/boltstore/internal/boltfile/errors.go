@@ -21,6 +21,7 @@ type Error struct {
 	Reason string // what is wrong, for people, without Kind's message
 }
 
+// Error returns Kind's message, a colon and the Reason.
 func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Reason }
 
 // Unwrap returns Kind.
