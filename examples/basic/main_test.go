@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -22,11 +21,9 @@ import (
 	"github.com/sesbolt/sesbolt/pkg/admin"
 )
 
-// Bounds on the program under test; generous, for small shared machines.
-const (
-	startTimeout = 20 * time.Second // until its "listening" line
-	stopTimeout  = 20 * time.Second // after SIGTERM
-)
+// stopTimeout bounds the program's exit after SIGTERM; generous, for
+// small shared machines.
+const stopTimeout = demoproc.StopTimeout
 
 // appHost is the host name the tests browse to: not localhost, so a
 // cookie jar treats it as a browser treats any real site over plain HTTP.
@@ -44,79 +41,46 @@ func TestMain(m *testing.M) {
 // own, where it keeps app.keys, sessions.db and sessions.db.sock.
 type app struct {
 	t    *testing.T
-	cmd  *exec.Cmd
+	proc *demoproc.Process
 	dir  string
 	addr string // the address it listens on, 127.0.0.1:PORT
-	log  *testclient.SyncBuffer
-	done chan struct{} // closed when it has exited
 }
 
 var listeningLine = regexp.MustCompile(`INFO listening url=http://(\S+)`)
 
-// startApp runs the program in dir with -addr 127.0.0.1:0 and args, and
-// waits for its "listening" line. At cleanup a process still running is
-// killed, and its stderr is logged if the test failed.
+// startApp runs the program in dir with -addr 127.0.0.1:0 and args
+// (demoproc.LaunchWith), and waits for its "listening" line. At cleanup a
+// process still running is stopped, and its stderr is logged if the test
+// failed.
 func startApp(t *testing.T, dir string, args ...string) *app {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("stops the program with SIGTERM, which Windows does not deliver")
 	}
-	a := &app{t: t, dir: dir, log: &testclient.SyncBuffer{}, done: make(chan struct{})}
-	a.cmd = exec.Command(bins.Path(t, "basic"), append([]string{"-addr", "127.0.0.1:0"}, args...)...)
-	a.cmd.Dir = dir
-	a.cmd.Stderr = a.log
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
+	p, started := demoproc.LaunchWith(t, demoproc.Options{Dir: dir, Listening: listeningLine}, bins.Path(t, "basic"), args...)
+	if !started {
+		t.Fatalf("exited before listening (%v):\n%s", p.Cmd.ProcessState, p.Log)
 	}
-	go func() {
-		a.cmd.Wait()
-		close(a.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-a.done:
-		default:
-			a.cmd.Process.Kill()
-			<-a.done
-		}
-		if t.Failed() {
-			t.Logf("examples/basic %v, stderr:\n%s", args, a.log)
-		}
-	})
-	deadline := time.Now().Add(startTimeout)
-	for tick := time.NewTicker(10 * time.Millisecond); ; <-tick.C {
-		if m := listeningLine.FindStringSubmatch(a.log.String()); m != nil {
-			a.addr = m[1]
-			return a
-		}
-		select {
-		case <-a.done:
-			t.Fatalf("exited before listening (%v):\n%s", a.cmd.ProcessState, a.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no listening line within %v:\n%s", startTimeout, a.log)
-		}
-	}
+	return &app{t: t, proc: p, dir: dir, addr: strings.TrimPrefix(p.Base, "http://")}
 }
 
 // stop sends SIGTERM and requires a clean exit: status 0 within
 // stopTimeout, nothing logged at error level, the admin socket removed.
 func (a *app) stop() {
 	a.t.Helper()
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := a.proc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		a.t.Fatal(err)
 	}
 	select {
-	case <-a.done:
+	case <-a.proc.Done:
 	case <-time.After(stopTimeout):
 		a.t.Fatalf("still running %v after SIGTERM", stopTimeout)
 	}
-	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := a.proc.Cmd.ProcessState.ExitCode(); code != 0 {
 		a.t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
-	if strings.Contains(a.log.String(), "ERROR") {
-		a.t.Errorf("logged an error:\n%s", a.log)
+	if strings.Contains(a.proc.Log.String(), "ERROR") {
+		a.t.Errorf("logged an error:\n%s", a.proc.Log)
 	}
 	if _, err := os.Lstat(filepath.Join(a.dir, "sessions.db.sock")); !errors.Is(err, os.ErrNotExist) {
 		a.t.Errorf("sessions.db.sock after SIGTERM: %v, want it removed", err)

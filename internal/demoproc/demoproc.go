@@ -1,6 +1,7 @@
 // Package demoproc runs the sesdemo binary as a child process for tests:
 // on a free port of 127.0.0.1, with its stderr collected, and ended at the
-// test's cleanup. The tests of cmd/sesdemo and of e2e/ share it.
+// test's cleanup. The tests of cmd/sesdemo, e2e/ and examples/basic share
+// it (the example through LaunchWith, for its own log line).
 package demoproc
 
 import (
@@ -57,12 +58,34 @@ func Env() []string {
 // race it reported fails the test.
 func Launch(t testing.TB, bin string, args ...string) (p *Process, started bool) {
 	t.Helper()
+	return LaunchWith(t, Options{}, bin, args...)
+}
+
+// Options adapt LaunchWith to a program other than sesdemo. The zero value
+// is sesdemo's.
+type Options struct {
+	// Dir is the process's working directory; "" is the test's.
+	Dir string
+	// Listening matches the line the program logs once it listens: its
+	// first group is the bound host:port, an optional second group the
+	// admin socket. nil is sesdemo's "msg=listening addr=..." line.
+	Listening *regexp.Regexp
+}
+
+// LaunchWith is Launch with the working directory and listening line of o.
+func LaunchWith(t testing.TB, o Options, bin string, args ...string) (p *Process, started bool) {
+	t.Helper()
+	pattern := o.Listening
+	if pattern == nil {
+		pattern = listeningLine
+	}
 	p = &Process{
 		Cmd:  exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...),
-		Log:  &Log{listening: make(chan []string, 1)},
+		Log:  &Log{pattern: pattern, listening: make(chan []string, 1)},
 		Done: make(chan struct{}),
 		t:    t,
 	}
+	p.Cmd.Dir = o.Dir
 	p.Cmd.Env = Env()
 	p.Cmd.Stderr = p.Log
 	setDeathSignal(p.Cmd)
@@ -77,20 +100,23 @@ func Launch(t testing.TB, bin string, args ...string) (p *Process, started bool)
 		p.Terminate(KillDelay)
 		logs := p.Log.String()
 		if t.Failed() {
-			t.Logf("sesdemo (pid %d, %v) stderr:\n%s", p.Cmd.Process.Pid, p.Cmd.ProcessState, logs)
+			t.Logf("%s (pid %d, %v) stderr:\n%s", filepath.Base(bin), p.Cmd.Process.Pid, p.Cmd.ProcessState, logs)
 		}
 		if strings.Contains(logs, "WARNING: DATA RACE") {
-			t.Errorf("sesdemo reported a data race:\n%s", logs)
+			t.Errorf("%s reported a data race:\n%s", filepath.Base(bin), logs)
 		}
 	})
 	select {
 	case m := <-p.Log.listening:
-		p.Base, p.Socket = "http://"+m[1], m[2]
+		p.Base = "http://" + m[1]
+		if len(m) > 2 {
+			p.Socket = m[2]
+		}
 		return p, true
 	case <-p.Done:
 		return p, false
 	case <-time.After(StartTimeout):
-		t.Fatalf("sesdemo neither listened nor exited within %v:\n%s", StartTimeout, p.Log)
+		t.Fatalf("%s neither listened nor exited within %v:\n%s", filepath.Base(bin), StartTimeout, p.Log)
 		return p, false
 	}
 }
@@ -193,11 +219,12 @@ var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)(?: .*\badmin_so
 
 // Log collects a process's stderr and reports its "listening" line once.
 type Log struct {
+	pattern   *regexp.Regexp // the listening line; nil never matches
 	mu        sync.Mutex
 	buf       bytes.Buffer
 	scanned   int
 	found     bool
-	listening chan []string // [line, addr, socket]
+	listening chan []string // [line, addr] or [line, addr, socket]
 }
 
 // Write appends p to the log (io.Writer) and, until it is found, looks
@@ -206,13 +233,13 @@ func (l *Log) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf.Write(p)
-	for !l.found {
+	for !l.found && l.pattern != nil {
 		rest := l.buf.Bytes()[l.scanned:]
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			break
 		}
-		if m := listeningLine.FindStringSubmatch(string(rest[:i])); m != nil {
+		if m := l.pattern.FindStringSubmatch(string(rest[:i])); m != nil {
 			l.found = true
 			l.listening <- m
 		}
