@@ -15,26 +15,14 @@ import (
 //     once their commit is durable, with the caller's reason
 //     (session.EndReasonFrom); Apply's per-user limit as session.EndLimit;
 //     expiry passes after each round's commit, as session.EndExpired. Removals are
-//     collected by txn.end inside the transaction and reported after it.
+//     collected by txn.end inside the transaction and reported after it
+//     with session.StoreObserver.ReportEnded.
 //   - Committed: the committer, once per group (commit.go), also measured
 //     for Stats.Commits.
 //   - Reaped: the end of every expiry pass (reaper.go).
 //   - SealFailed: queued by sealFailed, which may run inside a transaction,
 //     and delivered by leave, outside any.
 //   - Failed: view and update (guard.go), for system errors.
-
-// reportEnded reports the sessions removed by a call with ctx, with the
-// reason ctx carries (expiry passes pass their own).
-func (s *Store) reportEnded(ctx context.Context, reason session.EndReason, ended []session.Ended) {
-	f := s.opts.Observer.Ended
-	if f == nil {
-		return
-	}
-	for _, e := range ended {
-		e.Reason = reason
-		f(ctx, e)
-	}
-}
 
 // committed records a group commit that started at start and carried size
 // operations, for Stats.Commits and the observer.
@@ -84,7 +72,7 @@ func (s *Store) queueSealFailed(id session.ID) {
 func (s *Store) deliverSealFailed() { s.sealPending.Drain(s.opts.Observer.SealFailed) }
 
 // endedSince returns the sessions t ended (end) since it had mark of them:
-// an op's closure keeps them for Store.reportEnded, as it keeps its other
+// an op's closure keeps them for StoreObserver.ReportEnded, as it keeps its other
 // results, and computes them again if the op runs again.
 func (t *txn) endedSince(mark int) []session.Ended {
 	return t.ended[mark:len(t.ended):len(t.ended)]

@@ -125,7 +125,7 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 		var deleting time.Duration
 		var ended []session.Ended
 		n, deleting, ended, err = s.reapRound(keys, now)
-		s.reportEnded(ctx, session.EndExpired, ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndExpired, ended)
 		d := time.Since(roundStart)
 		if d > longest {
 			longest, longestDeleting = d, deleting

@@ -515,10 +515,10 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 		return nil, err
 	}
 	if done == nil {
-		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		return nil, nil // Destroy
 	}
-	s.reportEnded(ctx, session.EndLimit, ended) // the user's surplus sessions (c.MaxUserSessions)
+	s.opts.Observer.ReportEnded(ctx, session.EndLimit, ended) // the user's surplus sessions (c.MaxUserSessions)
 	if !done.enc.exact {
 		// Decode what was stored, so the result equals what Load returns.
 		return decodeRecord(c.TargetID(), done.enc.record, true)
@@ -592,7 +592,7 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		n += deleted
 	}
 	return n, nil
@@ -630,7 +630,7 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 		if err != nil {
 			return n, err
 		}
-		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		n += deleted
 		if !more {
 			return n, nil

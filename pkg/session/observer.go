@@ -144,6 +144,20 @@ type StoreObserver struct {
 	Failed func(op string, err error)
 }
 
+// ReportEnded calls o.Ended, if set, once for each of ended in order, with
+// Reason set to reason (the elements of ended are not modified). A store
+// calls it, outside its locks and transactions, with the sessions one
+// operation removed; a nil o.Ended or an empty ended does nothing.
+func (o StoreObserver) ReportEnded(ctx context.Context, reason EndReason, ended []Ended) {
+	if o.Ended == nil {
+		return
+	}
+	for _, e := range ended {
+		e.Reason = reason
+		o.Ended(ctx, e)
+	}
+}
+
 // Ended describes a session a store removed (StoreObserver.Ended).
 type Ended struct {
 	// ID is the removed session's ID.

@@ -295,6 +295,26 @@ func TestJoinObservers(t *testing.T) {
 	wantEvents(t, "joined store", calls, "a.limit", "b.limit", "b.failed load")
 }
 
+func TestStoreObserverReportEnded(t *testing.T) {
+	session.StoreObserver{}.ReportEnded(context.Background(), session.EndExpired, []session.Ended{{ID: session.NewID()}}) // nil Ended: no call, no panic
+
+	var got []session.Ended
+	o := session.StoreObserver{Ended: func(_ context.Context, e session.Ended) { got = append(got, e) }}
+	a, b := session.NewID(), session.NewID()
+	ended := []session.Ended{{ID: a, User: "alice", Reason: session.EndOther}, {ID: b}}
+	o.ReportEnded(context.Background(), session.EndLogoutEverywhere, ended)
+	want := []session.Ended{
+		{ID: a, User: "alice", Reason: session.EndLogoutEverywhere},
+		{ID: b, Reason: session.EndLogoutEverywhere},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ReportEnded reported %+v; want %+v", got, want)
+	}
+	if ended[0].Reason != session.EndOther || ended[1].Reason != "" {
+		t.Errorf("ReportEnded modified its argument: %+v", ended)
+	}
+}
+
 func TestEndReasonFromContext(t *testing.T) {
 	ctx := context.Background()
 	if r := session.EndReasonFrom(ctx); r != session.EndOther {
