@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,10 +35,9 @@ import (
 // It is safe for concurrent use, also by several processes and by Flask
 // apps sharing one Redis.
 type FlaskStore struct {
-	runner
-	opts   FlaskOptions // with defaults applied
-	codec  flaskCodec
-	closed atomic.Bool
+	*runner
+	opts  FlaskOptions // with defaults applied
+	codec flaskCodec
 
 	unreadable sealcount.Counter // values that are not a session dict, logged once per id
 }
@@ -67,7 +65,7 @@ func NewFlask(client redis.UniversalClient, opts *FlaskOptions) (*FlaskStore, er
 		return nil, err
 	}
 	return &FlaskStore{
-		runner: newRunner(client, o.Logger, o.Observer.Failed),
+		runner: newRunner(client, o.Logger, o.ReadOnly, o.Observer.Failed),
 		opts:   o,
 		codec:  flaskCodec{userKey: o.UserKey, lifetime: o.Lifetime, maxSize: o.MaxRecordSize},
 	}, nil
@@ -94,22 +92,6 @@ func (s *FlaskStore) sessionKey(id session.ID) string { return id.String() }
 // braces, which on Redis Cluster puts it in the hash slot of the bare id.
 func (s *FlaskStore) tombstoneKey(id session.ID) string {
 	return s.opts.TombstonePrefix + "{" + id.String() + "}"
-}
-
-// usable returns session.ErrClosed after Close, else ctx.Err().
-func (s *FlaskStore) usable(ctx context.Context) error {
-	if s.closed.Load() {
-		return session.ErrClosed
-	}
-	return ctx.Err()
-}
-
-// writable is usable for methods that write.
-func (s *FlaskStore) writable(ctx context.Context) error {
-	if s.opts.ReadOnly {
-		return ErrReadOnly
-	}
-	return s.usable(ctx)
 }
 
 // flaskStored is what one read finds under an id.
@@ -217,13 +199,7 @@ func (s *FlaskStore) LoadShared(ctx context.Context, id session.ID, now time.Tim
 // read. An update of a value that is not a session dict fails with
 // session.ErrNotFound (Destroy deletes it). Errors name no session id.
 func (s *FlaskStore) Apply(ctx context.Context, c *session.Change) (_ *session.Record, err error) {
-	if c == nil {
-		return nil, errors.New("redisstore: Apply of a nil change")
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
-	}
-	if err := s.writable(ctx); err != nil {
+	if err := s.applicable(ctx, c); err != nil {
 		return nil, err
 	}
 	start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +22,9 @@ type runner struct {
 	client  redis.UniversalClient
 	sharded bool // the client spreads keys over servers (Cluster, Ring)
 	log     *slog.Logger
+
+	readOnly bool        // the store's options' ReadOnly: writes fail (see writable)
+	closed   atomic.Bool // set by the store's Close (see usable)
 
 	// queues holds one token per stripe: changes of sessions of one stripe
 	// in this process take turns instead of competing in Redis.
@@ -38,15 +42,44 @@ type runner struct {
 const stripes = 256
 
 // newRunner returns a runner on client, which spreads keys over servers
-// unless it is a *redis.Client, reporting failures to onFailure (nil: to
-// no one).
-func newRunner(client redis.UniversalClient, log *slog.Logger, onFailure func(op string, err error)) runner {
+// unless it is a *redis.Client, for a store that is read-only if readOnly,
+// reporting failures to onFailure (nil: to no one).
+func newRunner(client redis.UniversalClient, log *slog.Logger, readOnly bool, onFailure func(op string, err error)) *runner {
 	_, single := client.(*redis.Client)
-	r := runner{client: client, sharded: !single, log: log, onFailure: onFailure}
+	r := &runner{client: client, sharded: !single, log: log, readOnly: readOnly, onFailure: onFailure}
 	for i := range r.queues {
 		r.queues[i] = make(chan struct{}, 1)
 	}
 	return r
+}
+
+// usable returns session.ErrClosed after Close, else ctx.Err().
+func (s *runner) usable(ctx context.Context) error {
+	if s.closed.Load() {
+		return session.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// writable is usable for methods that write: ErrReadOnly for a read-only
+// store.
+func (s *runner) writable(ctx context.Context) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.usable(ctx)
+}
+
+// applicable checks, before Apply touches Redis, that c is a valid change
+// (not nil, see session.Change.Validate) and that the store is writable.
+func (s *runner) applicable(ctx context.Context, c *session.Change) error {
+	if c == nil {
+		return errors.New("redisstore: Apply of a nil change")
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	return s.writable(ctx)
 }
 
 // redisErr wraps a failure of a Redis call in ErrRedis, and in ctx's error

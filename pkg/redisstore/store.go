@@ -33,7 +33,7 @@ const (
 // It is safe for concurrent use, also by several processes sharing one
 // Redis and prefix; Close stops its background pass.
 type Store struct {
-	runner            // client, sharded, log
+	*runner           // client, sharded, log, closed
 	opts      Options // with defaults applied
 	keys      layout
 	codec     codec
@@ -46,7 +46,6 @@ type Store struct {
 
 	ctx       context.Context // cancelled by Close: the trim pass stops
 	cancel    context.CancelFunc
-	closed    atomic.Bool
 	closeOnce sync.Once
 	trimDone  chan struct{} // closed when the trim pass has exited; nil without one
 
@@ -105,7 +104,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		runner:    newRunner(client, o.Logger, o.Observer.Failed),
+		runner:    newRunner(client, o.Logger, o.ReadOnly, o.Observer.Failed),
 		opts:      o,
 		keys:      layout{prefix: o.Prefix},
 		codec:     codec{keys: o.Keys, maxSize: o.MaxRecordSize},
@@ -237,22 +236,6 @@ func (s *Store) Prefix() string { return s.opts.Prefix }
 
 // ReadOnly reports whether the store was made with Options.ReadOnly.
 func (s *Store) ReadOnly() bool { return s.opts.ReadOnly }
-
-// usable returns session.ErrClosed after Close, else ctx.Err().
-func (s *Store) usable(ctx context.Context) error {
-	if s.closed.Load() {
-		return session.ErrClosed
-	}
-	return ctx.Err()
-}
-
-// writable is usable for methods that write.
-func (s *Store) writable(ctx context.Context) error {
-	if s.opts.ReadOnly {
-		return ErrReadOnly
-	}
-	return s.usable(ctx)
-}
 
 // retain returns when Redis deletes r: its expiry rounded up to the
 // millisecond, plus the retention of expired records, in unix milliseconds.
@@ -409,13 +392,7 @@ func (s *Store) readMany(ctx context.Context, ids []session.ID) ([][]byte, error
 // or the context's error leaves it unknown whether the change was applied.
 // Errors name no session id: they may reach request logs.
 func (s *Store) Apply(ctx context.Context, c *session.Change) (_ *session.Record, err error) {
-	if c == nil {
-		return nil, errors.New("redisstore: Apply of a nil change")
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
-	}
-	if err := s.writable(ctx); err != nil {
+	if err := s.applicable(ctx, c); err != nil {
 		return nil, err
 	}
 	start := time.Now()
