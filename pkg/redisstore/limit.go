@@ -58,12 +58,7 @@ func (s *Store) lockUser(ctx context.Context, user string) (unlock func(), err e
 // them.
 func (s *Store) limitProgram(ctx context.Context, c *session.Change, result *session.Record, gone session.ID) (_ *program, ended []session.Ended, err error) {
 	user := result.UserID
-	members, err := s.client.ZRange(ctx, s.keys.userIndex(user), 0, -1).Result()
-	if err != nil {
-		return nil, nil, s.redisErr(ctx, "reading user index", err)
-	}
-	ids := parseIDs(members)
-	values, err := s.readMany(ctx, ids)
+	members, ids, values, err := s.readUserIndex(ctx, user)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -47,12 +47,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) (_
 // lists, live or expired, in id order, and the index entries whose record
 // is bound to another user (stale entries of a sharded client).
 func (s *Store) userRecords(ctx context.Context, user string) (mine, others []*session.Record, err error) {
-	members, err := s.client.ZRange(ctx, s.keys.userIndex(user), 0, -1).Result()
-	if err != nil {
-		return nil, nil, s.redisErr(ctx, "reading user index", err)
-	}
-	ids := parseIDs(members)
-	values, err := s.readMany(ctx, ids)
+	_, ids, values, err := s.readUserIndex(ctx, user)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -297,6 +292,21 @@ func (s *Store) loadMatching(ctx context.Context, ids []session.ID, q session.Li
 		}
 	}
 	return out, nil
+}
+
+// readUserIndex reads user's index: its members as stored, the ids among
+// them, and the stored values of those ids (nil for those not stored).
+func (s *Store) readUserIndex(ctx context.Context, user string) (members []string, ids []session.ID, values [][]byte, err error) {
+	members, err = s.client.ZRange(ctx, s.keys.userIndex(user), 0, -1).Result()
+	if err != nil {
+		return nil, nil, nil, s.redisErr(ctx, "reading user index", err)
+	}
+	ids = parseIDs(members)
+	values, err = s.readMany(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return members, ids, values, nil
 }
 
 // parseIDs parses index members, skipping any that is not an id.
