@@ -266,7 +266,7 @@ func (s *FlaskStore) insert(ctx context.Context, c *session.Change) (*session.Re
 // attempt makes one attempt at an update or destroy: read, apply, write if
 // unchanged. kind is guardConflict when the dict changed meanwhile, and
 // guardExists when a renew's new id is taken. A destroy that removed the
-// session sets *ended.
+// session sets *ended when the observer collects removals.
 func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended **session.Ended) (*session.Record, guardKind, error) {
 	st, err := s.read(ctx, c.ID)
 	if err != nil {
@@ -282,7 +282,7 @@ func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended **ses
 		p.drop(key)
 		s.hook()
 		kind, err := s.run(ctx, p)
-		if err == nil && kind == guardOK {
+		if err == nil && kind == guardOK && s.observesEnds() {
 			*ended = &session.Ended{ID: c.ID, User: s.userOf(st.value)}
 		}
 		return nil, kind, err
@@ -396,7 +396,9 @@ func (s *FlaskStore) Delete(ctx context.Context, ids ...session.ID) (n int, err 
 				return n, s.redisErr(ctx, "deleting sessions", err)
 			}
 			n++
-			ended = append(ended, session.Ended{ID: removed[i], User: s.userOf(v)})
+			if s.observesEnds() {
+				ended = append(ended, session.Ended{ID: removed[i], User: s.userOf(v)})
+			}
 		}
 	}
 	return n, nil
@@ -411,6 +413,11 @@ func (s *FlaskStore) userOf(value []byte) string {
 	}
 	return userText(v.user)
 }
+
+// observesEnds reports whether removals must be collected for the
+// observer's Ended: without it, Apply and Delete do not decode the values
+// they remove to name their users.
+func (s *FlaskStore) observesEnds() bool { return s.opts.Observer.Ended != nil }
 
 // reportEnded reports a removed session to the observer's Ended, with the
 // reason ctx carries.
