@@ -72,9 +72,7 @@ func set(id session.ID, key string) *session.Change {
 func TestCachedReadsMatchDecoding(t *testing.T) {
 	rc := redistest.Shared(t).Client(t)
 	opts := testOptions(t)
-	s := newStore(t, rc, opts)
-	otherOpts := *opts
-	other := newStore(t, rc, &otherOpts)
+	s, other := twoStores(t, rc, opts)
 	k := keyNames{opts.Prefix}
 	ctx := context.Background()
 	now := sessiontest.Base()
@@ -138,9 +136,7 @@ func TestUpdateStartsFromLoad(t *testing.T) {
 		log := &commandLog{}
 		rc.AddHook(log)
 		opts := testOptions(t)
-		s := newStore(t, rc, opts)
-		otherOpts := *opts
-		other := newStore(t, rc, &otherOpts)
+		s, other := twoStores(t, rc, opts)
 		ctx := context.Background()
 		now := sessiontest.Base()
 		id := sessiontest.Insert(t, other, sessiontest.NewRecord(session.NewID(), "alice", now))[0].ID

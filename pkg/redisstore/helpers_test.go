@@ -52,6 +52,14 @@ func newStore(t testing.TB, client redis.UniversalClient, opts *redisstore.Optio
 	return s
 }
 
+// twoStores returns two stores on client with opts (not nil: both share
+// its keys and prefix), closed at cleanup: s, and other, which stands for
+// another process on the same keys (s has not seen its writes).
+func twoStores(t testing.TB, client redis.UniversalClient, opts *redisstore.Options) (s, other *redisstore.Store) {
+	t.Helper()
+	return newStore(t, client, opts), newStore(t, client, opts)
+}
+
 // mustCheck fails the test unless Check finds the store consistent.
 func mustCheck(t testing.TB, s *redisstore.Store) session.CheckReport {
 	t.Helper()

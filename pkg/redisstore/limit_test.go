@@ -20,9 +20,7 @@ import (
 func TestLimitSeesTouchBeforeWrite(t *testing.T) {
 	rc := redistest.Shared(t).Client(t)
 	opts := testOptions(t)
-	s := newStore(t, rc, opts)
-	otherOpts := *opts
-	other := newStore(t, rc, &otherOpts)
+	s, other := twoStores(t, rc, opts)
 	ctx := context.Background()
 	now := sessiontest.Base()
 	seen := func(at time.Duration) *session.Record {

@@ -226,9 +226,7 @@ func TestConflictRetriesThenFails(t *testing.T) {
 	rc := redistest.Shared(t).Client(t)
 	opts := testOptions(t)
 	opts.MaxAttempts = 4
-	s := newStore(t, rc, opts)
-	otherOpts := *opts
-	other := newStore(t, rc, &otherOpts)
+	s, other := twoStores(t, rc, opts)
 	ctx := context.Background()
 	now := sessiontest.Base()
 	r := sessiontest.Insert(t, s, sessiontest.NewRecord(session.NewID(), "alice", now))[0]
