@@ -203,12 +203,12 @@ func (s *FlaskStore) Apply(ctx context.Context, c *session.Change) (_ *session.R
 		return nil, err
 	}
 	start := time.Now()
-	var ended *session.Ended // a Destroy's removal
+	var ended []session.Ended // a Destroy's removal
 	defer func() {
 		s.failed("apply", err)
 		s.committed(start, err)
-		if ended != nil && err == nil {
-			s.reportEnded(ctx, *ended)
+		if err == nil {
+			s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 		}
 	}()
 	if c.Create != nil {
@@ -267,7 +267,7 @@ func (s *FlaskStore) insert(ctx context.Context, c *session.Change) (*session.Re
 // unchanged. kind is guardConflict when the dict changed meanwhile, and
 // guardExists when a renew's new id is taken. A destroy that removed the
 // session sets *ended when the observer collects removals.
-func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended **session.Ended) (*session.Record, guardKind, error) {
+func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended *[]session.Ended) (*session.Record, guardKind, error) {
 	st, err := s.read(ctx, c.ID)
 	if err != nil {
 		return nil, 0, err
@@ -283,7 +283,7 @@ func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended **ses
 		s.hook()
 		kind, err := s.run(ctx, p)
 		if err == nil && kind == guardOK && s.observesEnds() {
-			*ended = &session.Ended{ID: c.ID, User: s.userOf(st.value)}
+			*ended = []session.Ended{{ID: c.ID, User: s.userOf(st.value)}}
 		}
 		return nil, kind, err
 	}
@@ -367,9 +367,7 @@ func (s *FlaskStore) Delete(ctx context.Context, ids ...session.ID) (n int, err 
 	var ended []session.Ended
 	defer func() {
 		s.failed("delete", err)
-		for _, e := range ended {
-			s.reportEnded(ctx, e)
-		}
+		s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 	}()
 	seen := make(map[session.ID]bool, len(ids))
 	for chunk := range slices.Chunk(ids, session.MaxPageSize) {
@@ -418,15 +416,6 @@ func (s *FlaskStore) userOf(value []byte) string {
 // observer's Ended: without it, Apply and Delete do not decode the values
 // they remove to name their users.
 func (s *FlaskStore) observesEnds() bool { return s.opts.Observer.Ended != nil }
-
-// reportEnded reports a removed session to the observer's Ended, with the
-// reason ctx carries.
-func (s *FlaskStore) reportEnded(ctx context.Context, e session.Ended) {
-	if f := s.opts.Observer.Ended; f != nil {
-		e.Reason = session.EndReasonFrom(ctx)
-		f(ctx, e)
-	}
-}
 
 // committed reports an Apply that started at start and returned err to
 // the observer's Committed (see commitOf).

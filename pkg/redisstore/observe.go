@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -41,19 +40,6 @@ func (s *Store) leave(op string, err error) {
 // observesEnds reports whether removals must be collected for the
 // observer's Ended.
 func (s *Store) observesEnds() bool { return s.opts.Observer.Ended != nil }
-
-// reportEnded reports the sessions removed by a call with ctx, with
-// reason.
-func (s *Store) reportEnded(ctx context.Context, reason session.EndReason, ended []session.Ended) {
-	f := s.opts.Observer.Ended
-	if f == nil {
-		return
-	}
-	for _, e := range ended {
-		e.Reason = reason
-		f(ctx, e)
-	}
-}
 
 // committed records an Apply that started at start and returned err, for
 // Stats.Commits and the observer. Data outcomes (not found, exists, too

@@ -31,7 +31,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (n int, err error) {
 	var ended []session.Ended
 	defer func() {
 		s.leave("purge", err)
-		s.reportEnded(ctx, session.EndExpired, ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndExpired, ended)
 		if err == nil {
 			s.reaped(session.ReapStats{At: now, Removed: n, Duration: time.Since(start)})
 		}

@@ -94,7 +94,7 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 	var ended []session.Ended
 	defer func() {
 		s.leave("delete_user", err)
-		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 	}()
 	mine, others, err := s.userRecords(ctx, user)
 	if err != nil {

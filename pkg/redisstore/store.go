@@ -405,7 +405,7 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (_ *session.Record
 			if c.Destroy {
 				reason = session.EndReasonFrom(ctx)
 			}
-			s.reportEnded(ctx, reason, ended)
+			s.opts.Observer.ReportEnded(ctx, reason, ended)
 		}
 	}()
 	if c.Create != nil {
@@ -714,7 +714,7 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (n int, err error
 	var ended []session.Ended
 	defer func() {
 		s.leave("delete", err)
-		s.reportEnded(ctx, session.EndReasonFrom(ctx), ended)
+		s.opts.Observer.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 	}()
 	seen := make(map[session.ID]bool, len(ids))
 	uniq := slices.DeleteFunc(slices.Clone(ids), func(id session.ID) bool {
