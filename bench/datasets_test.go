@@ -43,6 +43,38 @@ func tranche(i int) byte {
 	return 'B'
 }
 
+// In a running application the ids of the sessions that expire together,
+// their users and the order in which they were created are unrelated. So
+// session i belongs to datasetUser(i) and was created datasetAge(i) before
+// base: neither the user index nor the expiry index (ordered by expiry
+// minute, then creation) follows the id order. (With both in id order, as
+// before 2026-11-29, a reaper deleting in expiry order met the records in
+// key order, which real traffic never offers.)
+
+// datasetUser is the user of session i of a large file: three sessions
+// per user (i/3), user ids in no relation to session ids, as long as
+// typicalUser's.
+func datasetUser(i int) string {
+	return fmt.Sprintf("user%07d", scramble(uint32(i/3))%10_000_000)
+}
+
+// datasetAge is how long before base session i of a large file was
+// created: up to two hours, in no relation to i.
+func datasetAge(i int) time.Duration {
+	return time.Duration(scramble(uint32(i)^0x5bd1e995)%7200) * time.Second
+}
+
+// scramble is a bijection on uint32 that looks random (a few rounds of
+// multiply and xorshift).
+func scramble(x uint32) uint32 {
+	x ^= x >> 16
+	x *= 0x7feb352d
+	x ^= x >> 15
+	x *= 0x846ca68b
+	x ^= x >> 16
+	return x
+}
+
 // sesboltSet is a closed sesbolt file of n sessions.
 type sesboltSet struct {
 	path string
@@ -109,7 +141,11 @@ func sesboltFile(tb testing.TB, n int) *sesboltSet {
 		hi := min(n, lo+sesboltImportBatch)
 		recs := make([]*session.Record, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			recs = append(recs, sesboltRecord(i, s.ids[i], s.base, s.idleExpires(i)))
+			r := sesboltRecord(i, s.ids[i], s.base, s.idleExpires(i))
+			r.UserID = datasetUser(i)
+			r.Created = s.base.Add(-datasetAge(i))
+			r.Deadline = r.Created.Add(session.DefaultLifetime)
+			recs = append(recs, r)
 		}
 		if got, err := store.Import(ctx, recs, s.base); err != nil || got != len(recs) {
 			tb.Fatalf("import: %d of %d: %v", got, len(recs), err)
