@@ -36,6 +36,10 @@ const (
 	// AreaRenewed: the tombstones of renewed ids (malformed entries, or a
 	// tombstone beside a record). Tombstones themselves are no problem.
 	AreaRenewed = "renewed"
+	// AreaReaped: the ids of records the expiry pass removed while it
+	// removes their index entries (malformed entries, or such an id
+	// holding a record). Index entries of those ids are no problem.
+	AreaReaped = "reaped"
 )
 
 // Problem is one inconsistency found by Diagnose.
@@ -251,7 +255,9 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 		return nil
 	}
 
-	// Records, and the index entries they need.
+	// Records, and the index entries they need. Index entries of the ids
+	// in bucketReaped are on their way out (reaper.go).
+	pending := pendingIDs(tx)
 	ec, uc := expiry.Cursor(), users.Cursor()
 	has := func(c *bolt.Cursor, key []byte) bool { k, _ := c.Seek(key); return bytes.Equal(k, key) }
 	c := sessions.Cursor()
@@ -299,7 +305,9 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 		}
 		v := sessions.Get(id[:])
 		if v == nil {
-			rep.add(AreaExpiry, id, "entry without a record")
+			if !pending[id] {
+				rep.add(AreaExpiry, id, "entry without a record")
+			}
 			continue
 		}
 		if r, err := decodeUnverified(id, v); err == nil && !bytes.Equal(keyOf(r), k) {
@@ -326,7 +334,9 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 		}
 		v := sessions.Get(id[:])
 		if v == nil {
-			rep.add(AreaUsers, id, "entry without a record")
+			if !pending[id] {
+				rep.add(AreaUsers, id, "entry without a record")
+			}
 			continue
 		}
 		if r, err := decodeUnverified(id, v); err == nil && r.UserID != user {
@@ -335,6 +345,7 @@ func (s *Store) checkLayout(ctx context.Context, tx *bolt.Tx, rep *Diagnosis) er
 	}
 
 	checkTombstones(tx, sessions, rep)
+	checkReaped(tx, sessions, rep)
 
 	// Counters.
 	if n, ok := getUint64(meta.Get(metaSessions)); !ok || int64(n) != rep.Sessions {

@@ -16,7 +16,7 @@
 //
 // # File layout
 //
-// The file (schema version SchemaVersion) has five top-level buckets:
+// The file (schema version SchemaVersion) has six top-level buckets:
 //
 //	sessions  16-byte session id → sealed envelope (JSON, below)
 //	expiry    8-byte big-endian unix nanoseconds of Record.Expires(), rounded
@@ -26,11 +26,14 @@
 //	          and "users" (8-byte big-endian), kept by every write transaction
 //	renewed   16-byte id renewed away → 8-byte big-endian unix nanoseconds
 //	          at which its tombstone ends (session.Store, "Renewed IDs")
+//	reaped    16-byte id of a record the expiry pass removed → its user id;
+//	          empty between passes
 //
-// The renewed bucket holds no data and not the new id. It came after
-// schema 2 without a new version, as older versions of the package ignore
-// it: a writable Open creates it in a file that lacks it, and a file
-// without it has no tombstones.
+// The renewed bucket holds no data and not the new id. It and the reaped
+// bucket came after schema 2 without a new version, as older versions of
+// the package ignore them: a writable Open creates them in a file that
+// lacks them, and a file without them has no tombstones and nothing
+// pending.
 //
 // A session's value is readable with any JSON tool, without the
 // application's Go types:
@@ -90,10 +93,21 @@
 // The reaper (every Options.ReapInterval) and Purge delete expired records
 // in rounds of at most Options.ReapBatch, sized to take about 10 ms each,
 // re-checking each record inside the deleting transaction, so a session
-// refreshed meanwhile survives. Then they remove the tombstones that ended,
-// also at most Options.ReapBatch per transaction; finding them scans the
-// renewed bucket, which holds about the renews of the last
-// session.RenewGrace, not the stored sessions.
+// refreshed meanwhile survives. They take the due entries in chunks and
+// work in key order, not expiry order: first the records, in id order,
+// each removed id noted in the reaped bucket; then the chunk's index
+// entries, user index and expiry index each in its own order, and last the
+// noted ids. Expired sessions' ids, users and expiry times are unrelated,
+// so removing each record with its entries in expiry order dirtied three
+// random pages per session in every round (3.5 times the bytes scs's one
+// transaction writes, BENCHMARKS.md). A noted id is reserved (nothing is
+// stored under it) until its entries are gone; a pass that stops between
+// the two (Close, an error, a crash) leaves them to the next pass, and
+// readers and Check take index entries of noted ids for what they are.
+// Then the pass removes the tombstones that ended, also at most
+// Options.ReapBatch per transaction; finding them scans the renewed
+// bucket, which holds about the renews of the last session.RenewGrace, not
+// the stored sessions.
 //
 // # Observing
 //

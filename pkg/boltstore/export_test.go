@@ -1,6 +1,9 @@
 package boltstore
 
 import (
+	"context"
+	"time"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sesbolt/sesbolt/pkg/session"
@@ -97,4 +100,18 @@ func BulkInsert(s *Store, recs []*session.Record, perTx int) error {
 		recs = recs[n:]
 	}
 	return nil
+}
+
+// PurgeRecords runs only the first phase of an expiry pass at now: it
+// removes the expired records and leaves their index entries, as a pass
+// that stopped between its phases (Close, an error, a crash) does. It
+// returns how many records it removed.
+func PurgeRecords(s *Store, now time.Time) (int, error) {
+	p := &reapPass{s: s, ctx: context.Background(), now: now, recordBatch: s.opts.ReapBatch}
+	keys, _, err := s.reapScan(expiryNanos(now), reapChunk, nil)
+	if err != nil {
+		return 0, err
+	}
+	err = p.removeRecords(keys, &chunkResult{})
+	return p.removed, err
 }

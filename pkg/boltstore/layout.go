@@ -17,8 +17,9 @@ import (
 //	2: expiry-index keys are the expiry time rounded down to expiryGranule,
 //	   the creation time and the id.
 //
-// bucketRenewed was added to schema 2 without a change of version: it is
-// optional (see tombstone.go), so files stay readable both ways.
+// bucketRenewed and bucketReaped were added to schema 2 without a change of
+// version: they are optional (see tombstone.go, reaped.go), so files stay
+// readable both ways.
 const SchemaVersion = 2
 
 // formatName identifies a sesbolt file in the meta bucket.
@@ -48,6 +49,10 @@ var (
 	// and the 8-byte big-endian unix nanoseconds at which the tombstone
 	// ends (see tombstone.go). Optional: a file may lack it.
 	bucketRenewed = []byte("renewed")
+	// bucketReaped holds the ids of records the expiry pass removed and
+	// whose index entries it has yet to remove, each with the record's
+	// user id (see reaped.go). Optional: a file may lack it.
+	bucketReaped = []byte("reaped")
 )
 
 // Keys of the meta bucket. Numbers are 8-byte big-endian.

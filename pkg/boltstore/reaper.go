@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,26 +13,44 @@ import (
 
 // An expiry pass walks the expiry index from its start, where the records
 // that expire first are, and stops at the first entry of a minute after
-// now, so its cost tracks the number of expired records, not the total. It
-// works in rounds: a read transaction collects up to ReapBatch entries due
-// at now, then a write transaction re-checks each one against the record as
-// it is then and deletes:
-//   - the record and its index entries, when the entry is the record's
-//     current one and the record is expired at now (an entry only gives
-//     the minute: a record of the current minute that expires later is
-//     left, and the next round resumes after it);
-//   - only the entry, when it is stale: the record was refreshed in
-//     between (it now expires later and has another entry), deleted, or
-//     never existed;
-//   - the record, when it fails its seal (counted and logged) and the index
-//     says it is due.
-// Rounds repeat until a round finds fewer entries than it asked for; then
-// the pass removes the tombstones of renewed ids that ended (tombstone.go).
-// Each round's write transaction is bounded in entries (ReapBatch) and, because
-// the cost of an entry varies with the file (random pages of a large file
-// are slow to dirty and write), in time: the batch adapts so that a round
-// takes about reapRoundTarget, starting small. Requests waiting for the
-// committer are so delayed by at most about one round.
+// now, so its cost tracks the number of expired records, not the total.
+//
+// It works in chunks of up to reapChunk due entries, which one read
+// transaction collects, and each chunk in two phases of write transactions
+// (rounds):
+//
+//  1. Records, in id order. Each round re-checks its entries against the
+//     records as they are then and removes a record when the entry is its
+//     current one and it is expired at now (an entry only gives the
+//     minute: a record of the current minute that expires later stays, and
+//     so does its entry), or when it fails its seal. A removed record's id
+//     goes into bucketReaped with its user, its index entries stay.
+//  2. Index entries, in key order: the removed records' user-index entries,
+//     then the chunk's expiry entries that are to go (those of removed
+//     records; stale, orphan or malformed ones, which need no record
+//     removed), then the ids in bucketReaped.
+//
+// Why two phases: the ids, users and expiry times of sessions are
+// unrelated, so removing each record with its index entries in expiry
+// order dirtied a random page in each of three B+trees per record, and the
+// branch pages above them, again in every round: on a 200k-session file a
+// pass wrote 3.5 times what scs's single transaction writes. In key order a
+// round's pages are neighbours and each page is written about once per
+// chunk.
+//
+// An id in bucketReaped is reserved (txn.reserved): nothing is stored under
+// it until its index entries are gone, so phase 2 removes them without
+// looking at the records. A pass that stops between the phases (an error,
+// Close, a crash) leaves them to the next pass: the phase 2 of its first
+// chunk also does what bucketReaped holds, and removes the expiry entries
+// left behind (orphans, due, so in the chunk). Readers meanwhile skip index
+// entries without a record, as they always have, and Check takes those of
+// ids in bucketReaped as pending, not as damage.
+//
+// Each round is bounded in entries (ReapBatch) and in time: the batch
+// adapts so that a round takes about reapRoundTarget, starting small.
+// Requests waiting for the committer are so delayed by at most about one
+// round.
 
 // Purge removes every record expired at now, with its index entries, and
 // returns how many records it removed. Records refreshed concurrently
@@ -78,12 +97,20 @@ func (s *Store) reapLoop(interval time.Duration) {
 
 // Round sizing: a round aims at reapRoundTarget and never exceeds
 // ReapBatch entries; it starts at reapFirstBatch entries (or ReapBatch if
-// smaller) and never goes below reapMinBatch.
+// smaller) and never goes below reapMinBatch. A chunk holds at most
+// reapChunk entries (about 100 bytes each while the pass runs).
 const (
 	reapRoundTarget = 10 * time.Millisecond
 	reapFirstBatch  = 64
 	reapMinBatch    = 16
+	reapChunk       = 1 << 15
 )
+
+// indexBatchFactor is how many times ReapBatch a round of phase 2 may
+// handle: its entries are removed in key order, so a thousand of them share
+// a few dozen pages, where a thousand records removed in phase 1 dirty
+// about a thousand.
+const indexBatchFactor = 16
 
 // nextBatch returns the size of the round after one of size batch that took
 // d: halved when it overshot the target, grown by half when it took less
@@ -98,73 +125,89 @@ func nextBatch(batch int, d time.Duration, maxBatch int) int {
 	return max(min(batch, maxBatch), min(reapMinBatch, maxBatch))
 }
 
+// slowRound is the round length over which a pass warns: twice the target,
+// the longest a request write should wait for the reaper.
+const slowRound = 2 * reapRoundTarget
+
+// reapPass is one expiry pass in progress.
+type reapPass struct {
+	s   *Store
+	ctx context.Context
+	now time.Time
+
+	// The size of the next round of each phase: removing records costs
+	// more per entry than removing index entries.
+	recordBatch, indexBatch int
+
+	removed                  int
+	longest, longestDeleting time.Duration
+	slowRounds               int
+}
+
 // purge runs one expiry pass at now.
 func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
 	start := time.Now()
-	total := 0
-	batch := min(reapFirstBatch, s.opts.ReapBatch)
-	var longest, longestDeleting time.Duration
-	slowRounds := 0
-	var after []byte // the last entry handled: records of the current minute not yet expired stay behind
-	var err error
-	for {
-		if err = s.stopping(ctx); err != nil {
-			break
-		}
-		var keys [][]byte
-		if keys, err = s.reapScan(expiryNanos(now), batch, after); err != nil || len(keys) == 0 {
-			break
-		}
-		if s.reapHook != nil {
-			s.reapHook(keys)
-		}
-		roundStart := time.Now()
-		var n int
-		var deleting time.Duration
-		var ended []session.Ended
-		n, deleting, ended, err = s.reapRound(keys, now)
-		s.opts.Observer.ReportEnded(ctx, session.EndExpired, ended)
-		d := time.Since(roundStart)
-		if d > longest {
-			longest, longestDeleting = d, deleting
-		}
-		if d > slowRound {
-			slowRounds++
-		}
-		total += n
-		if err != nil || len(keys) < batch {
-			break
-		}
-		after = keys[len(keys)-1]
-		batch = nextBatch(batch, d, s.opts.ReapBatch)
-	}
+	first := min(reapFirstBatch, s.opts.ReapBatch)
+	p := &reapPass{s: s, ctx: ctx, now: now, recordBatch: first, indexBatch: first}
+	err := p.run()
 	if err == nil {
 		_, err = s.reapTombstones(ctx, now)
 	}
-	if slowRounds > 0 {
+	if p.slowRounds > 0 {
 		// Writers waited that long. Deleting is the reaper's own work;
 		// committing is mostly the disk's (page writes and fsyncs).
-		s.log.Warn("boltstore: slow reaper rounds", "rounds", slowRounds, "over", slowRound,
-			"longest", longest, "deleting", longestDeleting, "committing", longest-longestDeleting)
+		s.log.Warn("boltstore: slow reaper rounds", "rounds", p.slowRounds, "over", slowRound,
+			"longest", p.longest, "deleting", p.longestDeleting, "committing", p.longest-p.longestDeleting)
 	}
-	pass := session.ReapStats{At: now, Removed: total, Duration: time.Since(start), LongestStep: longest}
+	pass := session.ReapStats{At: now, Removed: p.removed, Duration: time.Since(start), LongestStep: p.longest}
 	s.lastReap.Store(&pass)
 	s.reaped(pass)
-	return total, err
+	return p.removed, err
 }
 
-// slowRound is the round length over which a pass warns: twice the target,
-// the longest a request write should wait for the reaper.
-const slowRound = 2 * reapRoundTarget
+// run finishes what an interrupted pass left in bucketReaped, then reaps
+// the due entries chunk by chunk.
+func (p *reapPass) run() error {
+	var after []byte // the last entry collected: entries of records not yet expired stay behind
+	for {
+		if err := p.s.stopping(p.ctx); err != nil {
+			return err
+		}
+		keys, pending, err := p.s.reapScan(expiryNanos(p.now), reapChunk, after)
+		if err != nil {
+			return err
+		}
+		// What a stopped pass left joins the first chunk's phase 2, which
+		// also removes the expiry entries it left (orphans, due).
+		res := &chunkResult{reaped: pending}
+		if len(keys) == 0 {
+			if len(pending) > 0 {
+				return p.removeIndexEntries(res)
+			}
+			return nil
+		}
+		if err := p.chunk(keys, res); err != nil || len(keys) < reapChunk {
+			return err
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// reapedID is an id in bucketReaped and the user its record was bound to
+// ("" for none).
+type reapedID struct {
+	id   session.ID
+	user string
+}
 
 // reapScan returns copies of up to n expiry-index keys due at limit (unix
 // nanoseconds), from the start of the index or, when after is not nil, from
-// the first key after it.
-func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
-	var keys [][]byte
-	err := s.view("reap scan", func(tx *bolt.Tx) error {
+// the first key after it; and, at the start of a pass (after is nil), the
+// ids in bucketReaped.
+func (s *Store) reapScan(limit uint64, n int, after []byte) (keys [][]byte, pending []reapedID, err error) {
+	err = s.view("reap scan", func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketExpiry)
 		if err != nil {
 			return err
@@ -175,6 +218,8 @@ func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
 			if k, _ = c.Seek(after); bytes.Equal(k, after) {
 				k, _ = c.Next()
 			}
+		} else {
+			pending = readReaped(tx)
 		}
 		for ; k != nil && len(keys) < n; k, _ = c.Next() {
 			if due(k, limit) {
@@ -185,67 +230,211 @@ func (s *Store) reapScan(limit uint64, n int, after []byte) ([][]byte, error) {
 		}
 		return nil
 	})
-	return keys, err
+	return keys, pending, err
 }
 
-// reapRound re-checks and deletes keys in one write transaction and returns
-// the records removed, how long it took until the commit (waiting for the
-// write lock and deleting), and the sessions it ended for the observer.
-func (s *Store) reapRound(keys [][]byte, now time.Time) (removed int, deleting time.Duration, ended []session.Ended, err error) {
-	start := time.Now()
-	err = s.update("reap", func(tx *bolt.Tx) error {
-		removed = 0
-		t, err := s.newTxn(tx)
-		if err != nil {
+// dueEntry is an expiry-index entry of a chunk with the id it names.
+type dueEntry struct {
+	key []byte
+	id  session.ID
+}
+
+// chunkResult is what phase 1 left for phase 2.
+type chunkResult struct {
+	reaped  []reapedID // records removed, in id order
+	expired [][]byte   // expiry entries to remove: of removed records, or malformed
+	recheck [][]byte   // expiry entries to remove if they still name no record, or one that expires at another time
+}
+
+// chunk reaps the due entries keys (in index order): phase 1, then 2, which
+// also does what res holds.
+func (p *reapPass) chunk(keys [][]byte, res *chunkResult) error {
+	if err := p.removeRecords(keys, res); err != nil {
+		return err
+	}
+	return p.removeIndexEntries(res)
+}
+
+// removeRecords is phase 1 for the due entries keys; it adds to res what
+// phase 2 is to do.
+func (p *reapPass) removeRecords(keys [][]byte, res *chunkResult) error {
+	entries := make([]dueEntry, 0, len(keys))
+	for _, k := range keys {
+		nanos, id, ok := parseExpiryKey(k)
+		if !ok || nanos > expiryNanos(p.now) {
+			res.expired = append(res.expired, k) // malformed
+			continue
+		}
+		entries = append(entries, dueEntry{k, id})
+	}
+	slices.SortFunc(entries, func(a, b dueEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
+	var hook func(lo, hi int)
+	if p.s.reapHook != nil {
+		hook = func(lo, hi int) {
+			keys := make([][]byte, 0, hi-lo)
+			for _, e := range entries[lo:hi] {
+				keys = append(keys, e.key)
+			}
+			p.s.reapHook(keys)
+		}
+	}
+	err := p.rounds(len(entries), &p.recordBatch, p.s.opts.ReapBatch, hook, func(t *txn, lo, hi int) (func(), error) {
+		var round chunkResult
+		c := t.sessions.Cursor()
+		for _, e := range entries[lo:hi] {
+			if err := t.reapEntry(c, e, p.now, &round); err != nil {
+				return nil, err
+			}
+		}
+		return func() {
+			p.removed += len(round.reaped)
+			res.reaped = append(res.reaped, round.reaped...)
+			res.expired = append(res.expired, round.expired...)
+			res.recheck = append(res.recheck, round.recheck...)
+		}, nil
+	})
+	return err
+}
+
+// reapEntry handles one due expiry-index entry in phase 1, through c, a
+// cursor of the sessions bucket, and notes in res what phase 2 is to do.
+func (t *txn) reapEntry(c *bolt.Cursor, e dueEntry, now time.Time, res *chunkResult) error {
+	k, cur := c.Seek(e.id[:])
+	if !bytes.Equal(k, e.id[:]) {
+		res.recheck = append(res.recheck, e.key) // orphan
+		return nil
+	}
+	rec, err := t.s.codec.decode(e.id, cur)
+	if err != nil {
+		t.s.sealFailed(e.id, err)
+		old, _ := decodeUnverified(e.id, cur)
+		res.expired = append(res.expired, e.key)
+		return t.reap(c, e.id, old, res)
+	}
+	if !bytes.Equal(expiryKey(rec), e.key) {
+		res.recheck = append(res.recheck, e.key) // stale: the record expires at another time now
+		return nil
+	}
+	if !rec.Expired(now) {
+		return nil // later in the current minute: a later pass
+	}
+	res.expired = append(res.expired, e.key)
+	return t.reap(c, e.id, rec, res)
+}
+
+// removeIndexEntries is phase 2: it removes the index entries res names, in
+// key order, then the reaped ids from bucketReaped.
+func (p *reapPass) removeIndexEntries(res *chunkResult) error {
+	var users [][]byte
+	for _, r := range res.reaped {
+		if r.user != "" {
+			users = append(users, userKey(r.user, r.id))
+		}
+	}
+	slices.SortFunc(users, bytes.Compare)
+	type drop struct {
+		key     []byte
+		recheck bool
+	}
+	drops := make([]drop, 0, len(res.expired)+len(res.recheck))
+	for _, k := range res.expired {
+		drops = append(drops, drop{k, false})
+	}
+	for _, k := range res.recheck {
+		drops = append(drops, drop{k, true})
+	}
+	slices.SortFunc(drops, func(a, b drop) int { return bytes.Compare(a.key, b.key) })
+	ids := slices.Clone(res.reaped)
+	slices.SortFunc(ids, func(a, b reapedID) int { return bytes.Compare(a.id[:], b.id[:]) })
+
+	// One sequence of rounds over the three lists, in this order: an id
+	// leaves bucketReaped only after its index entries.
+	step := func(t *txn, i int) error {
+		switch {
+		case i < len(users):
+			return t.removeUserKey(users[i])
+		case i < len(users)+len(drops):
+			d := drops[i-len(users)]
+			if d.recheck && !t.staleExpiryEntry(d.key) {
+				return nil
+			}
+			return t.expiry.Delete(d.key)
+		}
+		return t.unreserve(ids[i-len(users)-len(drops)].id)
+	}
+	n := len(users) + len(drops) + len(ids)
+	return p.rounds(n, &p.indexBatch, p.s.opts.ReapBatch*indexBatchFactor, nil, func(t *txn, lo, hi int) (func(), error) {
+		for i := lo; i < hi; i++ {
+			if err := step(t, i); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+}
+
+// staleExpiryEntry reports whether expiry-index entry k (well-formed) names
+// no record, or one whose current entry is another: a record that does not
+// decode keeps it, for the next pass to remove the record.
+func (t *txn) staleExpiryEntry(k []byte) bool {
+	_, id, _ := parseExpiryKey(k)
+	cur := t.sessions.Get(id[:])
+	if cur == nil {
+		return true
+	}
+	r, err := decodeUnverified(id, cur)
+	return err == nil && !bytes.Equal(expiryKey(r), k)
+}
+
+// rounds handles n items in rounds of write transactions: round handles
+// items [lo, hi) and returns a function to run once its transaction
+// committed (nil for none). A round's size starts at *batch and adapts
+// (nextBatch) up to maxBatch; *batch keeps it for the next call. before,
+// when not nil, runs ahead of each round's transaction (the tests'
+// reapHook).
+func (p *reapPass) rounds(n int, batch *int, maxBatch int, before func(lo, hi int),
+	round func(t *txn, lo, hi int) (func(), error)) error {
+	for lo := 0; lo < n; {
+		if err := p.s.stopping(p.ctx); err != nil {
 			return err
 		}
-		defer func() { ended = t.ended }()
-		c := t.expiry.Cursor()
-		for _, k := range keys {
-			if got, _ := c.Seek(k); !bytes.Equal(got, k) {
-				continue // gone since the scan: the record was refreshed or deleted
-			}
-			n, err := t.reapEntry(k, now)
+		hi := min(n, lo+*batch)
+		if before != nil {
+			before(lo, hi)
+		}
+		start := time.Now()
+		var deleting time.Duration
+		var done func()
+		var ended []session.Ended
+		err := p.s.update("reap", func(tx *bolt.Tx) error {
+			t, err := p.s.newTxn(tx)
 			if err != nil {
 				return err
 			}
-			removed += n
+			if done, err = round(t, lo, hi); err != nil {
+				return err
+			}
+			ended = t.ended
+			deleting = time.Since(start)
+			return t.flush()
+		})
+		p.s.reapTxs.Add(1)
+		if err != nil {
+			return err
 		}
-		deleting = time.Since(start)
-		return t.flush()
-	})
-	s.reapTxs.Add(1)
-	if err != nil {
-		return 0, deleting, nil, err
-	}
-	return removed, deleting, ended, nil
-}
-
-// reapEntry handles one due expiry-index entry and returns 1 if it removed
-// a record.
-func (t *txn) reapEntry(k []byte, now time.Time) (int, error) {
-	nanos, id, ok := parseExpiryKey(k)
-	if !ok || nanos > expiryNanos(now) {
-		return 0, t.expiry.Delete(k) // malformed
-	}
-	cur := t.sessions.Get(id[:])
-	if cur == nil {
-		return 0, t.expiry.Delete(k) // orphan
-	}
-	rec, err := t.s.codec.decode(id, cur)
-	if err != nil {
-		t.s.sealFailed(id, err)
-		old, _ := decodeUnverified(id, cur)
-		if err := t.end(id, old); err != nil {
-			return 0, err
+		if done != nil {
+			done()
 		}
-		return 1, t.expiry.Delete(k)
+		p.s.opts.Observer.ReportEnded(p.ctx, session.EndExpired, ended)
+		d := time.Since(start)
+		if d > p.longest {
+			p.longest, p.longestDeleting = d, deleting
+		}
+		if d > slowRound {
+			p.slowRounds++
+		}
+		*batch = nextBatch(*batch, d, maxBatch)
+		lo = hi
 	}
-	if !bytes.Equal(expiryKey(rec), k) {
-		return 0, t.expiry.Delete(k) // stale: the record expires at another time now
-	}
-	if !rec.Expired(now) {
-		return 0, nil // later in the current minute: a later pass
-	}
-	return 1, t.end(id, rec)
+	return nil
 }

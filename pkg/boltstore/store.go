@@ -236,7 +236,7 @@ func (s *Store) prepare() error {
 				return s.pathErr(err)
 			}
 		}
-		return s.pathErr(s.createRenewedBucket())
+		return s.pathErr(s.createOptionalBuckets())
 	}
 	if s.readOnly {
 		return fmt.Errorf("%w: %s is not a sesbolt database (no meta bucket)", ErrSchema, s.path)
@@ -245,7 +245,7 @@ func (s *Store) prepare() error {
 		if version, err := checkSchema(tx); err != nil || version > 0 {
 			return err
 		}
-		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers, bucketRenewed} {
+		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers, bucketRenewed, bucketReaped} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}

@@ -59,19 +59,27 @@ func (t *txn) bury(id session.ID, until time.Time) error {
 	return b.Put(id[:], tombstoneValue(until))
 }
 
-// createRenewedBucket creates bucketRenewed in a file that lacks it (one
-// written by a version before tombstones). It runs at a writable Open.
-func (s *Store) createRenewedBucket() error {
-	var exists bool
+// createOptionalBuckets creates bucketRenewed and bucketReaped in a file
+// that lacks them (one written by an older version). It runs at a writable
+// Open.
+func (s *Store) createOptionalBuckets() error {
+	optional := [][]byte{bucketRenewed, bucketReaped}
+	exists := true
 	if err := s.view("open", func(tx *bolt.Tx) error {
-		exists = tx.Bucket(bucketRenewed) != nil
+		for _, name := range optional {
+			exists = exists && tx.Bucket(name) != nil
+		}
 		return nil
 	}); err != nil || exists {
 		return err
 	}
 	return s.update("create buckets", func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketRenewed)
-		return err
+		for _, name := range optional {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

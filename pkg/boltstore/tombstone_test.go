@@ -119,15 +119,23 @@ func TestReaperRemovesTombstones(t *testing.T) {
 	}
 }
 
-// TestOpenAddsTheRenewedBucket: a file written before tombstones (no
-// "renewed" bucket) opens read-only as it is and gets the bucket at a
-// writable open, without a schema change.
-func TestOpenAddsTheRenewedBucket(t *testing.T) {
+// TestOpenAddsTheOptionalBuckets: a file written before tombstones and
+// two-phase expiry passes (no "renewed" or "reaped" bucket) opens read-only
+// as it is and gets the buckets at a writable open, without a schema
+// change.
+func TestOpenAddsTheOptionalBuckets(t *testing.T) {
 	s, path := openTemp(t)
 	now := sessiontest.Base()
 	rec := insert(t, s, 1, now, nil)[0]
 	s.Close()
-	editBolt(t, path, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("renewed")) })
+	editBolt(t, path, func(tx *bolt.Tx) error {
+		for _, name := range []string{"renewed", "reaped"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 
 	ro := openAt(t, path, &boltstore.Options{ReadOnly: true, Keys: testKeys(t), Logger: quietLogger()})
 	ctx := context.Background()
@@ -148,8 +156,10 @@ func TestOpenAddsTheRenewedBucket(t *testing.T) {
 	mustCheck(t, s)
 	s.Close()
 	editBolt(t, path, func(tx *bolt.Tx) error {
-		if tx.Bucket([]byte("renewed")) == nil {
-			t.Error("the writable open did not create the renewed bucket")
+		for _, name := range []string{"renewed", "reaped"} {
+			if tx.Bucket([]byte(name)) == nil {
+				t.Errorf("the writable open did not create the %s bucket", name)
+			}
 		}
 		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); len(v) != 8 || v[7] != boltstore.SchemaVersion {
 			t.Errorf("schema version %x, want %d unchanged", v, boltstore.SchemaVersion)

@@ -92,7 +92,7 @@ func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 
 	switch {
 	case c.Create != nil:
-		if cur != nil || t.tombstoned(id) {
+		if cur != nil || t.reserved(id) {
 			return nil, reject(fmt.Errorf("%w: %s", session.ErrExists, id))
 		}
 		p := prep
@@ -135,7 +135,7 @@ func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 		return nil, reject(fmt.Errorf("%w: %s expired", session.ErrNotFound, id))
 	}
 	target := c.TargetID()
-	if target != id && (t.sessions.Get(target[:]) != nil || t.tombstoned(target)) {
+	if target != id && (t.sessions.Get(target[:]) != nil || t.reserved(target)) {
 		return nil, reject(fmt.Errorf("%w: renew onto %s", session.ErrExists, target))
 	}
 	if p.err != nil {
@@ -254,7 +254,7 @@ func (t *txn) importRecords(recs []*session.Record, now time.Time) (int, error) 
 	var todo []ready
 	seen := make(map[session.ID]bool, len(recs))
 	for _, r := range recs {
-		if seen[r.ID] || r.Expired(now) || t.sessions.Get(r.ID[:]) != nil || t.tombstoned(r.ID) {
+		if seen[r.ID] || r.Expired(now) || t.sessions.Get(r.ID[:]) != nil || t.reserved(r.ID) {
 			continue
 		}
 		seen[r.ID] = true
@@ -355,7 +355,11 @@ func (t *txn) addUserEntry(user string, id session.ID) error {
 // removeUserEntry removes the user-index entry (user, id) if present,
 // counting a user who has no entries left.
 func (t *txn) removeUserEntry(user string, id session.ID) error {
-	key := userKey(user, id)
+	return t.removeUserKey(userKey(user, id))
+}
+
+// removeUserKey is removeUserEntry by the entry's key.
+func (t *txn) removeUserKey(key []byte) error {
 	if k, _ := t.users.Cursor().Seek(key); !bytes.Equal(k, key) {
 		return nil
 	}
