@@ -98,18 +98,20 @@ func (s *Store) reapLoop(interval time.Duration) {
 // Round sizing: a round aims at reapRoundTarget and never exceeds
 // ReapBatch entries; it starts at reapFirstBatch entries (or ReapBatch if
 // smaller) and never goes below reapMinBatch. A chunk holds at most
-// reapChunk entries (about 100 bytes each while the pass runs).
+// reapChunk entries, about 250 bytes each while the pass runs (16 MiB).
+// The larger the chunk, the fewer times a pass rewrites the user index:
+// a chunk's user entries are spread over all of it.
 const (
 	reapRoundTarget = 10 * time.Millisecond
 	reapFirstBatch  = 64
 	reapMinBatch    = 16
-	reapChunk       = 1 << 15
+	reapChunk       = 1 << 16
 )
 
 // indexBatchFactor is how many times ReapBatch a round of phase 2 may
-// handle: its entries are removed in key order, so a thousand of them share
-// a few dozen pages, where a thousand records removed in phase 1 dirty
-// about a thousand.
+// handle: its entries are removed in key order, so many share a page,
+// where each record removed in phase 1 dirties a page of its own. Time
+// still bounds the rounds.
 const indexBatchFactor = 16
 
 // nextBatch returns the size of the round after one of size batch that took
@@ -135,9 +137,11 @@ type reapPass struct {
 	ctx context.Context
 	now time.Time
 
-	// The size of the next round of each phase: removing records costs
-	// more per entry than removing index entries.
-	recordBatch, indexBatch int
+	// The size of the next round of each kind, kept from chunk to chunk:
+	// the cost of an entry differs between them (a record dirties a page
+	// of its own; a chunk's expiry entries are neighbours; its user
+	// entries are spread over the whole user index).
+	recordBatch, userBatch, expiryBatch, idBatch int
 
 	removed                  int
 	longest, longestDeleting time.Duration
@@ -150,7 +154,7 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	defer s.reapMu.Unlock()
 	start := time.Now()
 	first := min(reapFirstBatch, s.opts.ReapBatch)
-	p := &reapPass{s: s, ctx: ctx, now: now, recordBatch: first, indexBatch: first}
+	p := &reapPass{s: s, ctx: ctx, now: now, recordBatch: first, userBatch: first, expiryBatch: first, idBatch: first}
 	err := p.run()
 	if err == nil {
 		_, err = s.reapTombstones(ctx, now)
@@ -233,12 +237,6 @@ func (s *Store) reapScan(limit uint64, n int, after []byte) (keys [][]byte, pend
 	return keys, pending, err
 }
 
-// dueEntry is an expiry-index entry of a chunk with the id it names.
-type dueEntry struct {
-	key []byte
-	id  session.ID
-}
-
 // chunkResult is what phase 1 left for phase 2.
 type chunkResult struct {
 	reaped  []reapedID // records removed, in id order
@@ -258,31 +256,24 @@ func (p *reapPass) chunk(keys [][]byte, res *chunkResult) error {
 // removeRecords is phase 1 for the due entries keys; it adds to res what
 // phase 2 is to do.
 func (p *reapPass) removeRecords(keys [][]byte, res *chunkResult) error {
-	entries := make([]dueEntry, 0, len(keys))
+	entries := make([][]byte, 0, len(keys)) // the well-formed keys, in the order of the ids they end with
 	for _, k := range keys {
-		nanos, id, ok := parseExpiryKey(k)
-		if !ok || nanos > expiryNanos(p.now) {
+		if nanos, _, ok := parseExpiryKey(k); !ok || nanos > expiryNanos(p.now) {
 			res.expired = append(res.expired, k) // malformed
 			continue
 		}
-		entries = append(entries, dueEntry{k, id})
+		entries = append(entries, k)
 	}
-	slices.SortFunc(entries, func(a, b dueEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
+	slices.SortFunc(entries, func(a, b []byte) int { return bytes.Compare(a[len(a)-idSize:], b[len(b)-idSize:]) })
 	var hook func(lo, hi int)
 	if p.s.reapHook != nil {
-		hook = func(lo, hi int) {
-			keys := make([][]byte, 0, hi-lo)
-			for _, e := range entries[lo:hi] {
-				keys = append(keys, e.key)
-			}
-			p.s.reapHook(keys)
-		}
+		hook = func(lo, hi int) { p.s.reapHook(entries[lo:hi:hi]) }
 	}
 	err := p.rounds(len(entries), &p.recordBatch, p.s.opts.ReapBatch, hook, func(t *txn, lo, hi int) (func(), error) {
 		var round chunkResult
 		c := t.sessions.Cursor()
-		for _, e := range entries[lo:hi] {
-			if err := t.reapEntry(c, e, p.now, &round); err != nil {
+		for _, k := range entries[lo:hi] {
+			if err := t.reapEntry(c, k, p.now, &round); err != nil {
 				return nil, err
 			}
 		}
@@ -296,30 +287,32 @@ func (p *reapPass) removeRecords(keys [][]byte, res *chunkResult) error {
 	return err
 }
 
-// reapEntry handles one due expiry-index entry in phase 1, through c, a
-// cursor of the sessions bucket, and notes in res what phase 2 is to do.
-func (t *txn) reapEntry(c *bolt.Cursor, e dueEntry, now time.Time, res *chunkResult) error {
-	k, cur := c.Seek(e.id[:])
-	if !bytes.Equal(k, e.id[:]) {
-		res.recheck = append(res.recheck, e.key) // orphan
+// reapEntry handles due expiry-index entry key (well-formed) in phase 1,
+// through c, a cursor of the sessions bucket, and notes in res what phase 2
+// is to do.
+func (t *txn) reapEntry(c *bolt.Cursor, key []byte, now time.Time, res *chunkResult) error {
+	_, id, _ := parseExpiryKey(key)
+	k, cur := c.Seek(id[:])
+	if !bytes.Equal(k, id[:]) {
+		res.recheck = append(res.recheck, key) // orphan
 		return nil
 	}
-	rec, err := t.s.codec.decode(e.id, cur)
+	rec, err := t.s.codec.decode(id, cur)
 	if err != nil {
-		t.s.sealFailed(e.id, err)
-		old, _ := decodeUnverified(e.id, cur)
-		res.expired = append(res.expired, e.key)
-		return t.reap(c, e.id, old, res)
+		t.s.sealFailed(id, err)
+		old, _ := decodeUnverified(id, cur)
+		res.expired = append(res.expired, key)
+		return t.reap(c, id, old, res)
 	}
-	if !bytes.Equal(expiryKey(rec), e.key) {
-		res.recheck = append(res.recheck, e.key) // stale: the record expires at another time now
+	if !bytes.Equal(expiryKey(rec), key) {
+		res.recheck = append(res.recheck, key) // stale: the record expires at another time now
 		return nil
 	}
 	if !rec.Expired(now) {
 		return nil // later in the current minute: a later pass
 	}
-	res.expired = append(res.expired, e.key)
-	return t.reap(c, e.id, rec, res)
+	res.expired = append(res.expired, key)
+	return t.reap(c, id, rec, res)
 }
 
 // removeIndexEntries is phase 2: it removes the index entries res names, in
@@ -347,23 +340,29 @@ func (p *reapPass) removeIndexEntries(res *chunkResult) error {
 	ids := slices.Clone(res.reaped)
 	slices.SortFunc(ids, func(a, b reapedID) int { return bytes.Compare(a.id[:], b.id[:]) })
 
-	// One sequence of rounds over the three lists, in this order: an id
-	// leaves bucketReaped only after its index entries.
-	step := func(t *txn, i int) error {
-		switch {
-		case i < len(users):
-			return t.removeUserKey(users[i])
-		case i < len(users)+len(drops):
-			d := drops[i-len(users)]
-			if d.recheck && !t.staleExpiryEntry(d.key) {
-				return nil
-			}
-			return t.expiry.Delete(d.key)
-		}
-		return t.unreserve(ids[i-len(users)-len(drops)].id)
+	// In this order: an id leaves bucketReaped only after its entries.
+	limit := p.s.opts.ReapBatch * indexBatchFactor
+	if err := p.each(len(users), &p.userBatch, limit, func(t *txn, i int) error {
+		return t.removeUserKey(users[i])
+	}); err != nil {
+		return err
 	}
-	n := len(users) + len(drops) + len(ids)
-	return p.rounds(n, &p.indexBatch, p.s.opts.ReapBatch*indexBatchFactor, nil, func(t *txn, lo, hi int) (func(), error) {
+	if err := p.each(len(drops), &p.expiryBatch, limit, func(t *txn, i int) error {
+		if drops[i].recheck && !t.staleExpiryEntry(drops[i].key) {
+			return nil
+		}
+		return t.expiry.Delete(drops[i].key)
+	}); err != nil {
+		return err
+	}
+	return p.each(len(ids), &p.idBatch, limit, func(t *txn, i int) error {
+		return t.unreserve(ids[i].id)
+	})
+}
+
+// each runs step for items [0, n) in rounds (see rounds).
+func (p *reapPass) each(n int, batch *int, maxBatch int, step func(t *txn, i int) error) error {
+	return p.rounds(n, batch, maxBatch, nil, func(t *txn, lo, hi int) (func(), error) {
 		for i := lo; i < hi; i++ {
 			if err := step(t, i); err != nil {
 				return nil, err
