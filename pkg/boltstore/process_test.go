@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,12 +24,13 @@ import (
 // Child processes: the test binary re-executed with -test.run selecting
 // TestHelperProcess and these environment variables set.
 const (
-	envHelper = "BOLTSTORE_TEST_HELPER" // "hold" or "write"
+	envHelper = "BOLTSTORE_TEST_HELPER" // "hold", "write" or "purge"
 	envDB     = "BOLTSTORE_TEST_DB"
+	envAt     = "BOLTSTORE_TEST_AT" // "purge": the instant, unix nanoseconds
 )
 
 // TestHelperProcess is not a test: it is the body of the child processes
-// started by TestOpenLocked and TestCrashDurability.
+// started by TestOpenLocked, TestCrashDurability and TestReapCrashRecovery.
 func TestHelperProcess(t *testing.T) {
 	mode := os.Getenv(envHelper)
 	if mode == "" {
@@ -39,7 +41,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	s, err := boltstore.Open(os.Getenv(envDB), &boltstore.Options{Keys: kr, ReapInterval: -1, Logger: quietLogger()})
+	s, err := boltstore.Open(os.Getenv(envDB), &boltstore.Options{Keys: kr, ReapInterval: -1, ReapBatch: 16, Logger: quietLogger()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -69,6 +71,21 @@ func TestHelperProcess(t *testing.T) {
 			})
 		}
 		wg.Wait()
+	case "purge":
+		// Run an expiry pass in rounds of at most 16 entries, printing
+		// "round" before each round's write transaction, until killed.
+		nanos, err := strconv.ParseInt(os.Getenv(envAt), 10, 64)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "instant:", err)
+			os.Exit(2)
+		}
+		boltstore.SetReapHook(s, func([][]byte) { fmt.Println("round") })
+		if _, err := s.Purge(context.Background(), time.Unix(0, nanos)); err != nil {
+			fmt.Fprintln(os.Stderr, "purge:", err)
+			os.Exit(3)
+		}
+		fmt.Println("done")
+		io.Copy(io.Discard, os.Stdin)
 	}
 	s.Close()
 	os.Exit(0)
@@ -78,8 +95,15 @@ func TestHelperProcess(t *testing.T) {
 // stdout; the child is killed and reaped at cleanup at the latest.
 func startHelper(t *testing.T, mode, db string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
 	t.Helper()
+	return startHelperEnv(t, mode, db)
+}
+
+// startHelperEnv is startHelper with more environment variables (NAME=value)
+// for the child.
+func startHelperEnv(t *testing.T, mode, db string, env ...string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envHelper+"="+mode, envDB+"="+db)
+	cmd.Env = append(append(os.Environ(), envHelper+"="+mode, envDB+"="+db), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,5 +178,84 @@ func TestCheckReportsBadReapedEntries(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("Check found %d problems, want %d: %q", len(got), len(want), got)
+	}
+}
+
+// TestReapCrashRecovery kills a process in the middle of an expiry pass
+// (SIGKILL, after a few rounds committed) and checks the file it leaves:
+// consistent, every live session intact, and the next pass removes exactly
+// what the killed one had not, with nothing left pending.
+func TestReapCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	ctx := context.Background()
+	now := sessiontest.Base()
+	s := openAt(t, path, testOptions(t))
+	users := []string{"erin", "frank", "grace", ""}
+	const expiredN = 400
+	expired := insert(t, s, expiredN, now, func(i int) string { return users[i%len(users)] })
+	live := insert(t, s, 20, now.Add(time.Hour), func(i int) string { return users[i%len(users)] })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	at := expired[0].Expires()
+
+	pending := 0
+	for _, rounds := range []int{1, 4, 9} {
+		cmd, out, _ := startHelperEnv(t, "purge", path, envAt+"="+strconv.FormatInt(at.UnixNano(), 10))
+		for i := 0; i < rounds; i++ {
+			line, err := out.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading the child after %d rounds: %v", i, err)
+			}
+			if strings.TrimSpace(line) == "done" {
+				t.Fatalf("the pass ended after %d rounds; the test wants to kill it earlier", i)
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		// Rounds run in id order over the whole set, so each kill leaves a
+		// few records more removed, with their index entries pending.
+		opts := testOptions(t)
+		opts.Verify = true
+		s := openAt(t, path, opts)
+		mustCheck(t, s)
+		for _, r := range live {
+			if _, err := s.Load(ctx, r.ID, at); err != nil {
+				t.Fatalf("after a kill at round %d: live session %s: %v", rounds, r.ID, err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pending = bucketCounts(t, path)["reaped"]
+	}
+	if pending == 0 {
+		t.Fatal("the last kill left no removed record with its index entries pending: recovery untested")
+	}
+
+	s = openAt(t, path, testOptions(t))
+	removed, err := s.Purge(ctx, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats(ctx, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sessions != int64(len(live)) || st.Users != int64(len(users)-1) {
+		t.Fatalf("after the last pass (it removed %d): %d sessions of %d users; want %d of %d",
+			removed, st.Sessions, st.Users, len(live), len(users)-1)
+	}
+	mustCheck(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if counts := bucketCounts(t, path); counts["reaped"] != 0 || counts["expiry"] != len(live) || counts["users"] != len(live)*3/4 {
+		t.Fatalf("buckets after the last pass: %v; want nothing pending and the entries of the %d live sessions", counts, len(live))
 	}
 }
