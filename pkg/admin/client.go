@@ -312,7 +312,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 
 // do sends one request and maps transport failures: a failed dial is
 // ErrUnavailable (ErrForbidden when permission was denied), a ctx that
-// ended is its error.
+// ended is its error. Its errors name the route, never the URL.
 func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
@@ -326,6 +326,12 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 	resp, err := c.hc.Do(req)
 	if err == nil {
 		return resp, nil
+	}
+	// The *url.Error names the whole URL, whose path may hold a session id
+	// and whose query a user name; what names the route instead.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
 	what := method + " " + routeOf(path)
 	if cerr := ctx.Err(); cerr != nil {

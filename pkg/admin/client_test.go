@@ -733,3 +733,35 @@ func TestExpireReportsRevoked(t *testing.T) {
 		t.Errorf("reported %d ends (%+v); %d sessions missing", len(got), got, len(want))
 	}
 }
+
+// TestClientTransportErrorsNameNoIDs: a connection that breaks after the
+// dial is an error naming the route, not the URL, so neither a session id
+// in the path nor a user name in the query reaches the message.
+func TestClientTransportErrorsNameNoIDs(t *testing.T) {
+	// A server that hangs up on every request without answering.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = c.Close()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	client := admin.NewClient(srv.URL, srv.Client())
+	calls := map[string]func() error{
+		"List":   func() error { _, err := client.List(ctx, admin.ListQuery{User: secret}); return err },
+		"Get":    func() error { _, err := client.Get(ctx, idBob); return err },
+		"Expire": func() error { _, err := client.Expire(ctx, idBob); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		if err == nil {
+			t.Fatalf("%s through a server that hangs up succeeded", name)
+		}
+		if msg := err.Error(); strings.Contains(msg, secret) || strings.Contains(msg, idBob.String()) || !strings.Contains(msg, "/v1/sessions") {
+			t.Errorf("%s: %q; want the route, without the id or user name", name, msg)
+		}
+		if errors.Is(err, admin.ErrUnavailable) {
+			t.Errorf("%s: %v: the dial succeeded, the server is not unavailable", name, err)
+		}
+	}
+}
