@@ -164,8 +164,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &responseWriter{ResponseWriter: w}
 	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
+	setAnswerHeaders(hdr)
 
 	pattern := "(unknown)"
 	var err error
@@ -178,7 +177,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if rw.wroteHeader {
 				rw.midStream = true
 			} else {
-				h.writeError(rw, err)
+				writeError(rw, err)
 			}
 		}
 		h.logRequest(r.Context(), r.Method, pattern, rw, err, time.Since(start))
@@ -187,7 +186,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, arg, ok := route(r.URL.Path)
 	if !ok {
 		err = apiError(http.StatusNotFound, codeNoRoute, "admin: no route %s %q", r.Method, r.URL.Path)
-		h.writeError(rw, err)
+		writeError(rw, err)
 		return
 	}
 	pattern = ep.pattern
@@ -196,7 +195,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Allow", ep.allow())
 		err = apiError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
 			"admin: method %q not allowed on %s (allowed: %s)", r.Method, ep.pattern, ep.allow())
-		h.writeError(rw, err)
+		writeError(rw, err)
 		return
 	}
 	err = fn(h, rw, r, arg)
@@ -204,7 +203,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rw.wroteHeader {
 			rw.midStream = true // only the log and the trailer tell
 		} else {
-			h.writeError(rw, err)
+			writeError(rw, err)
 		}
 	}
 }
@@ -242,8 +241,14 @@ func (h *handler) logRequest(ctx context.Context, method, pattern string, rw *re
 	h.log.LogAttrs(ctx, level, "admin request", attrs...)
 }
 
+// setAnswerHeaders sets the headers every answer of the API carries.
+func setAnswerHeaders(hdr http.Header) {
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+}
+
 // writeError answers err as {"error":{"code":...,"message":...}}.
-func (h *handler) writeError(w *responseWriter, err error) {
+func writeError(w *responseWriter, err error) {
 	status, code := classify(err)
 	hdr := w.Header()
 	hdr.Del("Trailer")

@@ -244,27 +244,26 @@ func (s *SocketServer) allowed(p peer) bool {
 // guard answers refused peers with 403 and counts the handlers in flight.
 func (s *SocketServer) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// refuse answers without running h, and closes the connection.
+		refuse := func(err *Error) {
+			hdr := w.Header()
+			hdr.Set("Connection", "close")
+			setAnswerHeaders(hdr)
+			writeError(&responseWriter{ResponseWriter: w}, err)
+		}
 		p, _ := r.Context().Value(peerKey{}).(peer)
 		if !s.allowed(p) {
-			w.Header().Set("Connection", "close")
 			msg := "admin: this admin socket serves only its owner's uid and root"
 			if p.known {
 				msg = fmt.Sprintf("admin: peer uid %d is not allowed on this admin socket: run as the application's user or root", p.uid)
 			}
-			writeJSON(&responseWriter{ResponseWriter: w}, http.StatusForbidden,
-				struct {
-					Error Error `json:"error"`
-				}{Error{Code: codeForbidden, Message: msg}})
+			refuse(&Error{Status: http.StatusForbidden, Code: codeForbidden, Message: msg})
 			return
 		}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
-			w.Header().Set("Connection", "close")
-			writeJSON(&responseWriter{ResponseWriter: w}, http.StatusServiceUnavailable,
-				struct {
-					Error Error `json:"error"`
-				}{Error{Code: codeClosed, Message: "admin: the admin socket is shutting down"}})
+			refuse(&Error{Status: http.StatusServiceUnavailable, Code: codeClosed, Message: "admin: the admin socket is shutting down"})
 			return
 		}
 		s.inflight.Add(1)

@@ -398,6 +398,20 @@ func TestServeRefusesTCP(t *testing.T) {
 	if !strings.Contains(logs.String(), "refused peer") {
 		t.Errorf("refusal not logged: %s", logs)
 	}
+	// The refusal is an answer of the API like any other (docs/admin-api.md).
+	resp, err := http.Get("http://" + l.Addr().String() + "/v1/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	for k, want := range map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("403 answer: %s %q, want %q", k, got, want)
+		}
+	}
+	if !resp.Close {
+		t.Error("the refused peer's connection was left open")
+	}
 }
 
 // TestSocketRefusesOtherUID runs a client as user nobody against a socket
