@@ -393,8 +393,8 @@ type expireRequest struct {
 }
 
 func (h *handler) expire(w *responseWriter, r *http.Request, _ string) error {
-	var req expireRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
+	req, err := decodeJSON[expireRequest](w, r, false)
+	if err != nil {
 		return err
 	}
 	set := 0
@@ -410,7 +410,6 @@ func (h *handler) expire(w *responseWriter, r *http.Request, _ string) error {
 		return fmt.Errorf(`%w: "except" goes only with "user"`, session.ErrInvalid)
 	}
 	var n int
-	var err error
 	switch {
 	case req.IDs != nil:
 		if len(*req.IDs) > MaxExpireIDs {
@@ -461,8 +460,8 @@ type purgeResponse struct {
 }
 
 func (h *handler) purge(w *responseWriter, r *http.Request, _ string) error {
-	var req purgeRequest
-	if err := decodeJSON(w, r, &req, true); err != nil {
+	req, err := decodeJSON[purgeRequest](w, r, true)
+	if err != nil {
 		return err
 	}
 	n, err := h.svc.Purge(r.Context(), req.DryRun)
@@ -642,18 +641,24 @@ func readRecords(body io.Reader, limit int64) ([]*session.Record, error) {
 	}
 }
 
-// decodeJSON decodes the body of a POST into v: Content-Type
-// application/json, at most MaxBodyBytes, one JSON object with no unknown
-// field and nothing after it. With allowEmpty an empty body leaves v as is.
-func decodeJSON(w *responseWriter, r *http.Request, v any, allowEmpty bool) error {
+// decodeJSON decodes the body of a POST as a T: Content-Type
+// application/json, at most MaxBodyBytes, one JSON object (not null) with
+// no unknown field and nothing after it. With allowEmpty an empty body
+// gives the zero T.
+func decodeJSON[T any](w *responseWriter, r *http.Request, allowEmpty bool) (T, error) {
+	var zero T
 	if err := checkContentType(r, "application/json"); err != nil {
-		return err
+		return zero, err
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	var v *T // stays nil for null, which is no object
+	err := dec.Decode(&v)
 	if err == io.EOF && allowEmpty {
-		return nil
+		return zero, nil
+	}
+	if err == nil && v == nil {
+		err = errors.New("null is not a JSON object")
 	}
 	if err == nil {
 		if extra := dec.Decode(&struct{}{}); extra != io.EOF {
@@ -667,11 +672,11 @@ func decodeJSON(w *responseWriter, r *http.Request, v any, allowEmpty bool) erro
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("%w: request body exceeds %d bytes: %w", session.ErrTooLarge, MaxBodyBytes, err)
+			return zero, fmt.Errorf("%w: request body exceeds %d bytes: %w", session.ErrTooLarge, MaxBodyBytes, err)
 		}
-		return fmt.Errorf("%w: request body: %w", session.ErrInvalid, err)
+		return zero, fmt.Errorf("%w: request body: %w", session.ErrInvalid, err)
 	}
-	return nil
+	return *v, nil
 }
 
 // checkContentType requires the request's media type to be one of want.

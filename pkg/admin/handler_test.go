@@ -103,6 +103,9 @@ func TestHandlerErrors(t *testing.T) {
 		{"purge no type", "POST", "/v1/purge", "", ``, 415, "unsupported_media_type"},
 		{"purge wrong type", "POST", "/v1/purge", jsonType, `{"dry_run":"yes"}`, 400, "invalid"},
 		{"purge unknown", "POST", "/v1/purge", jsonType, `{"dryrun":true}`, 400, "invalid"},
+		{"purge null", "POST", "/v1/purge", jsonType, `null`, 400, "invalid"},
+		{"purge blank", "POST", "/v1/purge", jsonType, " \n", 200, ""},
+		{"expire null", "POST", "/v1/expire", jsonType, `null`, 400, "invalid"},
 
 		// import bodies
 		{"import json type", "POST", "/v1/import", "text/plain", "", 415, "unsupported_media_type"},
