@@ -616,7 +616,9 @@ func readRecords(body io.Reader, limit int64) ([]*session.Record, error) {
 			if errors.As(err, &mbe) {
 				return nil, fmt.Errorf("%w: import body exceeds %d bytes: %w", session.ErrTooLarge, limit, err)
 			}
-			return nil, fmt.Errorf("admin: reading the import body: %w", err)
+			// The client's side broke off (it hung up, or sent less than it
+			// announced): bad input, not a failure of the store.
+			return nil, fmt.Errorf("%w: reading the import body: %w", session.ErrInvalid, err)
 		}
 		if t := bytes.TrimSpace(b); len(t) > 0 {
 			var rec *session.Record

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -353,4 +355,40 @@ func TestNewHandlerNilService(t *testing.T) {
 		}
 	}()
 	admin.NewHandler(nil, nil)
+}
+
+// brokenBody yields some bytes and then fails, as the body of a client
+// that hung up mid-request does.
+type brokenBody struct{ sent bool }
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, `{"id":`), nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+// TestHandlerBrokenBody: a request body that breaks off is the client's
+// fault (400 invalid, logged at INFO), never the store's (500 internal),
+// and nothing is imported.
+func TestHandlerBrokenBody(t *testing.T) {
+	logger, logs := newLogger()
+	local := admin.NewLocal(newFullStore(t), fixedClock)
+	h := admin.NewHandler(local, &admin.HandlerOptions{Logger: logger})
+	for target, ctype := range map[string]string{"/v1/import": ndjsonType, "/v1/expire": jsonType} {
+		req := httptest.NewRequest(http.MethodPost, target, &brokenBody{})
+		req.Header.Set("Content-Type", ctype)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"code":"invalid"`) {
+			t.Errorf("POST %s with a broken body: %d %s, want 400 invalid", target, rec.Code, rec.Body)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, "level=ERROR") {
+		t.Errorf("a broken request body logged as an error of the application:\n%s", out)
+	}
+	if st, err := local.Stats(ctx); err != nil || st.Sessions != int64(len(seed())) {
+		t.Errorf("Stats = %+v, %v: a broken import wrote", st, err)
+	}
 }
