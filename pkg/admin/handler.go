@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -236,7 +237,7 @@ func (h *handler) logRequest(ctx context.Context, method, pattern string, rw *re
 		attrs = append(attrs, slog.Int("count", rw.count))
 	}
 	if err != nil && (status >= 500 || rw.midStream) {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", redactIDs(err.Error())))
 	}
 	h.log.LogAttrs(ctx, level, "admin request", attrs...)
 }
@@ -246,6 +247,14 @@ func setAnswerHeaders(hdr http.Header) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 }
+
+// uuidPattern matches a session id in its canonical form, in either case.
+var uuidPattern = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// redactIDs replaces every session id in s, an error message about to be
+// logged, by "{id}": a store's error may name the record it failed on, and
+// the request log never carries ids.
+func redactIDs(s string) string { return uuidPattern.ReplaceAllLiteralString(s, "{id}") }
 
 // writeError answers err as {"error":{"code":...,"message":...}}.
 func writeError(w *responseWriter, err error) {

@@ -392,3 +392,24 @@ func TestHandlerBrokenBody(t *testing.T) {
 		t.Errorf("Stats = %+v, %v: a broken import wrote", st, err)
 	}
 }
+
+// TestHandlerLogsNoIDsOfServerErrors: a store's error may name a session
+// id (boltstore: "encoding record <id>"); the request log keeps the
+// message but not the id, and the client still gets it whole.
+func TestHandlerLogsNoIDsOfServerErrors(t *testing.T) {
+	logger, logs := newLogger()
+	upper := "0F8E4D2C-5B1A-4C3E-9D7F-2A6B8C0E1F34" // as a message might spell one
+	storeErr := fmt.Errorf("store: record %s (also %s): disk on fire", idBob, upper)
+	h := admin.NewHandler(errService{err: storeErr}, &admin.HandlerOptions{Logger: logger})
+	res := doRaw(t, h, "GET", "/v1/stats", "", nil)
+	if res.status != http.StatusInternalServerError || res.msg != storeErr.Error() {
+		t.Fatalf("%d %q, want 500 %q", res.status, res.msg, storeErr)
+	}
+	out := logs.String()
+	if strings.Contains(out, idBob.String()) || strings.Contains(out, upper) {
+		t.Errorf("log names a session id:\n%s", out)
+	}
+	if !strings.Contains(out, "store: record {id} (also {id}): disk on fire") {
+		t.Errorf("log lacks the error with its ids replaced:\n%s", out)
+	}
+}
