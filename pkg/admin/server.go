@@ -123,7 +123,13 @@ type peerKey struct{}
 // The server has no write timeout (a backup streams for as long as it
 // takes), a 10 s header timeout and a 64 KiB header limit. Serve errors
 // other than a clean Close are logged.
+//
+// Serve panics if l or h is nil, at the call rather than in the serving
+// goroutine, where a nil listener would bring the whole process down.
 func Serve(l net.Listener, h http.Handler, logger *slog.Logger) *SocketServer {
+	if l == nil || h == nil {
+		panic("admin: Serve: nil net.Listener or http.Handler")
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -205,7 +211,7 @@ func (s *SocketServer) connContext(ctx context.Context, c net.Conn) context.Cont
 		attrs := []any{"addr", s.l.Addr().String()}
 		if p.known {
 			attrs = append(attrs, "uid", p.uid, "pid", p.pid)
-		} else {
+		} else if p.err != nil {
 			attrs = append(attrs, "error", p.err.Error())
 		}
 		s.log.Warn("admin socket: refused peer", attrs...)
