@@ -80,7 +80,8 @@ type FileID struct {
 func FileIDOf(fi fs.FileInfo) (id FileID, ok bool) { return fileIDOf(fi) }
 
 // FileBacked is implemented by stores kept in one file (boltstore.Store).
-// Path returns the file's path as given to open it. ServeSocket puts its
+// Path returns the file's path as given to open it; "" means the store has
+// no file, as if it did not implement FileBacked. ServeSocket puts its
 // socket beside that file by default, where sesctl --db FILE looks for it,
 // and Local.Info reports the file.
 type FileBacked interface {
