@@ -165,16 +165,26 @@ func startUnix(args ...string) (*Server, error) {
 func launch(dir, network, addr string, args ...string) (*Server, error) {
 	all := append([]string{
 		"--dir", dir,
-		"--logfile", filepath.Join(dir, "redis.log"),
+		"--logfile", filepath.Join(dir, logName),
 		"--save", "",
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--bind", "127.0.0.1",
 	}, args...)
+	// What redis-server writes before it opens its log file (a directive
+	// it does not know, a directory it cannot use) goes to its standard
+	// output and error, kept beside the log for failure messages.
+	out, err := os.Create(filepath.Join(dir, outName))
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
 	cmd := exec.Command("redis-server", all...)
 	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
 	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	out.Close() // the process has its own descriptor
+	if err != nil {
 		return nil, fmt.Errorf("redistest: starting redis-server: %w", err)
 	}
 	s := &Server{Network: network, Addr: addr, dir: dir, cmd: cmd, done: make(chan struct{})}
@@ -303,16 +313,30 @@ func (s *Server) Stop() error {
 // Done is closed when the server process has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// logTail returns the end of the server's log, for failure messages.
+// The files in a server's directory that failure messages quote.
+const (
+	logName = "redis.log" // the server's log file (--logfile)
+	outName = "redis.out" // its standard output and error
+)
+
+// logTail returns the end of the server's log and whatever it wrote to its
+// standard output and error, for failure messages.
 func (s *Server) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
+	tail := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(s.dir, name))
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		if len(b) > 4096 {
+			b = b[len(b)-4096:]
+		}
+		return string(b)
 	}
-	if len(b) > 4096 {
-		b = b[len(b)-4096:]
+	msg := tail(logName)
+	if out := tail(outName); strings.TrimSpace(out) != "" {
+		msg += "\nredis-server standard output and error:\n" + out
 	}
-	return string(b)
+	return msg
 }
 
 // Cluster is a Redis Cluster of three masters (no replicas) on 127.0.0.1.
