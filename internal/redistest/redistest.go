@@ -583,10 +583,11 @@ func Snapshot(t testing.TB, c redis.UniversalClient, prefix string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
+	// The prefix with every character SCAN's glob treats specially escaped.
+	pattern := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
 	var mu sync.Mutex
 	var lines []string
 	snap := func(ctx context.Context, n *redis.Client) error {
-		pattern := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
 		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			k := iter.Val()

@@ -138,6 +138,54 @@ func TestRequire(t *testing.T) {
 	}
 }
 
+// TestSnapshot: a snapshot covers every key under the prefix (type, value,
+// expiry) and nothing else, also when the prefix holds glob characters or
+// a backslash.
+func TestSnapshot(t *testing.T) {
+	s := Start(t)
+	c := s.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	for _, prefix := range []string{Prefix(), `t:*?[a]\b:`} {
+		t.Run(prefix, func(t *testing.T) {
+			if err := c.Set(ctx, prefix+"k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			// Keys a glob of the prefix with an unescaped character would
+			// match, or miss.
+			for _, k := range []string{"t:xx", "t:*?a:k", "t:*?[a]b:k", "other"} {
+				if err := c.Set(ctx, k, "decoy", 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := Snapshot(t, c, prefix)
+			if !strings.HasPrefix(before, prefix+"k string ") || strings.Count(before, "\n") != 0 {
+				t.Fatalf("snapshot of %s* is %q, want the one key %sk", prefix, before, prefix)
+			}
+			if err := c.Set(ctx, "t:xx", "changed", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got := Snapshot(t, c, prefix); got != before {
+				t.Errorf("a change outside the prefix changed the snapshot:\n%s\n%s", before, got)
+			}
+			for name, change := range map[string]func() error{
+				"value":   func() error { return c.Set(ctx, prefix+"k", "w", 0).Err() },
+				"expiry":  func() error { return c.Expire(ctx, prefix+"k", time.Hour).Err() },
+				"new key": func() error { return c.Set(ctx, prefix+"k2", "v", 0).Err() },
+			} {
+				if err := change(); err != nil {
+					t.Fatal(err)
+				}
+				after := Snapshot(t, c, prefix)
+				if after == before {
+					t.Errorf("a new %s left the snapshot unchanged: %s", name, after)
+				}
+				before = after
+			}
+		})
+	}
+}
+
 // TestStartWithTCP: one server on both transports.
 func TestStartWithTCP(t *testing.T) {
 	s := StartWithTCP(t)
