@@ -56,27 +56,44 @@ import (
 const maxKeysPerSession = 600
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
+	err := fmt.Errorf("%w: no command", errUsage)
+	if len(os.Args) >= 2 {
+		switch os.Args[1] {
+		case "drive":
+			err = drive(os.Args[2:])
+		case "verify":
+			err = verify(os.Args[2:])
+		default:
+			err = fmt.Errorf("%w: unknown command %q", errUsage, os.Args[1])
+		}
 	}
-	var err error
-	switch os.Args[1] {
-	case "drive":
-		err = drive(os.Args[2:])
-	case "verify":
-		err = verify(os.Args[2:])
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "crashdriver: %v\nusage: crashdriver drive|verify -base URL -acks FILE [flags]\n", err)
+		os.Exit(2)
 	default:
-		usage()
-	}
-	if err != nil {
 		fmt.Fprintf(os.Stderr, "crashdriver: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: crashdriver drive|verify -base URL -acks FILE [flags]")
-	os.Exit(2)
+// errUsage is wrapped by the errors of bad usage (exit status 2).
+var errUsage = errors.New("bad usage")
+
+// parseFlags parses args into fs (which prints what it refuses); a refusal
+// is bad usage, and so is an argument left over.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
 }
 
 // ack is one acknowledged write.
@@ -173,7 +190,7 @@ func (l *ackLog) add(a ack) {
 }
 
 func drive(args []string) error {
-	fs := flag.NewFlagSet("drive", flag.ExitOnError)
+	fs := flag.NewFlagSet("drive", flag.ContinueOnError)
 	base := fs.String("base", "", "server `URL` (http://127.0.0.1:PORT)")
 	acksPath := fs.String("acks", "", "acks `file` (appended to)")
 	round := fs.Int("round", 0, "round number, part of every key")
@@ -181,9 +198,11 @@ func drive(args []string) error {
 	sessions := fs.Int("sessions", 8, "new sessions this round (and at most as many of earlier rounds)")
 	maxTime := fs.Duration("max", 60*time.Second, "stop after this long even if the server still answers")
 	stopOn5xx := fs.Bool("stop-on-5xx", false, "a 5xx answer ends a worker, as a refused connection does (the store died, the server did not)")
-	fs.Parse(args)
-	if *base == "" || *acksPath == "" || *workers < 1 || *sessions < 1 {
-		usage()
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *base == "" || *acksPath == "" || *workers < 1 || *sessions < 1 || *maxTime <= 0 {
+		return fmt.Errorf("%w: drive needs -base and -acks, and -workers, -sessions and -max above zero", errUsage)
 	}
 
 	// Sessions of earlier rounds that still have room, most recent first.
@@ -312,13 +331,15 @@ type sessionJSON struct {
 }
 
 func verify(args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ExitOnError)
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	base := fs.String("base", "", "server `URL` (http://127.0.0.1:PORT)")
 	acksPath := fs.String("acks", "", "acks `file`")
 	wait := fs.Duration("wait", 0, "first wait up to this long for the server to serve a recorded session")
-	fs.Parse(args)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
 	if *base == "" || *acksPath == "" {
-		usage()
+		return fmt.Errorf("%w: verify needs -base and -acks", errUsage)
 	}
 	acks, err := readAcks(*acksPath)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,5 +128,29 @@ func TestDriveStopsWhenTheStoreFails(t *testing.T) {
 	defer back.Stop()
 	if err := verify([]string{"-base", srv.URL, "-acks", acks, "-wait", "30s"}); err != nil {
 		t.Fatalf("verify: %v", err)
+	}
+}
+
+// TestBadUsage: bad arguments are an error wrapping errUsage (exit status
+// 2), returned rather than exiting, and nothing is written.
+func TestBadUsage(t *testing.T) {
+	acks := filepath.Join(t.TempDir(), "acks.tsv")
+	base := "http://127.0.0.1:1"
+	for name, run := range map[string]func() error{
+		"drive without -base":  func() error { return drive([]string{"-acks", acks}) },
+		"drive without -acks":  func() error { return drive([]string{"-base", base}) },
+		"drive -workers 0":     func() error { return drive([]string{"-base", base, "-acks", acks, "-workers", "0"}) },
+		"drive -max 0":         func() error { return drive([]string{"-base", base, "-acks", acks, "-max", "0"}) },
+		"drive unknown flag":   func() error { return drive([]string{"-base", base, "-acks", acks, "-nope"}) },
+		"drive extra argument": func() error { return drive([]string{"-base", base, "-acks", acks, "extra"}) },
+		"verify without -acks": func() error { return verify([]string{"-base", base}) },
+		"verify bad -wait":     func() error { return verify([]string{"-base", base, "-acks", acks, "-wait", "soon"}) },
+	} {
+		if err := run(); !errors.Is(err, errUsage) {
+			t.Errorf("%s: %v, want bad usage", name, err)
+		}
+	}
+	if _, err := os.Stat(acks); !os.IsNotExist(err) {
+		t.Errorf("bad usage created the acks file: %v", err)
 	}
 }
