@@ -178,15 +178,49 @@ func put(ctx context.Context, c *http.Client, base, cookie, key, value string) (
 // ackLog appends acknowledged writes to the acks file.
 type ackLog struct {
 	mu sync.Mutex
+	f  *os.File
 	w  *bufio.Writer
 	n  int
 }
 
+// openAckLog opens the acks file at path for appending, creating it.
+func openAckLog(path string) (*ackLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &ackLog{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// add records a; a failed write shows in close.
 func (l *ackLog) add(a ack) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, "%s\t%s\t%s\n", a.cookie, a.key, a.value)
 	l.n++
+}
+
+// count returns how many acks were added.
+func (l *ackLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// close writes what is buffered and closes the file. An error means acks
+// may be missing from the file, so verify would check less than was
+// acknowledged.
+func (l *ackLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.w.Flush()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the acks file: %w", err)
+	}
+	return nil
 }
 
 func drive(args []string) error {
@@ -226,17 +260,10 @@ func drive(args []string) error {
 		}
 	}
 
-	f, err := os.OpenFile(*acksPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	log, err := openAckLog(*acksPath)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	log := &ackLog{w: bufio.NewWriter(f)}
-	defer func() {
-		log.mu.Lock()
-		log.w.Flush()
-		log.mu.Unlock()
-	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), *maxTime)
 	defer cancel()
@@ -309,19 +336,17 @@ func drive(args []string) error {
 		}
 	}
 	wg.Wait()
-	timedOut := ctx.Err() != nil
-	log.mu.Lock()
-	n := log.n
-	log.mu.Unlock()
+	var errs []error
+	if ctx.Err() != nil {
+		errs = append(errs, fmt.Errorf("the server still answered after %s; was it not killed?", *maxTime))
+	}
 	fmt.Printf("acked=%d sessions=%d elapsed=%s transient_errors=%d unexpected=%d dropped=%d\n",
-		n, len(cookies), time.Since(start).Round(time.Millisecond), transient.Load(), unexpected.Load(), dropped.Load())
-	if timedOut {
-		return fmt.Errorf("the server still answered after %s; was it not killed?", *maxTime)
+		log.count(), len(cookies), time.Since(start).Round(time.Millisecond), transient.Load(), unexpected.Load(), dropped.Load())
+	if n := dropped.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("%d writes found their session ended", n))
 	}
-	if dropped.Load() > 0 {
-		return fmt.Errorf("%d writes found their session ended", dropped.Load())
-	}
-	return nil
+	errs = append(errs, log.close())
+	return errors.Join(errs...)
 }
 
 // sessionJSON is what GET /api/session answers (the fields used here).
