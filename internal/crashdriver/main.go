@@ -15,6 +15,10 @@
 // refused ends each worker) or -max passes. With -stop-on-5xx a 5xx answer
 // ends a worker too: in scripts/crash.sh's Redis mode the server stays up
 // and its store (Redis) is killed, so the server answers 500 from then on.
+// A 413 answer (the session reached the store's record size limit) ends a
+// worker as well. drive fails when -max passed, when a write found its
+// session ended, or when the server gave any other answer than these
+// (unexpected); what was acknowledged is recorded all the same.
 //
 // verify reads FILE, asks the server for each recorded session
 // (GET /api/session with its cookie) and counts the acknowledged keys that
@@ -268,7 +272,7 @@ func drive(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *maxTime)
 	defer cancel()
 	client := newClient(*workers)
-	var unexpected, transient, dropped atomic.Int64
+	var unexpected, transient, dropped, full atomic.Int64
 	start := time.Now()
 
 	// New sessions: the first PUT without a cookie creates one.
@@ -324,6 +328,11 @@ func drive(args []string) error {
 						return
 					case code == http.StatusNoContent:
 						log.add(ack{cookie, key, value})
+					case code == http.StatusRequestEntityTooLarge:
+						// The session reached the store's record
+						// size limit: this writer is done.
+						full.Add(1)
+						return
 					default:
 						unexpected.Add(1)
 						if unexpected.Load() <= 5 {
@@ -340,10 +349,13 @@ func drive(args []string) error {
 	if ctx.Err() != nil {
 		errs = append(errs, fmt.Errorf("the server still answered after %s; was it not killed?", *maxTime))
 	}
-	fmt.Printf("acked=%d sessions=%d elapsed=%s transient_errors=%d unexpected=%d dropped=%d\n",
-		log.count(), len(cookies), time.Since(start).Round(time.Millisecond), transient.Load(), unexpected.Load(), dropped.Load())
+	fmt.Printf("acked=%d sessions=%d elapsed=%s transient_errors=%d unexpected=%d dropped=%d full=%d\n",
+		log.count(), len(cookies), time.Since(start).Round(time.Millisecond), transient.Load(), unexpected.Load(), dropped.Load(), full.Load())
 	if n := dropped.Load(); n > 0 {
 		errs = append(errs, fmt.Errorf("%d writes found their session ended", n))
+	}
+	if n := unexpected.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("%d unexpected answers", n))
 	}
 	errs = append(errs, log.close())
 	return errors.Join(errs...)

@@ -23,6 +23,11 @@ type fakeDemo struct {
 	// every PUT answers 500, as sesdemo does when its Redis died.
 	storeLeft int
 	outage    bool
+	// maxKeys, when positive, is how many keys a session holds before a
+	// PUT of another answers 413, as the store's record size limit does.
+	maxKeys int
+	// status, when nonzero, answers every PUT into an existing session.
+	status int
 }
 
 func (f *fakeDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +43,10 @@ func (f *fakeDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f.outage:
 		http.Error(w, "session store failure", http.StatusInternalServerError)
+	case r.Method == "PUT" && f.status != 0 && f.sessions[r.Header.Get("Cookie")] != nil:
+		http.Error(w, "no", f.status)
+	case r.Method == "PUT" && f.maxKeys > 0 && len(data) >= f.maxKeys:
+		http.Error(w, "session data too large", http.StatusRequestEntityTooLarge)
 	case r.Method == "PUT" && strings.HasPrefix(r.URL.Path, "/api/session/"):
 		if f.storeLeft > 0 {
 			f.storeLeft--
@@ -61,21 +70,25 @@ func (f *fakeDemo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func TestVerifyCountsLostWrites(t *testing.T) {
-	demo := &fakeDemo{sessions: map[string]map[string]json.RawMessage{}}
+// newFakeDemo serves demo until the test ends.
+func newFakeDemo(t *testing.T, demo *fakeDemo) *httptest.Server {
+	demo.sessions = map[string]map[string]json.RawMessage{}
 	srv := httptest.NewServer(demo)
-	defer srv.Close()
-	acks := filepath.Join(t.TempDir(), "acks.tsv")
+	t.Cleanup(srv.Close)
+	return srv
+}
 
-	// drive stops at its -max when nothing kills the server: that is an
-	// error, but what it acknowledged is recorded.
-	err := drive([]string{"-base", srv.URL, "-acks", acks, "-round", "1", "-workers", "4", "-sessions", "2", "-max", "200ms"})
-	if err == nil || !strings.Contains(err.Error(), "still answered") {
-		t.Fatalf("drive against a server nobody kills: %v", err)
+func TestVerifyCountsLostWrites(t *testing.T) {
+	// Sessions full after 25 keys: drive ends by itself with 50 acks.
+	demo := &fakeDemo{maxKeys: 25}
+	srv := newFakeDemo(t, demo)
+	acks := filepath.Join(t.TempDir(), "acks.tsv")
+	if err := drive([]string{"-base", srv.URL, "-acks", acks, "-round", "1", "-workers", "4", "-sessions", "2", "-max", "30s"}); err != nil {
+		t.Fatalf("drive until the sessions are full: %v", err)
 	}
 	recorded, err := readAcks(acks)
-	if err != nil || len(recorded) < 10 {
-		t.Fatalf("%d acks recorded, %v", len(recorded), err)
+	if err != nil || len(recorded) != 50 {
+		t.Fatalf("%d acks recorded (%v), want the 50 the server acknowledged", len(recorded), err)
 	}
 	if err := verify([]string{"-base", srv.URL, "-acks", acks}); err != nil {
 		t.Fatalf("verify with nothing lost: %v", err)
@@ -104,9 +117,8 @@ func TestVerifyCountsLostWrites(t *testing.T) {
 // server answers 500 (its store died, it did not), with every write
 // acknowledged before recorded; verify then finds them all.
 func TestDriveStopsWhenTheStoreFails(t *testing.T) {
-	demo := &fakeDemo{sessions: map[string]map[string]json.RawMessage{}, storeLeft: 50}
-	srv := httptest.NewServer(demo)
-	defer srv.Close()
+	demo := &fakeDemo{storeLeft: 50}
+	srv := newFakeDemo(t, demo)
 	acks := filepath.Join(t.TempDir(), "acks.tsv")
 	if err := drive([]string{"-base", srv.URL, "-acks", acks, "-round", "1", "-workers", "4", "-sessions", "2", "-max", "30s", "-stop-on-5xx"}); err != nil {
 		t.Fatalf("drive until the store fails: %v", err)
@@ -152,5 +164,39 @@ func TestBadUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(acks); !os.IsNotExist(err) {
 		t.Errorf("bad usage created the acks file: %v", err)
+	}
+}
+
+// TestDriveFails: drive fails when nothing killed the server by -max, and
+// when the server answered a write with something else than 204 (or the
+// 5xx and 413 that end a writer), keeping what was acknowledged.
+func TestDriveFails(t *testing.T) {
+	for name, tc := range map[string]struct {
+		demo *fakeDemo
+		want []string
+	}{
+		"not killed":  {&fakeDemo{}, []string{"still answered"}},
+		"400 answers": {&fakeDemo{status: http.StatusBadRequest}, []string{"still answered", "unexpected answers"}},
+		"500 answers without -stop-on-5xx": {&fakeDemo{status: http.StatusInternalServerError},
+			[]string{"still answered", "unexpected answers"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newFakeDemo(t, tc.demo)
+			acks := filepath.Join(t.TempDir(), "acks.tsv")
+			err := drive([]string{"-base", srv.URL, "-acks", acks, "-round", "1", "-workers", "4", "-sessions", "2", "-max", "100ms"})
+			for _, want := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("drive: %v, want an error saying %q", err, want)
+				}
+			}
+			// What the server acknowledged (at least the two new
+			// sessions) is recorded and verifies.
+			if recorded, err := readAcks(acks); err != nil || len(recorded) < 2 {
+				t.Fatalf("%d acks recorded, %v", len(recorded), err)
+			}
+			if err := verify([]string{"-base", srv.URL, "-acks", acks}); err != nil {
+				t.Errorf("verify: %v", err)
+			}
+		})
 	}
 }
