@@ -125,7 +125,10 @@ func readAcks(path string) ([]ack, error) {
 		}
 		acks = append(acks, ack{parts[0], parts[1], parts[2]})
 	}
-	return acks, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return acks, nil
 }
 
 // newClient returns an HTTP client for n concurrent requests to one server.

@@ -200,3 +200,16 @@ func TestDriveFails(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAcksLineTooLong: a line longer than the scanner takes is an
+// error naming the file, not the acks before it.
+func TestReadAcksLineTooLong(t *testing.T) {
+	acks := filepath.Join(t.TempDir(), "acks.tsv")
+	if err := os.WriteFile(acks, []byte("c\tk\tv\n"+strings.Repeat("x", 2<<20)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAcks(acks)
+	if err == nil || !strings.Contains(err.Error(), acks) || got != nil {
+		t.Fatalf("readAcks of an overlong line: %d acks, %v", len(got), err)
+	}
+}

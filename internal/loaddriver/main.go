@@ -283,7 +283,10 @@ func readExport(path string) (map[string]stored, error) {
 			keys[k] = stored{id: id, value: string(v)}
 		}
 	}
-	return keys, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return keys, nil
 }
 
 // memory reports the samples and judges whether memory stayed bounded.

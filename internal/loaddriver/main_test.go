@@ -94,3 +94,32 @@ func TestReport(t *testing.T) {
 		})
 	}
 }
+
+// TestReportRefusesBadInput: inputs report cannot read are an error naming
+// the file, never a verdict on part of them.
+func TestReportRefusesBadInput(t *testing.T) {
+	id := session.NewID()
+	for name, tc := range map[string]struct{ result, export, want string }{
+		"result not JSON":        {"{", "", "result.json"},
+		"result without threads": {`{"duration_us":1}`, "", "no threads"},
+		"export not JSON":        {okResult, "{\n", "export.jsonl:1"},
+		"export bad id":          {okResult, `{"id":"nope","data":{}}` + "\n", "export.jsonl:1"},
+		"export line too long": {okResult, fmt.Sprintf(`{"id":%q,"data":{"t1-1":"%s"}}`+"\n", id, strings.Repeat("x", 17<<20)),
+			"export.jsonl"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			paths := map[string]string{}
+			for file, content := range map[string]string{"result.json": tc.result, "export.jsonl": tc.export, "rss.tsv": steadyRSS} {
+				paths[file] = filepath.Join(dir, file)
+				if err := os.WriteFile(paths[file], []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fails, err := report(paths["result.json"], paths["export.jsonl"], paths["rss.tsv"], 512)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("report: failures %q, error %v; want an error saying %q", fails, err, tc.want)
+			}
+		})
+	}
+}
