@@ -77,6 +77,8 @@ func TestReport(t *testing.T) {
 		"stored twice": {okResult, good + line(other, "t1-2", "t1-2|"+c+pad), steadyRSS, "never sent (or stored twice)"},
 		"never sent":   {okResult, good + line(other, "t7-1", "t7-1|new"+pad), steadyRSS, "never sent"},
 		"5xx":          {strings.Replace(okResult, `"sother":0,"cleared":0,"others":[]`, `"sother":1,"cleared":0,"others":["500 boom"]`, 1), good, steadyRSS, "neither 2xx"},
+		"many 5xx, five shown": {strings.Replace(okResult, `"sother":0,"cleared":0,"others":[]`, `"sother":7,"cleared":0,"others":["1","2","3","4","5","6","7"]`, 1), good, steadyRSS,
+			`first: ["1" "2" "3" "4" "5"]`},
 		"socket error": {strings.Replace(okResult, `"timeout":0`, `"timeout":2`, 1), good, steadyRSS, "2 socket errors"},
 		"cookie dropped": {strings.Replace(okResult, `"cleared":0`, `"cleared":1`, 1), good, steadyRSS,
 			"dropped a session cookie"},
