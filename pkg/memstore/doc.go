@@ -11,7 +11,8 @@
 // the semantics every store shares: per-key merge of concurrent changes, no
 // resurrection of ended sessions, and expiry judged on every read. Like a
 // persistent store it also limits the size of a record's JSON encoding
-// (Options.MaxRecordSize) and rejects Data values that are not valid JSON.
+// (Options.MaxRecordSize) and rejects, as session.ErrInvalid, Data values
+// that are not valid JSON.
 //
 // Records are copied on the way in and on the way out: a Store never shares a
 // Record or its Data map with a caller.

@@ -186,8 +186,9 @@ func (s *Store) LoadShared(ctx context.Context, id session.ID, now time.Time) (*
 //   - a renew leaves a tombstone for the old ID until
 //     c.Now+session.RenewGrace, removed by the cleanup or Purge after that;
 //   - a result whose JSON encoding is larger than Options.MaxRecordSize
-//     fails with an error wrapping session.ErrTooLarge, and one whose Data
-//     holds a value that is not valid JSON fails with an encoding error;
+//     fails with an error wrapping session.ErrTooLarge, and one that
+//     cannot be encoded (a Data value that is not valid JSON, a time
+//     outside the years 0 to 9999) with one wrapping session.ErrInvalid;
 //   - Destroy of a missing record succeeds;
 //   - a change that both creates and destroys is rejected as malformed;
 //   - with c.MaxUserSessions, the user's sessions over the limit
@@ -274,8 +275,11 @@ func (s *Store) limitUser(next *session.Record, c *session.Change) []*session.Re
 }
 
 // Import inserts recs atomically, as session.Importer specifies: records
-// whose ID is stored or tombstoned and records expired at now are skipped; an invalid or
-// too large record fails the whole batch with nothing written.
+// whose ID is stored or tombstoned and records expired at now are skipped.
+// A record that fails session.Record.Validate or cannot be encoded fails
+// the whole batch with an error wrapping session.ErrInvalid, and one over
+// Options.MaxRecordSize with one wrapping session.ErrTooLarge; nothing is
+// written then.
 func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Time) (int, error) {
 	prepared := make([]*session.Record, 0, len(recs))
 	for _, r := range recs {
@@ -543,12 +547,14 @@ func (s *Store) reaped(ctx context.Context, recs []*session.Record, pass session
 	}
 }
 
-// checkSize returns an error when r cannot be encoded as JSON or its
+// checkSize returns an error wrapping session.ErrInvalid when r cannot be
+// encoded as JSON (a Data value that is not valid JSON, a time outside
+// the years 0 to 9999), and one wrapping session.ErrTooLarge when its
 // encoding exceeds the size limit.
 func (s *Store) checkSize(r *session.Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("memstore: encoding record %s: %w", r.ID, err)
+		return fmt.Errorf("memstore: record %s cannot be encoded: %w: %w", r.ID, session.ErrInvalid, err)
 	}
 	if s.maxSize > 0 && len(b) > s.maxSize {
 		return fmt.Errorf("memstore: record %s encodes to %d bytes, more than the limit of %d: %w",

@@ -339,17 +339,50 @@ func TestDefaultMaxRecordSize(t *testing.T) {
 	}
 }
 
-func TestInvalidJSONValue(t *testing.T) {
+// TestUnencodable: a change or an import whose record cannot be encoded
+// as JSON (a Data value that is not JSON, a time past the year 9999) is
+// malformed input, an error wrapping session.ErrInvalid that no retry
+// mends, and writes nothing.
+func TestUnencodable(t *testing.T) {
 	ctx := t.Context()
 	now := sessiontest.Base()
 	s := newStore(t, nil)
 	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", now))[0]
-	_, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{"bad": json.RawMessage(`{not json`)}})
-	if err == nil || errors.Is(err, session.ErrTooLarge) {
-		t.Fatalf("Apply(set an invalid JSON value) = %v, want an encoding error", err)
+	badData := map[string]json.RawMessage{"bad": json.RawMessage(`{not json`)}
+	farFuture := time.Date(10000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+	created := sessiontest.NewRecord(sessiontest.SeqID(2), "", now)
+	created.Data = badData
+	imported := sessiontest.NewRecord(sessiontest.SeqID(3), "", now)
+	imported.Deadline = farFuture
+	calls := map[string]func() error{
+		"update setting invalid JSON": func() error {
+			_, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Set: badData})
+			return err
+		},
+		"update to a deadline past 9999": func() error {
+			_, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Deadline: farFuture})
+			return err
+		},
+		"insert with invalid JSON": func() error {
+			_, err := s.Apply(ctx, sessiontest.CreateChange(created))
+			return err
+		},
+		"import with a deadline past 9999": func() error {
+			_, err := s.Import(ctx, []*session.Record{imported}, now)
+			return err
+		},
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("%s: %v, want an error wrapping ErrInvalid", name, err)
+		}
 	}
 	if got, err := s.Load(ctx, r.ID, now); err != nil || !got.Equal(r) {
-		t.Fatalf("record after a rejected update = %+v, %v; want it unchanged", got, err)
+		t.Fatalf("record after rejected updates = %+v, %v; want it unchanged", got, err)
+	}
+	if st, err := s.Stats(ctx, now); err != nil || st.Sessions != 1 {
+		t.Fatalf("Stats after rejected inserts = %+v, %v; want only the first record", st, err)
 	}
 }
 
