@@ -212,13 +212,13 @@ func (s *Store) Apply(ctx context.Context, c *session.Change) (*session.Record, 
 	}
 	next, limited, err := s.applyLocked(c)
 	s.mu.Unlock()
-	s.ended(ctx, session.EndLimit, limited)
+	s.obs.ReportEnded(ctx, session.EndLimit, limited)
 	return next, err
 }
 
 // applyLocked is Apply of a change that is no Destroy; it also returns
 // the sessions the change's limit removed. s.mu must be held for writing.
-func (s *Store) applyLocked(c *session.Change) (*session.Record, []*session.Record, error) {
+func (s *Store) applyLocked(c *session.Change) (*session.Record, []session.Ended, error) {
 	if c.Create != nil {
 		if s.taken(c.ID) {
 			return nil, nil, session.ErrExists
@@ -246,7 +246,7 @@ func (s *Store) applyLocked(c *session.Change) (*session.Record, []*session.Reco
 	if err := s.checkSize(next); err != nil {
 		return nil, nil, err
 	}
-	s.remove(latest)
+	s.remove(latest) // not an end: the session lives on as next
 	s.put(next)
 	if target != c.ID {
 		s.renewed[c.ID] = c.Now.Add(session.RenewGrace)
@@ -256,7 +256,7 @@ func (s *Store) applyLocked(c *session.Change) (*session.Record, []*session.Reco
 
 // limitUser removes the sessions of next's user over c.MaxUserSessions
 // (session.OverLimit) and returns them. s.mu must be held for writing.
-func (s *Store) limitUser(next *session.Record, c *session.Change) []*session.Record {
+func (s *Store) limitUser(next *session.Record, c *session.Change) []session.Ended {
 	if c.MaxUserSessions <= 0 || next.UserID == "" {
 		return nil
 	}
@@ -265,11 +265,9 @@ func (s *Store) limitUser(next *session.Record, c *session.Change) []*session.Re
 	for id := range set {
 		others = append(others, s.recs[id])
 	}
-	var removed []*session.Record
+	var removed []session.Ended
 	for _, id := range session.OverLimit(c.MaxUserSessions, next, others, c.Now) {
-		r := s.recs[id]
-		s.remove(r)
-		removed = append(removed, r)
+		removed = append(removed, s.remove(s.recs[id]))
 	}
 	return removed
 }
@@ -316,15 +314,14 @@ func (s *Store) Delete(ctx context.Context, ids ...session.ID) (int, error) {
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
 	}
-	var ended []*session.Record
+	var ended []session.Ended
 	for _, id := range ids {
 		if r, ok := s.recs[id]; ok {
-			s.remove(r)
-			ended = append(ended, r)
+			ended = append(ended, s.remove(r))
 		}
 	}
 	s.mu.Unlock()
-	s.ended(ctx, session.EndReasonFrom(ctx), ended)
+	s.obs.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 	return len(ended), nil
 }
 
@@ -366,16 +363,14 @@ func (s *Store) DeleteUserExcept(ctx context.Context, user string, keep session.
 	if err := s.wlock(ctx); err != nil {
 		return 0, err
 	}
-	var ended []*session.Record
+	var ended []session.Ended
 	for id := range s.users[user] {
 		if id != keep {
-			r := s.recs[id]
-			s.remove(r) // deleting during range is safe for Go maps
-			ended = append(ended, r)
+			ended = append(ended, s.remove(s.recs[id])) // deleting during range is safe for Go maps
 		}
 	}
 	s.mu.Unlock()
-	s.ended(ctx, session.EndReasonFrom(ctx), ended)
+	s.obs.ReportEnded(ctx, session.EndReasonFrom(ctx), ended)
 	return len(ended), nil
 }
 
@@ -507,15 +502,14 @@ func (s *Store) cleanup(interval time.Duration) {
 }
 
 // purgeLocked removes the records expired at now, records the pass in
-// lastReap and returns the removed records and the pass. s.mu must be held
-// for writing.
-func (s *Store) purgeLocked(now time.Time) ([]*session.Record, session.ReapStats) {
+// lastReap and returns the sessions it removed and the pass. s.mu must be
+// held for writing.
+func (s *Store) purgeLocked(now time.Time) ([]session.Ended, session.ReapStats) {
 	start := time.Now()
-	var removed []*session.Record
+	var removed []session.Ended
 	for _, r := range s.recs {
 		if r.Expired(now) {
-			s.remove(r) // deleting during range is safe for Go maps
-			removed = append(removed, r)
+			removed = append(removed, s.remove(r)) // deleting during range is safe for Go maps
 		}
 	}
 	for id, until := range s.renewed {
@@ -527,21 +521,11 @@ func (s *Store) purgeLocked(now time.Time) ([]*session.Record, session.ReapStats
 	return removed, s.lastReap
 }
 
-// ended reports removed records to the observer as ended for reason. s.mu
-// must not be held: the observer is the application's code.
-func (s *Store) ended(ctx context.Context, reason session.EndReason, recs []*session.Record) {
-	f := s.obs.Ended
-	if f == nil {
-		return
-	}
-	for _, r := range recs {
-		f(ctx, session.Ended{ID: r.ID, User: r.UserID, Reason: reason})
-	}
-}
-
-// reaped reports an expiry pass that removed recs. s.mu must not be held.
-func (s *Store) reaped(ctx context.Context, recs []*session.Record, pass session.ReapStats) {
-	s.ended(ctx, session.EndExpired, recs)
+// reaped reports an expiry pass that removed the sessions ended: each to
+// the observer's Ended, then the pass to Reaped. s.mu must not be held:
+// the observer is the application's code.
+func (s *Store) reaped(ctx context.Context, ended []session.Ended, pass session.ReapStats) {
+	s.obs.ReportEnded(ctx, session.EndExpired, ended)
 	if f := s.obs.Reaped; f != nil {
 		f(pass)
 	}
@@ -621,18 +605,21 @@ func (s *Store) put(r *session.Record) {
 	set[r.ID] = struct{}{}
 }
 
-// remove deletes the stored record r and its index entry.
+// remove deletes the stored record r and its index entry, and returns
+// the session it ended (without a reason: ReportEnded sets it).
 // s.mu must be held for writing.
-func (s *Store) remove(r *session.Record) {
+func (s *Store) remove(r *session.Record) session.Ended {
 	delete(s.recs, r.ID)
+	ended := session.Ended{ID: r.ID, User: r.UserID}
 	if r.UserID == "" {
-		return
+		return ended
 	}
 	set := s.users[r.UserID]
 	delete(set, r.ID)
 	if len(set) == 0 {
 		delete(s.users, r.UserID)
 	}
+	return ended
 }
 
 // compareID orders ids by their bytes, the order of a listing.
