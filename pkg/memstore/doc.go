@@ -40,9 +40,11 @@
 //     machine) or a networked store instead.
 //   - Memory is bounded only by the expiry of sessions and by
 //     Options.MaxRecordSize per record; there is no limit on their number.
-//   - List, Stats and Purge scan every record (Purge also every tombstone) (List also sorts the matching
-//     ids), so they cost O(n) or O(n log n) in the number of stored records.
-//     Load, Apply, Delete and the per-user operations do not scan.
+//   - Stats and Purge scan every record (Purge also every tombstone), and
+//     List every record, or with ListQuery.User every session of that
+//     user, then sorts the matching ids: O(n) and O(n log n) in the number
+//     of records scanned. Load, Apply, Delete and the per-user operations
+//     do not scan.
 //   - A Store that is not closed keeps its cleanup goroutine, and so itself,
 //     alive: call Close when done with it.
 package memstore

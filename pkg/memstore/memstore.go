@@ -55,8 +55,9 @@ type Options struct {
 }
 
 // Store is an in-memory session store. It implements session.Store,
-// session.UserIndex, session.Lister, session.StatsReporter and
-// session.Purger, and is safe for concurrent use. Create one with New and
+// session.SharedLoader, session.UserIndex, session.Lister,
+// session.StatsReporter, session.Purger and session.Importer, and is safe
+// for concurrent use. Create one with New and
 // release it with Close; after Close every method returns session.ErrClosed.
 type Store struct {
 	now     func() time.Time
