@@ -479,7 +479,8 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	return pass.Removed, nil
 }
 
-// cleanup runs Purge every interval until Close.
+// cleanup runs Purge every interval until Close. Close sets s.closed only
+// after this goroutine returned, so a pass never finds the store closed.
 func (s *Store) cleanup(interval time.Duration) {
 	defer close(s.done)
 	tick := time.NewTicker(interval)
@@ -491,10 +492,6 @@ func (s *Store) cleanup(interval time.Duration) {
 		case <-tick.C:
 			now := s.now() // outside the lock: the clock is the caller's code
 			s.mu.Lock()
-			if s.closed {
-				s.mu.Unlock()
-				continue
-			}
 			removed, pass := s.purgeLocked(now)
 			s.mu.Unlock()
 			s.reaped(context.Background(), removed, pass)
