@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sesbolt/sesbolt/pkg/memstore"
@@ -201,72 +202,106 @@ func TestCleanupRemovesTombstones(t *testing.T) {
 	}
 }
 
+// TestCloseStopsCleanup: Close waits for a cleanup pass in progress,
+// including its report to the observer, and the goroutine then ends (the
+// synctest bubble fails the test if a goroutine of it outlives it).
 func TestCloseStopsCleanup(t *testing.T) {
-	clock := &fakeClock{now: sessiontest.Base()}
-	s := memstore.New(&memstore.Options{CleanupInterval: time.Millisecond, Now: clock.Now})
-	waitFor(t, "the cleanup goroutine to run", func() bool { return clock.reads.Load() >= 2 })
+	synctest.Test(t, func(t *testing.T) {
+		entered := make(chan struct{})
+		release := make(chan struct{})
+		var once sync.Once
+		reaped := func(session.ReapStats) {
+			once.Do(func() { // block the first pass inside its report
+				close(entered)
+				<-release
+			})
+		}
+		s := memstore.New(&memstore.Options{CleanupInterval: time.Minute, Observer: session.StoreObserver{Reaped: reaped}})
+		<-entered
 
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	// Close waited for the goroutine: it never reads the clock again.
-	reads := clock.reads.Load()
-	time.Sleep(20 * time.Millisecond)
-	if got := clock.reads.Load(); got != reads {
-		t.Fatalf("the cleanup goroutine ran after Close: clock read %d times, then %d", reads, got)
-	}
-	// Close is idempotent, also concurrently.
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
+		var closeReturned atomic.Bool
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
 			if err := s.Close(); err != nil {
-				t.Errorf("Close again: %v", err)
+				t.Errorf("Close: %v", err)
 			}
-		})
-	}
-	wg.Wait()
+			closeReturned.Store(true)
+		}()
+		synctest.Wait() // every goroutine of the bubble is blocked
+		if closeReturned.Load() {
+			t.Error("Close returned while a cleanup pass was still reporting")
+		}
+		close(release)
+		<-closed
+
+		// Close is idempotent, also concurrently.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close again: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+	})
 }
 
+// TestCleanupDisabled: a negative CleanupInterval starts no goroutine, so
+// a day later the clock was never read and expired records stay stored
+// until Purge.
 func TestCleanupDisabled(t *testing.T) {
-	clock := &fakeClock{now: sessiontest.Base()}
-	s := newStore(t, &memstore.Options{CleanupInterval: -1, Now: clock.Now})
-	sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", sessiontest.Base()))
-	clock.Set(sessiontest.Base().Add(24 * time.Hour))
-	time.Sleep(10 * time.Millisecond)
-	if n := clock.reads.Load(); n != 0 {
-		t.Fatalf("clock read %d times with cleanup disabled", n)
-	}
-	st, err := s.Stats(t.Context(), sessiontest.Base())
-	if err != nil || st.Sessions != 1 {
-		t.Fatalf("Stats = %+v, %v; want the record still stored", st, err)
+	synctest.Test(t, func(t *testing.T) {
+		clock := &fakeClock{now: sessiontest.Base()}
+		s := newStore(t, &memstore.Options{CleanupInterval: -1, Now: clock.Now})
+		sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", sessiontest.Base()))
+		clock.Set(sessiontest.Base().Add(24 * time.Hour))
+		time.Sleep(24 * time.Hour) // the bubble's clock: no time passes
+		if n := clock.reads.Load(); n != 0 {
+			t.Fatalf("clock read %d times with cleanup disabled", n)
+		}
+		st, err := s.Stats(t.Context(), sessiontest.Base())
+		if err != nil || st.Sessions != 1 || !st.LastReap.At.IsZero() {
+			t.Fatalf("Stats = %+v, %v; want the record still stored and no pass", st, err)
+		}
+	})
+}
+
+// everyMethod returns a call of each of s's methods that take a context,
+// each returning the method's error.
+func everyMethod(ctx context.Context, s *memstore.Store, id session.ID, now time.Time) map[string]func() error {
+	return map[string]func() error{
+		"Load":       func() error { _, err := s.Load(ctx, id, now); return err },
+		"LoadShared": func() error { _, err := s.LoadShared(ctx, id, now); return err },
+		"Apply(insert)": func() error {
+			_, err := s.Apply(ctx, sessiontest.CreateChange(sessiontest.NewRecord(sessiontest.SeqID(99), "", now)))
+			return err
+		},
+		"Apply(update)":  func() error { _, err := s.Apply(ctx, &session.Change{ID: id, Now: now}); return err },
+		"Apply(destroy)": func() error { _, err := s.Apply(ctx, &session.Change{ID: id, Now: now, Destroy: true}); return err },
+		"Import": func() error {
+			_, err := s.Import(ctx, []*session.Record{sessiontest.NewRecord(sessiontest.SeqID(98), "", now)}, now)
+			return err
+		},
+		"Delete":           func() error { _, err := s.Delete(ctx, id); return err },
+		"UserSessions":     func() error { _, err := s.UserSessions(ctx, "alice", now); return err },
+		"DeleteUser":       func() error { _, err := s.DeleteUser(ctx, "alice"); return err },
+		"DeleteUserExcept": func() error { _, err := s.DeleteUserExcept(ctx, "alice", id); return err },
+		"List":             func() error { _, err := s.List(ctx, session.ListQuery{Now: now}); return err },
+		"Stats":            func() error { _, err := s.Stats(ctx, now); return err },
+		"Purge":            func() error { _, err := s.Purge(ctx, now); return err },
 	}
 }
 
 func TestErrClosed(t *testing.T) {
-	ctx := t.Context()
 	now := sessiontest.Base()
 	s := memstore.New(nil)
 	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "alice", now))[0]
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-
-	calls := map[string]func() error{
-		"Load": func() error { _, err := s.Load(ctx, r.ID, now); return err },
-		"Apply(insert)": func() error {
-			_, err := s.Apply(ctx, sessiontest.CreateChange(sessiontest.NewRecord(sessiontest.SeqID(2), "", now)))
-			return err
-		},
-		"Apply(update)":  func() error { _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now}); return err },
-		"Apply(destroy)": func() error { _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Destroy: true}); return err },
-		"Delete":         func() error { _, err := s.Delete(ctx, r.ID); return err },
-		"UserSessions":   func() error { _, err := s.UserSessions(ctx, "alice", now); return err },
-		"DeleteUser":     func() error { _, err := s.DeleteUser(ctx, "alice"); return err },
-		"List":           func() error { _, err := s.List(ctx, session.ListQuery{Now: now}); return err },
-		"Stats":          func() error { _, err := s.Stats(ctx, now); return err },
-		"Purge":          func() error { _, err := s.Purge(ctx, now); return err },
-	}
-	for name, call := range calls {
+	for name, call := range everyMethod(t.Context(), s, r.ID, now) {
 		if err := call(); !errors.Is(err, session.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
 		}
@@ -411,20 +446,24 @@ func TestMalformedChange(t *testing.T) {
 	}
 }
 
+// TestCanceledContext: every method fails with the context's error and
+// changes nothing.
 func TestCanceledContext(t *testing.T) {
 	now := sessiontest.Base()
 	s := newStore(t, nil)
-	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "", now))[0]
+	r := sessiontest.Insert(t, s, sessiontest.NewRecord(sessiontest.SeqID(1), "alice", now))[0]
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.Apply(ctx, &session.Change{ID: r.ID, Now: now, Destroy: true}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Apply with a cancelled context = %v, want context.Canceled", err)
+	for name, call := range everyMethod(ctx, s, r.ID, now) {
+		if err := call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: %v, want context.Canceled", name, err)
+		}
 	}
-	if _, err := s.Load(ctx, r.ID, now); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Load with a cancelled context = %v, want context.Canceled", err)
+	if got, err := s.Load(t.Context(), r.ID, now); err != nil || !got.Equal(r) {
+		t.Fatalf("record after cancelled calls = %+v, %v; want it unchanged", got, err)
 	}
-	if _, err := s.Load(t.Context(), r.ID, now); err != nil {
-		t.Fatalf("record after a cancelled destroy: %v", err)
+	if st, err := s.Stats(t.Context(), now); err != nil || st.Sessions != 1 {
+		t.Fatalf("Stats after cancelled calls = %+v, %v; want only the first record", st, err)
 	}
 }
 
