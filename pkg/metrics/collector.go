@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -86,8 +87,9 @@ type Collector struct {
 // statsSource wraps the StatsReporter SetStats was given.
 type statsSource struct{ r session.StatsReporter }
 
-// statsCall is one Stats call and its result.
+// statsCall is one Stats call of src and, once done is closed, its result.
 type statsCall struct {
+	src  *statsSource
 	done chan struct{}
 	st   session.Stats
 	err  error
@@ -266,7 +268,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if src == nil {
 		return
 	}
-	st, err := c.readStats(src.r)
+	st, err := c.readStats(src)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(c.upDesc, prometheus.GaugeValue, 0)
 		return
@@ -298,29 +300,43 @@ func (c *Collector) collectors() []prometheus.Collector {
 		c.commitDuration, c.commitSize, c.reaped, c.reapDuration, c.sealFailures, c.storeErrors}
 }
 
-// readStats calls r.Stats with c's timeout. A scrape that finds a call in
-// flight waits for it and shares its result, so concurrent scrapes cost
-// one call.
-func (c *Collector) readStats(r session.StatsReporter) (session.Stats, error) {
+// readStats returns src's Stats, waiting at most c.timeout. A scrape that
+// finds a call of src in flight joins it rather than start another, so
+// concurrent scrapes, and scrapes while a slow call lasts, cost one call.
+// The call runs on a goroutine of its own with a context that ends after
+// c.timeout: a store that does not honour its context delays no scrape
+// past the timeout (the call then ends whenever the store returns).
+func (c *Collector) readStats(src *statsSource) (session.Stats, error) {
 	c.statsMu.Lock()
-	if call := c.statsCall; call != nil {
-		c.statsMu.Unlock()
-		<-call.done
-		return call.st, call.err
+	call := c.statsCall
+	if call == nil || call.src != src {
+		call = &statsCall{src: src, done: make(chan struct{})}
+		c.statsCall = call
+		go c.callStats(call)
 	}
-	call := &statsCall{done: make(chan struct{})}
-	c.statsCall = call
 	c.statsMu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	call.st, call.err = r.Stats(ctx, time.Now())
-	cancel()
+	timer := time.NewTimer(c.timeout)
+	defer timer.Stop()
+	select {
+	case <-call.done:
+		return call.st, call.err
+	case <-timer.C:
+		return session.Stats{}, fmt.Errorf("metrics: the store's Stats took longer than %v", c.timeout)
+	}
+}
 
+// callStats makes call and publishes its result.
+func (c *Collector) callStats(call *statsCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	call.st, call.err = call.src.r.Stats(ctx, time.Now())
 	c.statsMu.Lock()
-	c.statsCall = nil
+	if c.statsCall == call { // not replaced by a call of a later SetStats
+		c.statsCall = nil
+	}
 	c.statsMu.Unlock()
 	close(call.done)
-	return call.st, call.err
 }
 
 var _ prometheus.Collector = (*Collector)(nil)

@@ -229,33 +229,64 @@ sesbolt_users 3
 	}
 }
 
-// TestStatsBounded: a Stats call that does not return is cut off by the
-// timeout (the gauges are left out, store_stats_up is 0), and concurrent
-// scrapes share one call.
+// TestStatsBounded: a scrape waits for the store's Stats at most
+// StatsTimeout, even when the store ignores its context (the gauges are
+// left out, store_stats_up is 0); while that call lasts, every further
+// scrape, concurrent or not, joins it instead of starting another; once it
+// returns, scrapes read Stats again.
 func TestStatsBounded(t *testing.T) {
-	col := metrics.New(&metrics.Options{StatsTimeout: 50 * time.Millisecond})
-	rep := &fakeStats{block: true}
+	col := metrics.New(&metrics.Options{StatsTimeout: 10 * time.Millisecond})
+	rep := &fakeStats{st: session.Stats{Live: 3}, release: make(chan struct{})}
 	col.SetStats(rep)
-	var wg sync.WaitGroup
-	const scrapes = 5
-	results := make([]string, scrapes)
-	for i := range scrapes {
-		wg.Go(func() {
+	scrape := func() string {
+		t.Helper()
+		out := make(chan string, 1)
+		go func() {
 			b, err := testutil.CollectAndFormat(col, expfmt.TypeTextPlain, "sesbolt_store_stats_up", "sesbolt_sessions_live")
 			if err != nil {
 				t.Error(err)
 			}
-			results[i] = string(b)
-		})
+			out <- string(b)
+		}()
+		select {
+		case r := <-out:
+			return r
+		case <-time.After(30 * time.Second):
+			t.Error("a scrape of a Stats that ignores its context did not return") // not Fatal: also called off the test's goroutine
+			return ""
+		}
 	}
-	wg.Wait()
-	for _, r := range results {
-		if !strings.Contains(r, "sesbolt_store_stats_up 0") || strings.Contains(r, "sesbolt_sessions_live ") {
+	cutOff := func(r string) bool {
+		return strings.Contains(r, "sesbolt_store_stats_up 0") && !strings.Contains(r, "sesbolt_sessions_live ")
+	}
+
+	for range 2 {
+		if r := scrape(); !cutOff(r) {
 			t.Errorf("a scrape of a blocked Stats gave:\n%s", r)
 		}
 	}
-	if n := rep.calls.Load(); n < 1 || n >= scrapes {
-		t.Errorf("%d concurrent scrapes made %d Stats calls; want them shared", scrapes, n)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if r := scrape(); !cutOff(r) {
+				t.Errorf("a concurrent scrape of a blocked Stats gave:\n%s", r)
+			}
+		})
+	}
+	wg.Wait()
+	if n := rep.calls.Load(); n != 1 {
+		t.Errorf("6 scrapes during one blocked Stats call made %d calls; want them to share it", n)
+	}
+	if !rep.deadline.Load() {
+		t.Error("the Stats call's context had no deadline")
+	}
+
+	close(rep.release)
+	deadline := time.Now().Add(30 * time.Second)
+	for r := scrape(); !strings.Contains(r, "sesbolt_sessions_live 3"); r = scrape() {
+		if t.Failed() || time.Now().After(deadline) {
+			t.Fatalf("scrapes after the blocked call returned still give:\n%s", r)
+		}
 	}
 }
 
@@ -313,13 +344,15 @@ type constCollector struct{ m prometheus.Metric }
 func (c constCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.Desc() }
 func (c constCollector) Collect(ch chan<- prometheus.Metric) { ch <- c.m }
 
-// fakeStats is a StatsReporter with a settable answer that can block
-// until its context ends.
+// fakeStats is a StatsReporter with a settable answer. With release set,
+// each call ignores its context and waits until release is closed, as a
+// store stuck on a lock would.
 type fakeStats struct {
-	mu    sync.Mutex
-	st    session.Stats
-	block bool
-	calls atomic.Int64
+	mu       sync.Mutex
+	st       session.Stats
+	release  chan struct{}
+	calls    atomic.Int64
+	deadline atomic.Bool // a call's context had a deadline
 }
 
 func (f *fakeStats) set(st session.Stats) {
@@ -330,9 +363,11 @@ func (f *fakeStats) set(st session.Stats) {
 
 func (f *fakeStats) Stats(ctx context.Context, _ time.Time) (session.Stats, error) {
 	f.calls.Add(1)
-	if f.block {
-		<-ctx.Done()
-		return session.Stats{}, ctx.Err()
+	if _, ok := ctx.Deadline(); ok {
+		f.deadline.Store(true)
+	}
+	if f.release != nil {
+		<-f.release
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

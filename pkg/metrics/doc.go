@@ -28,10 +28,11 @@
 //   - Counters start at zero when the Collector is made; Prometheus's
 //     rate() and increase() handle the reset a restart causes.
 //   - The Stats gauges cost one Stats call per scrape (boltstore: a walk
-//     of the expired part of the expiry index; memstore: a scan). It is
-//     bounded by Options.StatsTimeout, and concurrent scrapes share one
-//     call; when it fails or times out the gauges are left out of that
-//     scrape and sesbolt_store_stats_up is 0.
+//     of the expired part of the expiry index; memstore: a scan). A
+//     scrape waits for it at most Options.StatsTimeout, also when the
+//     store does not honour the call's context, and scrapes that come
+//     while a call lasts share it; when it fails or times out the gauges
+//     are left out of that scrape and sesbolt_store_stats_up is 0.
 //   - A store reports operation names of its own in store_errors_total's
 //     op label; the Collector keeps at most MaxOps distinct names and
 //     counts any further one as "other", so a misbehaving store cannot
