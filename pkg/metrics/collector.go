@@ -3,7 +3,9 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,18 +42,22 @@ var (
 )
 
 // Options configure New. The zero value (or nil) means the defaults.
+//
+// The bucket lists are upper bounds, as in prometheus.HistogramOpts; New
+// uses a sorted copy without duplicates and NaNs, so a list out of order
+// means the same buckets (prometheus.NewHistogram would panic on it).
 type Options struct {
-	// StatsTimeout bounds the store's Stats call of one scrape. Zero means
-	// DefaultStatsTimeout.
+	// StatsTimeout bounds how long a scrape waits for the store's Stats.
+	// Zero or negative means DefaultStatsTimeout.
 	StatsTimeout time.Duration
 	// CommitBuckets are the buckets of store_commit_duration_seconds.
-	// Nil means DefaultCommitBuckets.
+	// Nil or empty means DefaultCommitBuckets.
 	CommitBuckets []float64
-	// BatchBuckets are the buckets of store_commit_batch_size. Nil means
-	// DefaultBatchBuckets.
+	// BatchBuckets are the buckets of store_commit_batch_size. Nil or
+	// empty means DefaultBatchBuckets.
 	BatchBuckets []float64
 	// ReapBuckets are the buckets of reaper_round_duration_seconds. Nil
-	// means DefaultReapBuckets.
+	// or empty means DefaultReapBuckets.
 	ReapBuckets []float64
 }
 
@@ -95,7 +101,8 @@ type statsCall struct {
 	err  error
 }
 
-// New returns a Collector with every counter at zero. opts may be nil.
+// New returns a Collector with every counter at zero. opts may be nil
+// (see Options for the defaults).
 func New(opts *Options) *Collector {
 	var o Options
 	if opts != nil {
@@ -104,15 +111,9 @@ func New(opts *Options) *Collector {
 	if o.StatsTimeout <= 0 {
 		o.StatsTimeout = DefaultStatsTimeout
 	}
-	if o.CommitBuckets == nil {
-		o.CommitBuckets = DefaultCommitBuckets
-	}
-	if o.BatchBuckets == nil {
-		o.BatchBuckets = DefaultBatchBuckets
-	}
-	if o.ReapBuckets == nil {
-		o.ReapBuckets = DefaultReapBuckets
-	}
+	o.CommitBuckets = buckets(o.CommitBuckets, DefaultCommitBuckets)
+	o.BatchBuckets = buckets(o.BatchBuckets, DefaultBatchBuckets)
+	o.ReapBuckets = buckets(o.ReapBuckets, DefaultReapBuckets)
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
 	}
@@ -204,13 +205,26 @@ func (c *Collector) StoreObserver() session.StoreObserver {
 			c.commitSize.Observe(float64(cm.Size))
 		},
 		Reaped: func(r session.ReapStats) {
-			c.reaped.Add(float64(r.Removed))
+			if r.Removed > 0 { // a counter panics when it would go down
+				c.reaped.Add(float64(r.Removed))
+			}
 			c.reapDuration.Observe(r.Duration.Seconds())
 			c.lastReap.Store(r.At.UnixNano())
 		},
 		SealFailed: func(session.ID) { c.sealFailures.Inc() },
 		Failed:     func(op string, _ error) { c.opErrors(op).Inc() },
 	}
+}
+
+// buckets returns a sorted copy of b, or of def when b is empty, without
+// duplicates and NaNs.
+func buckets(b, def []float64) []float64 {
+	if len(b) == 0 {
+		b = def
+	}
+	b = slices.DeleteFunc(slices.Clone(b), math.IsNaN)
+	slices.Sort(b)
+	return slices.Compact(b)
 }
 
 // opErrors returns the store_errors_total counter of op, or of "other"

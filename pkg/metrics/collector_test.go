@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -312,6 +314,70 @@ func TestLabelsBounded(t *testing.T) {
 	if got := testutil.ToFloat64(collectOne(t, col, "sesbolt_cookies_rejected_total", "other")); got != 1 {
 		t.Errorf("cookies_rejected_total{other} = %v, want 1", got)
 	}
+}
+
+// TestOptionsBuckets: bucket lists out of order, with duplicates or NaNs
+// mean their sorted distinct values (prometheus would panic on them), and
+// an empty list means the default.
+func TestOptionsBuckets(t *testing.T) {
+	col := metrics.New(&metrics.Options{
+		CommitBuckets: []float64{0.5, 0.1, math.NaN(), 0.5},
+		BatchBuckets:  []float64{},
+	})
+	obs := col.StoreObserver()
+	obs.Committed(session.Commit{Duration: 200 * time.Millisecond, Size: 3})
+	want := map[string][]float64{
+		"sesbolt_store_commit_duration_seconds": {0.1, 0.5},
+		"sesbolt_store_commit_batch_size":       metrics.DefaultBatchBuckets,
+	}
+	for name, bounds := range want {
+		h := histogram(t, col, name)
+		var got []float64
+		for _, b := range h.GetBucket() {
+			got = append(got, b.GetUpperBound())
+		}
+		if !slices.Equal(got, bounds) {
+			t.Errorf("%s buckets = %v, want %v", name, got, bounds)
+		}
+	}
+}
+
+// TestReapedNegative: a store that reports a pass removing a negative
+// number of sessions (a bug of its own) neither panics the reporting
+// goroutine nor moves the counter; the round still counts.
+func TestReapedNegative(t *testing.T) {
+	col := metrics.New(nil)
+	col.StoreObserver().Reaped(session.ReapStats{At: time.Now(), Removed: -3, Duration: time.Millisecond})
+	want := `
+# HELP sesbolt_reaper_removed_total Expired sessions removed by the reaper and purges.
+# TYPE sesbolt_reaper_removed_total counter
+sesbolt_reaper_removed_total 0
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "sesbolt_reaper_removed_total"); err != nil {
+		t.Error(err)
+	}
+	if n := histogram(t, col, "sesbolt_reaper_round_duration_seconds").GetSampleCount(); n != 1 {
+		t.Errorf("reaper_round_duration_seconds counts %d rounds, want 1", n)
+	}
+}
+
+// histogram returns the one series of histogram name.
+func histogram(t *testing.T, col prometheus.Collector, name string) *dto.Histogram {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 256)
+	col.Collect(ch)
+	close(ch)
+	for m := range ch {
+		if strings.Contains(m.Desc().String(), `"`+name+`"`) {
+			var pb dto.Metric
+			if err := m.Write(&pb); err != nil {
+				t.Fatal(err)
+			}
+			return pb.GetHistogram()
+		}
+	}
+	t.Fatalf("no series of %s", name)
+	return nil
 }
 
 // collectOne returns the series of metric name whose one label has value.
