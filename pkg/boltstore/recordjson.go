@@ -86,12 +86,15 @@ func isCompact(v []byte) bool {
 			i++
 		case c == '"':
 			inStr = !inStr
-		case !inStr && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+		case !inStr && isSpace(c):
 			return false
 		}
 	}
 	return true
 }
+
+// isSpace reports whether c is JSON whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // errSlowPath sends parseRecord's input to encoding/json.
 var errSlowPath = errors.New("not the store's own spelling")
@@ -279,10 +282,12 @@ func (p *parser) value() json.RawMessage {
 }
 
 // copyValue returns the value from start to pos, a full slice of the arena:
-// one allocation for all of a record's values.
+// one allocation for all of a record's values. A value with whitespace
+// around it goes to the slow path: encoding/json leaves that whitespace
+// out of a json.RawMessage, and json.Valid accepts it.
 func (p *parser) copyValue(start int) json.RawMessage {
 	v := p.b[start:p.pos]
-	if len(v) == 0 || !p.trusted && !json.Valid(v) {
+	if len(v) == 0 || isSpace(v[0]) || isSpace(v[len(v)-1]) || !p.trusted && !json.Valid(v) {
 		p.fail()
 		return nil
 	}

@@ -166,6 +166,25 @@ func TestRecordJSONOldSpelling(t *testing.T) {
 	}
 }
 
+// TestRecordJSONSpacedValues: data values with whitespace around them,
+// which json.Valid accepts but encoding/json leaves out of a
+// json.RawMessage, read as encoding/json reads them.
+func TestRecordJSONSpacedValues(t *testing.T) {
+	for _, data := range []string{`"a": 1`, `"a":1 `, `"a":1 ,"b":2`, "\"a\":\t\"x\"", "\"a\":\n{\"b\": [1, 2]}", `"a":{"b": [1, 2]}`} {
+		b := []byte(`{"id":"10000000-0000-4000-8000-000000000001","user":"alice","created":"2030-01-02T14:04:05Z",` +
+			`"last_seen":"2030-01-02T14:04:05Z","idle_expires":"2030-01-02T15:34:05Z","deadline":"2030-01-03T02:04:05Z",` +
+			`"client":{},"data":{` + data + `},"version":3}`)
+		var std session.Record
+		if err := json.Unmarshal(b, &std); err != nil {
+			t.Fatal(err)
+		}
+		got, err := parseRecord(b, false)
+		if err != nil || !got.Equal(&std) {
+			t.Errorf("parseRecord(%s) = %q, %v; encoding/json reads %q", b, got.Data, err, std.Data)
+		}
+	}
+}
+
 // TestParseUTC holds the fast timestamp parser to time.Parse: the same time
 // where it answers, and no answer where time.Parse fails.
 func TestParseUTC(t *testing.T) {
@@ -210,6 +229,8 @@ func FuzzParseRecord(f *testing.F) {
 		u.Created, u.LastSeen, u.IdleExpires, u.Deadline = u.Created.UTC(), u.LastSeen.UTC(), u.IdleExpires.UTC(), u.Deadline.UTC()
 		b, _ := appendRecord(nil, u)
 		f.Add(b)
+		// A value spaced out, which the fast path must not keep so.
+		f.Add(bytes.Replace(b, []byte(`"data":{`), []byte(`"data":{"k": 1 ,`), 1))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fast, ferr := parseFast(b, false)
