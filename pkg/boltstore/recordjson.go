@@ -181,6 +181,10 @@ func (p *parser) str() []byte {
 	return s
 }
 
+// time consumes a JSON string holding an RFC 3339 time. Other than the
+// store's own spelling (parseUTC), it is read by time.Time.UnmarshalText,
+// the parser encoding/json uses, so both accept the same times: time.Parse
+// is laxer than that parser is allowed to be (go.dev/issue/54580).
 func (p *parser) time() time.Time {
 	s := p.str()
 	if p.err != nil {
@@ -189,8 +193,8 @@ func (p *parser) time() time.Time {
 	if t, ok := parseUTC(s); ok {
 		return t
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(s))
-	if err != nil {
+	var t time.Time
+	if err := t.UnmarshalText(s); err != nil {
 		p.fail()
 	}
 	return t

@@ -166,22 +166,47 @@ func TestRecordJSONOldSpelling(t *testing.T) {
 	}
 }
 
+// spelledRecord returns record JSON in the store's own spelling with the
+// given created time and data object contents.
+func spelledRecord(created, data string) []byte {
+	return []byte(`{"id":"10000000-0000-4000-8000-000000000001","user":"alice","created":"` + created + `",` +
+		`"last_seen":"2030-01-02T14:04:05Z","idle_expires":"2030-01-02T15:34:05Z","deadline":"2030-01-03T02:04:05Z",` +
+		`"client":{},"data":{` + data + `},"version":3}`)
+}
+
+// readsAsEncodingJSON fails t unless parseRecord reads b, unsealed, as
+// encoding/json does.
+func readsAsEncodingJSON(t *testing.T, b []byte) {
+	t.Helper()
+	var std session.Record
+	if err := json.Unmarshal(b, &std); err != nil {
+		if got, err := parseRecord(b, false); err == nil {
+			t.Errorf("parseRecord(%s) = %+v; encoding/json fails: %v", b, got, err)
+		}
+		return
+	}
+	got, err := parseRecord(b, false)
+	if err != nil || !got.Equal(&std) || got.Created.Location().String() != std.Created.Location().String() {
+		t.Errorf("parseRecord(%s) = %+v, %v; encoding/json reads %+v", b, got, err, &std)
+	}
+}
+
 // TestRecordJSONSpacedValues: data values with whitespace around them,
 // which json.Valid accepts but encoding/json leaves out of a
 // json.RawMessage, read as encoding/json reads them.
 func TestRecordJSONSpacedValues(t *testing.T) {
 	for _, data := range []string{`"a": 1`, `"a":1 `, `"a":1 ,"b":2`, "\"a\":\t\"x\"", "\"a\":\n{\"b\": [1, 2]}", `"a":{"b": [1, 2]}`} {
-		b := []byte(`{"id":"10000000-0000-4000-8000-000000000001","user":"alice","created":"2030-01-02T14:04:05Z",` +
-			`"last_seen":"2030-01-02T14:04:05Z","idle_expires":"2030-01-02T15:34:05Z","deadline":"2030-01-03T02:04:05Z",` +
-			`"client":{},"data":{` + data + `},"version":3}`)
-		var std session.Record
-		if err := json.Unmarshal(b, &std); err != nil {
-			t.Fatal(err)
-		}
-		got, err := parseRecord(b, false)
-		if err != nil || !got.Equal(&std) {
-			t.Errorf("parseRecord(%s) = %q, %v; encoding/json reads %q", b, got.Data, err, std.Data)
-		}
+		readsAsEncodingJSON(t, spelledRecord("2030-01-02T14:04:05Z", data))
+	}
+}
+
+// TestRecordJSONOtherTimes: times the fast timestamp parser leaves to the
+// general one (offsets, late days, odd spellings) read as encoding/json
+// reads them, or fail as it does.
+func TestRecordJSONOtherTimes(t *testing.T) {
+	for _, created := range []string{"2030-01-02T14:04:05+01:00", "2030-01-30T14:04:05.5-07:30", "2030-01-31T23:59:59Z",
+		"2030-01-30T4:04:05Z", "2030-01-30T14:04:05,5Z", "2030-01-30T14:04:05+24:00", "2030-01-30T14:04:05", "2030-02-30T14:04:05Z"} {
+		readsAsEncodingJSON(t, spelledRecord(created, `"a":1`))
 	}
 }
 
