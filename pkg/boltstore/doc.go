@@ -68,7 +68,10 @@
 // expiry index instead, and so lists expired sessions in the index's order
 // (by expiry minute, oldest first), each page resuming at the entry where
 // the previous one stopped, named by an opaque session.Cursor: a whole
-// listing costs what is expired, however many pages it takes.
+// listing costs what is expired, however many pages it takes. A page reads
+// on until it is full, however many records its filter skips (live ones on
+// a file of mostly expired sessions cost the expired ones too), so every
+// walk checks its context and Close as it goes.
 //
 // Open upgrades a file of an older schema when it opens it for writing, in
 // one transaction (schema 1 had exact expiry times in the index); a

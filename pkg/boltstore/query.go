@@ -93,6 +93,11 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 // order from q.After. Page.Next is zero when the listing is complete; a
 // page may be followed by one empty page when the store cannot tell
 // cheaply that nothing follows.
+//
+// A page reads records until it is full, however many it skips, so a walk
+// checks ctx (and whether the store is closing) as it goes: a cancelled
+// context ends it with an error wrapping ctx.Err(), Close with
+// session.ErrClosed.
 func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, error) {
 	if err := ctx.Err(); err != nil {
 		return session.Page{}, err
@@ -102,7 +107,7 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 	default:
 		return session.Page{}, fmt.Errorf("boltstore: list: %w: unknown filter %d", session.ErrInvalid, q.Filter)
 	}
-	l := lister{s: s, q: q, limit: q.PageLimit()}
+	l := lister{ctx: ctx, s: s, q: q, limit: q.PageLimit()}
 	var err error
 	if q.Filter == session.Expired && q.User == "" {
 		l.from, err = parseExpiryCursor(q.After)
@@ -128,29 +133,50 @@ func (s *Store) List(ctx context.Context, q session.ListQuery) (session.Page, er
 			if err != nil {
 				return err
 			}
-			page = l.byUser(b)
+			page, err = l.byUser(b)
+			return err
 		case q.Filter == session.Expired:
 			b, err := bucket(tx, bucketExpiry)
 			if err != nil {
 				return err
 			}
-			page = l.expired(b)
+			page, err = l.expired(b)
+			return err
 		default:
-			page = l.byID()
+			page, err = l.byID()
+			return err
 		}
-		return nil
 	})
-	return page, err
+	if err != nil {
+		return session.Page{}, err
+	}
+	return page, nil
 }
+
+// listCheckEvery is how many keys a listing walk reads between looks at
+// its context.
+const listCheckEvery = 4096
 
 // lister builds one page inside a read transaction.
 type lister struct {
+	ctx      context.Context
 	s        *Store
 	q        session.ListQuery
 	limit    int
 	after    session.ID // q.After of an id-ordered listing
 	from     []byte     // q.After of an expiry-ordered listing: an expiry-index key; nil: the start
 	sessions *bolt.Bucket
+	steps    int // keys the walk has read
+}
+
+// step counts a key the walk reads and, every listCheckEvery keys, returns
+// the error that ends the walk early: ctx's, or session.ErrClosed once the
+// store is closing.
+func (l *lister) step() error {
+	if l.steps++; l.steps%listCheckEvery == 0 {
+		return l.s.stopping(l.ctx)
+	}
+	return nil
 }
 
 // match decodes the record stored under id (v is its value) and reports
@@ -185,7 +211,7 @@ func (l *lister) collect(p *session.Page, id session.ID, v []byte) (full bool) {
 }
 
 // byID walks the sessions bucket from l.after.
-func (l *lister) byID() session.Page {
+func (l *lister) byID() (session.Page, error) {
 	var p session.Page
 	c := l.sessions.Cursor()
 	k, v := c.Seek(l.after[:])
@@ -193,6 +219,9 @@ func (l *lister) byID() session.Page {
 		k, v = c.Next()
 	}
 	for ; k != nil; k, v = c.Next() {
+		if err := l.step(); err != nil {
+			return session.Page{}, err
+		}
 		if len(k) != idSize {
 			continue
 		}
@@ -204,11 +233,11 @@ func (l *lister) byID() session.Page {
 			break
 		}
 	}
-	return p
+	return p, nil
 }
 
 // byUser walks q.User's index entries from l.after.
-func (l *lister) byUser(users *bolt.Bucket) session.Page {
+func (l *lister) byUser(users *bolt.Bucket) (session.Page, error) {
 	var p session.Page
 	prefix := userPrefix(l.q.User)
 	start := userKey(l.q.User, l.after)
@@ -218,6 +247,9 @@ func (l *lister) byUser(users *bolt.Bucket) session.Page {
 		k, _ = c.Next()
 	}
 	for ; k != nil && hasUserPrefix(k, prefix); k, _ = c.Next() {
+		if err := l.step(); err != nil {
+			return session.Page{}, err
+		}
 		id := session.ID(k[len(prefix):])
 		v := l.sessions.Get(id[:])
 		if v == nil {
@@ -230,7 +262,7 @@ func (l *lister) byUser(users *bolt.Bucket) session.Page {
 			break
 		}
 	}
-	return p
+	return p, nil
 }
 
 // expired walks the due part of the expiry index (the entries of minutes
@@ -238,7 +270,7 @@ func (l *lister) byUser(users *bolt.Bucket) session.Page {
 // expired at q.Now, each under its own entry: an entry left behind by an
 // earlier version of a record is skipped, so no record is listed twice.
 // Page.Next names the last entry read when due entries follow it.
-func (l *lister) expired(expiry *bolt.Bucket) session.Page {
+func (l *lister) expired(expiry *bolt.Bucket) (session.Page, error) {
 	var p session.Page
 	limit := expiryNanos(l.q.Now)
 	c := expiry.Cursor()
@@ -249,6 +281,9 @@ func (l *lister) expired(expiry *bolt.Bucket) session.Page {
 		k, _ = c.Next()
 	}
 	for ; k != nil && due(k, limit); k, _ = c.Next() {
+		if err := l.step(); err != nil {
+			return session.Page{}, err
+		}
 		l.s.listSteps.Add(1)
 		_, id, ok := parseExpiryKey(k)
 		if !ok {
@@ -271,7 +306,7 @@ func (l *lister) expired(expiry *bolt.Bucket) session.Page {
 			break
 		}
 	}
-	return p
+	return p, nil
 }
 
 // expiryCursor returns the cursor of an expiry-ordered listing that resumes
