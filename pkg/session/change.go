@@ -78,8 +78,8 @@ type Change struct {
 
 // Validate reports a malformed change, with an error wrapping ErrInvalid: a
 // zero ID, an insert that also destroys, an insert whose record ID differs
-// from ID, an insert without expiry times, or a renew to the same ID. Stores
-// call it before touching storage.
+// from ID, an insert without expiry times, a renew to the same ID, or a
+// negative MaxUserSessions. Stores call it before touching storage.
 func (c *Change) Validate() error {
 	bad := func(msg string, args ...any) error {
 		return fmt.Errorf("%w: change: "+msg, append([]any{ErrInvalid}, args...)...)
@@ -119,8 +119,10 @@ func (c *Change) TargetID() ID {
 // ApplyTo returns the record that results from applying c to latest, the
 // record currently stored under c.ID. It does not modify latest and is a pure
 // function of its inputs, so a store may call it again when it retries a
-// transaction. For an insert it returns a copy of c.Create with Version 1.
-// It returns nil for Destroy.
+// transaction. For an insert it returns a copy of c.Create with Version 1,
+// and latest is not read (it may be nil). It returns nil for Destroy. For
+// an update latest must not be nil: a store answers an update of a missing
+// record with ErrNotFound instead of calling ApplyTo.
 func (c *Change) ApplyTo(latest *Record) *Record {
 	if c.Destroy {
 		return nil
