@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -100,14 +101,26 @@ func TestChangeInsertAndDestroy(t *testing.T) {
 func TestChangeValidate(t *testing.T) {
 	r := record(nil)
 	for name, c := range map[string]session.Change{
-		"zero id":        {},
-		"id mismatch":    {ID: session.NewID(), Create: r},
-		"renew to self":  {ID: r.ID, NewID: r.ID},
-		"no expiry":      {ID: r.ID, Create: &session.Record{ID: r.ID}},
-		"negative limit": {ID: r.ID, MaxUserSessions: -1},
+		"zero id":            {},
+		"id mismatch":        {ID: session.NewID(), Create: r},
+		"renew to self":      {ID: r.ID, NewID: r.ID},
+		"no expiry":          {ID: r.ID, Create: &session.Record{ID: r.ID}},
+		"negative limit":     {ID: r.ID, MaxUserSessions: -1},
+		"create and destroy": {ID: r.ID, Create: r, Destroy: true},
 	} {
-		if err := c.Validate(); err == nil {
-			t.Errorf("%s: Validate accepted it", name)
+		if err := c.Validate(); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("%s: Validate = %v, want an error wrapping ErrInvalid", name, err)
+		}
+	}
+	for name, c := range map[string]session.Change{
+		"insert":       {ID: r.ID, Create: r, MaxUserSessions: 2},
+		"update":       {ID: r.ID, Set: map[string]json.RawMessage{"a": json.RawMessage(`1`)}},
+		"renew":        {ID: r.ID, NewID: session.NewID()},
+		"destroy":      {ID: r.ID, Destroy: true},
+		"empty update": {ID: r.ID},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: Validate = %v, want nil", name, err)
 		}
 	}
 }
