@@ -107,10 +107,11 @@ func (c *Change) Validate() error {
 	return nil
 }
 
-// TargetID returns the ID the record has after the change: NewID when
-// renewing, ID otherwise.
+// TargetID returns the ID the record has after the change: NewID when an
+// update renews, ID otherwise (an insert or a Destroy ignores NewID, as it
+// ignores the other fields).
 func (c *Change) TargetID() ID {
-	if c.Create == nil && !c.NewID.IsZero() {
+	if c.Create == nil && !c.Destroy && !c.NewID.IsZero() {
 		return c.NewID
 	}
 	return c.ID

@@ -125,6 +125,26 @@ func TestChangeValidate(t *testing.T) {
 	}
 }
 
+// TestChangeTargetID: only an update that renews moves the record; an
+// insert and a Destroy ignore NewID.
+func TestChangeTargetID(t *testing.T) {
+	r := record(nil)
+	newID := session.NewID()
+	for name, tc := range map[string]struct {
+		c    session.Change
+		want session.ID
+	}{
+		"update":  {session.Change{ID: r.ID}, r.ID},
+		"renew":   {session.Change{ID: r.ID, NewID: newID}, newID},
+		"insert":  {session.Change{ID: r.ID, Create: r, NewID: newID}, r.ID},
+		"destroy": {session.Change{ID: r.ID, Destroy: true, NewID: newID}, r.ID},
+	} {
+		if got := tc.c.TargetID(); got != tc.want {
+			t.Errorf("%s: TargetID = %s, want %s", name, got, tc.want)
+		}
+	}
+}
+
 func TestRecordExpires(t *testing.T) {
 	r := record(nil) // idle at +1h, deadline at +2h
 	if !r.Expires().Equal(r.IdleExpires) {
