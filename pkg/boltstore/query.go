@@ -344,10 +344,26 @@ func expiredEntry(sessions *bolt.Bucket, k []byte, now time.Time) bool {
 	return err != nil || r.Expired(now)
 }
 
+// pendingReaped returns bucketReaped when it holds ids, records an expiry
+// pass removed whose index entries it has yet to remove (reaped.go); nil
+// when it is missing or empty, as it is between passes.
+func pendingReaped(tx *bolt.Tx) *bolt.Bucket {
+	b := tx.Bucket(bucketReaped)
+	if b == nil {
+		return nil
+	}
+	if k, _ := b.Cursor().First(); k == nil {
+		return nil
+	}
+	return b
+}
+
 // Stats returns the store's counters without a full scan: Sessions and
 // Users from counters kept in the meta bucket by every write transaction,
 // Expired by walking the expiry index up to now (cost: the expired
-// records, plus a look at the records of the current minute), Live as their difference, SizeBytes the file's size, FreeBytes
+// records, plus a look at the records of the current minute; entries of
+// records an expiry pass removed but has yet to unindex do not count),
+// Live as their difference, SizeBytes the file's size, FreeBytes
 // the free and pending pages plus the file's unused tail, and the seal
 // failures, latest expiry pass and group commits (Commits: count and
 // duration percentiles) since Open.
@@ -379,9 +395,15 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 		if err != nil {
 			return err
 		}
+		reaped := pendingReaped(tx)
 		for k, _ := c.First(); k != nil && due(k, limit); k, _ = c.Next() {
 			if !surelyDue(k, limit) && !expiredEntry(sessions, k, now) {
 				continue // the current minute's record that expires later
+			}
+			if reaped != nil {
+				if _, id, ok := parseExpiryKey(k); ok && reaped.Get(id[:]) != nil {
+					continue // its record is gone, as Sessions already counts
+				}
 			}
 			st.Expired++
 			if st.Expired%4096 == 0 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesbolt/sesbolt/pkg/boltstore"
 	"github.com/sesbolt/sesbolt/pkg/session/sessiontest"
 )
 
@@ -40,5 +41,26 @@ func TestStatsFile(t *testing.T) {
 	later := recs[0].Expires().Add(time.Second)
 	if st, err = s.Stats(ctx, later); err != nil || st.Expired != 100 || st.Live != 0 {
 		t.Fatalf("Stats after expiry = %+v, %v", st, err)
+	}
+}
+
+// TestStatsPassStoppedBetweenPhases: records an expiry pass removed while
+// their index entries wait for its second phase (a pass in progress, or
+// one stopped by Close or a crash) are gone: Stats counts them neither as
+// stored, nor as expired, so Live stays right.
+func TestStatsPassStoppedBetweenPhases(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	now := sessiontest.Base()
+	expired := insert(t, s, 6, now, func(int) string { return "alice" })
+	insert(t, s, 2, now.Add(time.Hour), func(int) string { return "carol" })
+	at := expired[0].Expires().Add(2 * time.Minute) // the expired ones' minute has ended
+	if n, err := boltstore.PurgeRecords(s, at); err != nil || n != len(expired) {
+		t.Fatalf("PurgeRecords = %d, %v; want %d", n, err, len(expired))
+	}
+	st, err := s.Stats(ctx, at)
+	if err != nil || st.Sessions != 2 || st.Live != 2 || st.Expired != 0 {
+		t.Fatalf("Stats between the phases = sessions %d, live %d, expired %d, %v; want 2, 2, 0",
+			st.Sessions, st.Live, st.Expired, err)
 	}
 }
