@@ -366,7 +366,11 @@ func pendingReaped(tx *bolt.Tx) *bolt.Bucket {
 // Live as their difference, SizeBytes the file's size, FreeBytes
 // the free and pending pages plus the file's unused tail, and the seal
 // failures, latest expiry pass and group commits (Commits: count and
-// duration percentiles) since Open.
+// duration percentiles) since Open. Users counts a user until the index
+// entry of their last session is gone: while an expiry pass is between
+// removing records and removing their index entries (moments within a
+// pass; until the next pass after one that stopped halfway) it still
+// counts users whose sessions that pass removed.
 func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return session.Stats{}, err
