@@ -53,8 +53,9 @@ type codec struct {
 // value such as "<b>" reads back, and exports, as the bbolt store keeps
 // it). It fails with an error wrapping
 // session.ErrTooLarge when the record JSON exceeds the size limit or the
-// user id MaxUserIDSize. Its errors name no session id: they may reach
-// request logs.
+// user id MaxUserIDSize, and session.ErrInvalid when the record has no
+// JSON encoding (a data value that is not JSON, a time after the year
+// 9999). Its errors name no session id: they may reach request logs.
 func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record, err error) {
 	if len(r.UserID) > MaxUserIDSize {
 		return nil, nil, fmt.Errorf("%w: user id of %d bytes exceeds %d", session.ErrTooLarge, len(r.UserID), MaxUserIDSize)
@@ -67,7 +68,7 @@ func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record,
 	}
 	rec, err := marshal(&n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redisstore: encoding a record: %w", err)
+		return nil, nil, fmt.Errorf("%w: redisstore: encoding a record: %w", session.ErrInvalid, err)
 	}
 	if len(rec) > c.maxSize {
 		return nil, nil, fmt.Errorf("%w: the record encodes to %d bytes, limit %d", session.ErrTooLarge, len(rec), c.maxSize)

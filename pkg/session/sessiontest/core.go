@@ -31,6 +31,23 @@ var contractCases = []testCase{
 	{"LoadReturnsCopy", testLoadReturnsCopy},
 	{"ApplyReturnsCopy", testApplyReturnsCopy},
 	{"ApplyKeepsNoReference", testApplyKeepsNoReference},
+	{"UnencodableIsInvalid", testUnencodableIsInvalid},
+}
+
+// testUnencodableIsInvalid: a change with a data value that is not JSON
+// fails with ErrInvalid, the caller's mistake, which retrying cannot mend;
+// nothing is stored and the record it changes stays as it was. (Which
+// times a store can keep depends on its layout: the stores test those.)
+func testUnencodableIsInvalid(t *testing.T, s session.Store) {
+	now := Base()
+	notJSON := NewRecord(session.NewID(), "", now)
+	notJSON.Data["broken"] = raw(`{"unterminated`)
+	applyFails(t, s, CreateChange(notJSON), session.ErrInvalid)
+	wantGone(t, s, notJSON.ID, now)
+	r := NewRecord(session.NewID(), "", now)
+	want := apply(t, s, CreateChange(r))
+	applyFails(t, s, &session.Change{ID: r.ID, Now: now, Set: map[string]json.RawMessage{"k": raw(`nope`)}}, session.ErrInvalid)
+	wantLoad(t, s, r.ID, now, want)
 }
 
 func testInsertLoad(t *testing.T, s session.Store) {
