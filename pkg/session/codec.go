@@ -65,7 +65,7 @@ func (m *Manager) encodeCookie(id ID) string {
 func (m *Manager) decodeCookie(value string) (id ID, keyIndex int, reason CookieReason) {
 	if m.cfg.Codec != nil {
 		id, keyIndex, ok := m.cfg.Codec.Decode(value)
-		if !ok {
+		if !ok || id.IsZero() { // Decode promises no zero ID; a codec may break that
 			return ID{}, 0, CookieBadSignature
 		}
 		return id, keyIndex, ""

@@ -126,6 +126,25 @@ func TestCodecRejectionSkipsStore(t *testing.T) {
 	}
 }
 
+// zeroCodec is a broken CookieCodec: it decodes every value to the zero ID.
+type zeroCodec struct{ textCodec }
+
+func (zeroCodec) Decode(string) (session.ID, int, bool) { return session.ID{}, 0, true }
+
+// TestCodecZeroIDRefused: a zero ID from a codec that breaks its contract
+// is refused as a bad cookie; the store is never asked about it.
+func TestCodecZeroIDRefused(t *testing.T) {
+	e, store := codecEnv(t, &zeroCodec{textCodec{prefixes: []string{"new:"}}})
+	e.request("anything", func(s *session.Session) {
+		if !s.IsNew() || s.ID().IsZero() {
+			t.Errorf("a zero ID from the codec gave session %s (new: %v)", s.ID(), s.IsNew())
+		}
+	})
+	if n := store.loads.Load(); n != 0 {
+		t.Errorf("store asked %d times about a zero ID", n)
+	}
+}
+
 // TestCodecOlderKeyReissues: a value an older key of the codec verified
 // (keyIndex > 0) is re-issued under the newest, even when nothing changed.
 func TestCodecOlderKeyReissues(t *testing.T) {
