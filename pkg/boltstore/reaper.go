@@ -171,8 +171,8 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	return p.removed, err
 }
 
-// run finishes what an interrupted pass left in bucketReaped, then reaps
-// the due entries chunk by chunk.
+// run reaps the due entries chunk by chunk; the phase 2 of its first chunk
+// also finishes what an interrupted pass left in bucketReaped.
 func (p *reapPass) run() error {
 	var after []byte // the last entry collected: entries of records not yet expired stay behind
 	for {
