@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +40,12 @@ func openSesboltSet(tb testing.TB, path string, now time.Time) (*boltstore.Store
 func openSesboltSetWith(tb testing.TB, path string, now time.Time, opts boltstore.Options) (*boltstore.Store, *session.Manager) {
 	keys := benchKeys(tb)
 	opts.Keys, opts.ReapInterval = keys, -1
+	if opts.Logger == nil {
+		// Through tb.Log: the store's warnings (slow reaper rounds) then
+		// follow the result line instead of splitting it, which go test
+		// prints in two parts around a benchmark's run.
+		opts.Logger = slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
+	}
 	store, err := boltstore.Open(path, &opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -47,6 +55,14 @@ func openSesboltSetWith(tb testing.TB, path string, now time.Time, opts boltstor
 		tb.Fatal(err)
 	}
 	return store, mgr
+}
+
+// tbWriter writes each log line to tb.Log.
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // sesboltCookies returns cookies of up to max sessions of set chosen by
