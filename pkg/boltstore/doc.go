@@ -94,7 +94,8 @@
 // disk.
 //
 // The reaper (every Options.ReapInterval) and Purge delete expired records
-// in rounds of at most Options.ReapBatch, sized to take about 10 ms each,
+// in rounds of at most Options.ReapBatch, sized to take about 10 ms each
+// (5 ms while request writes are committing),
 // re-checking each record inside the deleting transaction, so a session
 // refreshed meanwhile survives. They take the due entries in chunks and
 // work in key order, not expiry order: first the records, in id order,
@@ -185,8 +186,9 @@
 //   - Long reads (Backup, Check) hold a read transaction; a write that must
 //     grow bbolt's memory map waits for them. Options.InitialMmapSize avoids
 //     remapping on busy stores.
-//   - A reaper round holds the write lock for about 10 ms (its batch adapts
-//     to the file; Stats.LastReap.LongestStep shows the longest), and
+//   - A reaper round holds the write lock for about 10 ms, 5 ms while
+//     request writes commit (its batch adapts to the file;
+//     Stats.LastReap.LongestStep shows the longest), and
 //     request writes wait at most that long. A disk whose fsync alone takes
 //     longer makes every round, and every request write, that slow.
 //   - Recovery has limits. Without Options.Verify, a damaged file whose
