@@ -142,7 +142,7 @@ type reapPass struct {
 	// the cost of an entry differs between them (a record dirties a page
 	// of its own; a chunk's expiry entries are neighbours; its user
 	// entries are spread over the whole user index).
-	recordBatch, userBatch, expiryBatch, idBatch int
+	recordBatch, userBatch, expiryBatch, idBatch, tombstoneBatch int
 
 	removed                  int
 	longest, longestDeleting time.Duration
@@ -172,11 +172,11 @@ func (s *Store) purge(ctx context.Context, now time.Time) (int, error) {
 	defer s.reapMu.Unlock()
 	start := time.Now()
 	first := min(reapFirstBatch, s.opts.ReapBatch)
-	p := &reapPass{s: s, ctx: ctx, now: now, recordBatch: first, userBatch: first, expiryBatch: first, idBatch: first,
+	p := &reapPass{s: s, ctx: ctx, now: now, recordBatch: first, userBatch: first, expiryBatch: first, idBatch: first, tombstoneBatch: first,
 		commits: s.commits.Load()}
 	err := p.run()
 	if err == nil {
-		_, err = s.reapTombstones(ctx, now)
+		err = p.removeEndedTombstones()
 	}
 	if p.slowRounds > 0 {
 		// Writers waited that long. Deleting is the reaper's own work;

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bytes"
-	"context"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,54 +82,37 @@ func (s *Store) createOptionalBuckets() error {
 	})
 }
 
-// reapTombstones removes the tombstones that ended at now, in write
-// transactions of up to ReapBatch entries, and returns how many it removed.
-// One read transaction first collects the ended ones.
-func (s *Store) reapTombstones(ctx context.Context, now time.Time) (int, error) {
+// removeEndedTombstones removes the tombstones that ended at p.now, in
+// rounds of the pass of at most ReapBatch entries (an ended tombstone
+// written again by a later renew stays). One read transaction first
+// collects the ended ones.
+func (p *reapPass) removeEndedTombstones() error {
 	var ended [][]byte
-	err := s.view("reap scan", func(tx *bolt.Tx) error {
+	err := p.s.view("reap scan", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRenewed)
 		if b == nil {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			if !tombstoneLasts(v, now) {
+			if !tombstoneLasts(v, p.now) {
 				ended = append(ended, bytes.Clone(k))
 			}
 			return nil
 		})
 	})
-	removed := 0
-	for err == nil && len(ended) > 0 {
-		if err = s.stopping(ctx); err != nil {
-			break
-		}
-		chunk := ended[:min(len(ended), s.opts.ReapBatch)]
-		ended = ended[len(chunk):]
-		n := 0
-		err = s.update("reap", func(tx *bolt.Tx) error {
-			n = 0
-			b, err := bucket(tx, bucketRenewed)
-			if err != nil {
-				return err
-			}
-			for _, k := range chunk {
-				if v := b.Get(k); v == nil || tombstoneLasts(v, now) {
-					continue // removed meanwhile, or written again by a later renew
-				}
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-				n++
-			}
-			return nil
-		})
-		s.reapTxs.Add(1)
-		if err == nil {
-			removed += n
-		}
+	if err != nil {
+		return err
 	}
-	return removed, err
+	return p.each(len(ended), &p.tombstoneBatch, p.s.opts.ReapBatch, func(t *txn, i int) error {
+		b, err := bucket(t.sessions.Tx(), bucketRenewed)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(ended[i]); v == nil || tombstoneLasts(v, p.now) {
+			return nil // removed meanwhile, or written again by a later renew
+		}
+		return b.Delete(ended[i])
+	})
 }
 
 // checkTombstones reports malformed entries of bucketRenewed and tombstones
