@@ -85,12 +85,18 @@ func (t *txn) end(id session.ID, old *session.Record) error {
 	if err := t.remove(id, old); err != nil {
 		return err
 	}
-	if t.s.opts.Observer.Ended != nil {
-		e := session.Ended{ID: id}
-		if old != nil {
-			e.User = old.UserID
-		}
-		t.ended = append(t.ended, e)
+	user := ""
+	if old != nil {
+		user = old.UserID
 	}
+	t.noteEnded(id, user)
 	return nil
+}
+
+// noteEnded keeps the session that ended under id (bound to user) for the
+// observer's Ended, when there is one.
+func (t *txn) noteEnded(id session.ID, user string) {
+	if t.s.opts.Observer.Ended != nil {
+		t.ended = append(t.ended, session.Ended{ID: id, User: user})
+	}
 }

@@ -48,9 +48,7 @@ func (t *txn) reap(c *bolt.Cursor, id session.ID, old *session.Record, res *chun
 		return err
 	}
 	res.reaped = append(res.reaped, r)
-	if t.s.opts.Observer.Ended != nil {
-		t.ended = append(t.ended, session.Ended{ID: id, User: r.user})
-	}
+	t.noteEnded(id, r.user)
 	return nil
 }
 
