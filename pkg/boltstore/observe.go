@@ -15,8 +15,9 @@ import (
 //     once their commit is durable, with the caller's reason
 //     (session.EndReasonFrom); Apply's per-user limit as session.EndLimit;
 //     expiry passes after each round's commit, as session.EndExpired. Removals are
-//     collected by txn.end inside the transaction and reported after it
-//     with session.StoreObserver.ReportEnded.
+//     collected by txn.noteEnded (from end, and the reaper's reap) inside the
+//     transaction and reported after it with
+//     session.StoreObserver.ReportEnded.
 //   - Committed: the committer, once per group (commit.go), also measured
 //     for Stats.Commits.
 //   - Reaped: the end of every expiry pass (reaper.go).
