@@ -27,6 +27,12 @@ func (t *txn) reserved(id session.ID) bool {
 	return b != nil && b.Get(id[:]) != nil
 }
 
+// taken reports whether id holds a record or is reserved: a new record
+// may not be stored under it.
+func (t *txn) taken(id session.ID) bool {
+	return t.sessions.Get(id[:]) != nil || t.reserved(id)
+}
+
 // reap is end for the expiry pass: it removes the record stored under id,
 // where c (a cursor of the sessions bucket) stands, (old: its decoded
 // content, nil when it could not be decoded) and leaves its index entries,

@@ -135,7 +135,7 @@ func (t *txn) apply(c *session.Change, prep *prepared) (*prepared, error) {
 		return nil, reject(fmt.Errorf("%w: %s expired", session.ErrNotFound, id))
 	}
 	target := c.TargetID()
-	if target != id && (t.sessions.Get(target[:]) != nil || t.reserved(target)) {
+	if target != id && t.taken(target) {
 		return nil, reject(fmt.Errorf("%w: renew onto %s", session.ErrExists, target))
 	}
 	if p.err != nil {
@@ -254,7 +254,7 @@ func (t *txn) importRecords(recs []*session.Record, now time.Time) (int, error) 
 	var todo []ready
 	seen := make(map[session.ID]bool, len(recs))
 	for _, r := range recs {
-		if seen[r.ID] || r.Expired(now) || t.sessions.Get(r.ID[:]) != nil || t.reserved(r.ID) {
+		if seen[r.ID] || r.Expired(now) || t.taken(r.ID) {
 			continue
 		}
 		seen[r.ID] = true
