@@ -1,11 +1,13 @@
 // Package demoproc runs the sesdemo binary as a child process for tests:
-// on a free port of 127.0.0.1, with its stderr collected, and ended at the
+// on a free port of 127.0.0.1, with its output collected, and ended at the
 // test's cleanup. The tests of cmd/sesdemo, e2e/ and examples/basic share
-// it (the example through LaunchWith, for its own log line).
+// it, and so does internal/flasktest for the Flask app of examples/flask
+// (both through LaunchWith, for their own listening lines).
 package demoproc
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"os"
 	"os/exec"
@@ -32,7 +34,7 @@ type Process struct {
 	Cmd    *exec.Cmd
 	Base   string        // http://127.0.0.1:PORT, once it listens
 	Socket string        // the admin socket its "listening" line names; "" when none
-	Log    *Log          // its stderr
+	Log    *Log          // its stdout and stderr
 	Done   chan struct{} // closed when the process has exited
 
 	t testing.TB
@@ -51,10 +53,10 @@ func Env() []string {
 }
 
 // Launch starts bin with "-addr 127.0.0.1:0" and args, and waits until it
-// either listens (started is true) or exits first (false; its stderr says
+// either listens (started is true) or exits first (false; its log says
 // why). The test fails when bin cannot be started or does neither within
 // StartTimeout. At cleanup a process still running gets SIGTERM and, after
-// KillDelay, SIGKILL; its stderr is logged if the test failed, and a data
+// KillDelay, SIGKILL; its log is shown if the test failed, and a data
 // race it reported fails the test.
 func Launch(t testing.TB, bin string, args ...string) (p *Process, started bool) {
 	t.Helper()
@@ -66,27 +68,41 @@ func Launch(t testing.TB, bin string, args ...string) (p *Process, started bool)
 type Options struct {
 	// Dir is the process's working directory; "" is the test's.
 	Dir string
-	// Listening matches the line the program logs once it listens: its
-	// first group is the bound host:port, an optional second group the
-	// admin socket. nil is sesdemo's "msg=listening addr=..." line.
+	// Listening matches the line the program writes (to stdout or stderr)
+	// once it listens: its first group is the bound host:port, an optional
+	// second group the admin socket. nil is sesdemo's
+	// "msg=listening addr=..." line.
 	Listening *regexp.Regexp
+	// Env holds more KEY=value pairs for the process's environment, after
+	// those of Env.
+	Env []string
+	// NoAddrFlag leaves out the "-addr 127.0.0.1:0" otherwise put before
+	// args, for a program told where to listen another way (in Env).
+	NoAddrFlag bool
+	// StartTimeout replaces StartTimeout when not zero.
+	StartTimeout time.Duration
 }
 
-// LaunchWith is Launch with the working directory and listening line of o.
+// LaunchWith is Launch with the options o.
 func LaunchWith(t testing.TB, o Options, bin string, args ...string) (p *Process, started bool) {
 	t.Helper()
 	pattern := o.Listening
 	if pattern == nil {
 		pattern = listeningLine
 	}
+	if !o.NoAddrFlag {
+		args = append([]string{"-addr", "127.0.0.1:0"}, args...)
+	}
+	startTimeout := cmp.Or(o.StartTimeout, StartTimeout)
 	p = &Process{
-		Cmd:  exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...),
+		Cmd:  exec.Command(bin, args...),
 		Log:  &Log{pattern: pattern, listening: make(chan []string, 1)},
 		Done: make(chan struct{}),
 		t:    t,
 	}
 	p.Cmd.Dir = o.Dir
-	p.Cmd.Env = Env()
+	p.Cmd.Env = append(Env(), o.Env...)
+	p.Cmd.Stdout = p.Log // the same writer: one pipe, the lines in order
 	p.Cmd.Stderr = p.Log
 	setDeathSignal(p.Cmd)
 	if err := p.Cmd.Start(); err != nil {
@@ -100,7 +116,7 @@ func LaunchWith(t testing.TB, o Options, bin string, args ...string) (p *Process
 		p.Terminate(KillDelay)
 		logs := p.Log.String()
 		if t.Failed() {
-			t.Logf("%s (pid %d, %v) stderr:\n%s", filepath.Base(bin), p.Cmd.Process.Pid, p.Cmd.ProcessState, logs)
+			t.Logf("%s (pid %d, %v) output:\n%s", filepath.Base(bin), p.Cmd.Process.Pid, p.Cmd.ProcessState, logs)
 		}
 		if strings.Contains(logs, "WARNING: DATA RACE") {
 			t.Errorf("%s reported a data race:\n%s", filepath.Base(bin), logs)
@@ -115,8 +131,8 @@ func LaunchWith(t testing.TB, o Options, bin string, args ...string) (p *Process
 		return p, true
 	case <-p.Done:
 		return p, false
-	case <-time.After(StartTimeout):
-		t.Fatalf("%s neither listened nor exited within %v:\n%s", filepath.Base(bin), StartTimeout, p.Log)
+	case <-time.After(startTimeout):
+		t.Fatalf("%s neither listened nor exited within %v:\n%s", filepath.Base(bin), startTimeout, p.Log)
 		return p, false
 	}
 }
@@ -217,7 +233,7 @@ func (p *Process) Stop() {
 // when it serves one, the admin socket.
 var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)(?: .*\badmin_socket=(\S+))?`)
 
-// Log collects a process's stderr and reports its "listening" line once.
+// Log collects a process's output and reports its "listening" line once.
 type Log struct {
 	pattern   *regexp.Regexp // the listening line; nil never matches
 	mu        sync.Mutex

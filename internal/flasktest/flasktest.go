@@ -11,35 +11,28 @@
 package flasktest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sesbolt/sesbolt/internal/testclient"
+	"github.com/sesbolt/sesbolt/internal/demoproc"
 )
 
 // Python is the interpreter that sees Debian's python3-* packages.
 const Python = "/usr/bin/python3"
 
-// Timeouts for child processes. They are generous: tests run with -race
-// on small shared machines.
-const (
-	// StartTimeout bounds how long the Flask app takes to listen.
-	StartTimeout = 60 * time.Second
-	// StopTimeout bounds how long it takes to exit after SIGTERM before it
-	// gets SIGKILL.
-	StopTimeout = 10 * time.Second
-)
+// StartTimeout bounds how long the Flask app takes to listen, and a
+// Python or redis-cli run. It is generous: tests run with -race on small
+// shared machines.
+const StartTimeout = 60 * time.Second
 
 // debianPackage names the Debian package of each Python module tests use.
 var debianPackage = map[string]string{
@@ -122,15 +115,16 @@ type App struct {
 	// URL is where it listens, e.g. "http://127.0.0.1:38411".
 	URL string
 
-	cmd    *exec.Cmd
-	stderr *testclient.SyncBuffer
-	done   chan struct{}
+	proc *demoproc.Process
 }
+
+// listeningLine is what the app prints once it accepts connections.
+var listeningLine = regexp.MustCompile(`^listening on http://(\S+)$`)
 
 // StartApp starts examples/flask/app.py with Python (after RequirePython
 // for flask, redis and itsdangerous) on a free port and waits until it
-// listens. The app is stopped when the test ends; if the test failed, its
-// log is shown.
+// listens, as a demoproc process: it is stopped when the test ends, and
+// if the test failed its log is shown.
 func StartApp(t testing.TB, o AppOptions) *App {
 	t.Helper()
 	RequirePython(t, "flask", "redis", "itsdangerous")
@@ -141,72 +135,24 @@ func StartApp(t testing.TB, o AppOptions) *App {
 		o.Lifetime = 30 * time.Minute
 	}
 	script := filepath.Join(ModuleRoot(t), "examples", "flask", "app.py")
-	cmd := exec.Command(Python, script)
-	cmd.Env = append(os.Environ(),
-		"FLASK_SECRET_FILE="+o.SecretFile,
-		"REDIS_URL="+o.RedisURL,
-		fmt.Sprintf("SESSION_LIFETIME=%d", int(o.Lifetime.Seconds())),
-		"HOST=127.0.0.1", "PORT=0",
-		"PYTHONDONTWRITEBYTECODE=1", // leave no __pycache__ in the source tree
-	)
-	setDeathSignal(cmd)
-	a := &App{cmd: cmd, stderr: &testclient.SyncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = a.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	p, started := demoproc.LaunchWith(t, demoproc.Options{
+		Listening: listeningLine,
+		Env: []string{
+			"FLASK_SECRET_FILE=" + o.SecretFile,
+			"REDIS_URL=" + o.RedisURL,
+			fmt.Sprintf("SESSION_LIFETIME=%d", int(o.Lifetime.Seconds())),
+			"HOST=127.0.0.1", "PORT=0",
+			"PYTHONDONTWRITEBYTECODE=1", // leave no __pycache__ in the source tree
+		},
+		NoAddrFlag:   true,
+		StartTimeout: StartTimeout,
+	}, Python, script)
+	if !started {
+		t.Fatalf("the Flask app exited before listening (%v):\n%s", p.Cmd.ProcessState, p.Log)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the Flask app: %v", err)
-	}
-	go func() {
-		cmd.Wait()
-		close(a.done)
-	}()
-	t.Cleanup(func() {
-		a.stop()
-		if t.Failed() {
-			t.Logf("Flask app log:\n%s", a.stderr.String())
-		}
-	})
-
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if url, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				listening <- url
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case a.URL = <-listening:
-		return a
-	case <-a.done:
-		t.Fatalf("the Flask app exited before listening:\n%s", a.stderr.String())
-	case <-time.After(StartTimeout):
-		t.Fatalf("the Flask app did not listen within %s:\n%s", StartTimeout, a.stderr.String())
-	}
-	return nil
+	return &App{URL: p.Base, proc: p}
 }
 
-// Log returns what the app wrote to stderr so far (werkzeug's request log
-// and any traceback).
-func (a *App) Log() string { return a.stderr.String() }
-
-// stop ends the app (see terminate).
-func (a *App) stop() { terminate(a.cmd, a.done) }
-
-// terminate ends a child process whose Wait closes done: SIGTERM, then
-// SIGKILL after StopTimeout. It returns when the process has exited.
-func terminate(cmd *exec.Cmd, done <-chan struct{}) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(StopTimeout):
-		cmd.Process.Kill()
-		<-done
-	}
-}
+// Log returns what the app wrote so far (werkzeug's request log and any
+// traceback).
+func (a *App) Log() string { return a.proc.Log.String() }
