@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,13 +126,12 @@ func (p *flaskPair) cookie() string {
 	return ""
 }
 
-// setCookie puts value in the jar as the session cookie of both apps.
+// setCookie puts value in the jar as the session cookie of both apps (the
+// jar's cookies do not depend on the port).
 func (p *flaskPair) setCookie(value string) {
-	u, err := url.Parse(p.flask)
-	if err != nil {
+	if err := p.b.SetCookie(flasksession.CookieName, value); err != nil {
 		p.t.Fatal(err)
 	}
-	p.b.Client.Jar.SetCookies(u, []*http.Cookie{{Name: flasksession.CookieName, Value: value, Path: "/"}})
 }
 
 // id returns the session id the jar's cookie names.

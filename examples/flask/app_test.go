@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,11 +104,9 @@ func (h *harness) cookie() string {
 
 // setCookie puts value in the jar as the session cookie.
 func (h *harness) setCookie(value string) {
-	u, err := url.Parse(h.app.URL)
-	if err != nil {
+	if err := h.browser.SetCookie(flasksession.CookieName, value); err != nil {
 		h.t.Fatal(err)
 	}
-	h.browser.Client.Jar.SetCookies(u, []*http.Cookie{{Name: flasksession.CookieName, Value: value, Path: "/"}})
 }
 
 // stored returns the JSON dict stored under id, and its TTL in seconds.

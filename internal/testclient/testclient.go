@@ -110,3 +110,15 @@ func (b *Browser) Cookie(name string) *http.Cookie {
 	}
 	return nil
 }
+
+// SetCookie puts a cookie called name with value and Path=/ in the jar,
+// as if Base had set it, replacing any of that name. It fails only when
+// Base is not a URL.
+func (b *Browser) SetCookie(name, value string) error {
+	u, err := url.Parse(b.Base)
+	if err != nil {
+		return fmt.Errorf("testclient: Base %q: %w", b.Base, err)
+	}
+	b.Client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	return nil
+}
