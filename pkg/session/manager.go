@@ -84,7 +84,8 @@ func (m *Manager) Counters() Counters {
 func (m *Manager) Load(r *http.Request) (*Session, error) {
 	now := m.now()
 	s := &Session{m: m, ctx: r.Context(), client: clientInfo(r)}
-	tokens, header := m.tokens(r)
+	var buf [2]string // the tokens of almost every request, without a heap allocation
+	tokens, header := m.tokens(r, buf[:0])
 	s.header = header
 	rejected := "session cookie rejected"
 	if header {
@@ -138,10 +139,11 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	return s, nil
 }
 
-// tokens returns the session tokens r carries and whether they came from
-// the token header (Config.Token) rather than from cookies. A request with
-// the token header uses it alone, even when it holds no token yet.
-func (m *Manager) tokens(r *http.Request) (tokens []string, header bool) {
+// tokens appends to tokens the session tokens r carries and reports
+// whether they came from the token header (Config.Token) rather than from
+// cookies. A request with the token header uses it alone, even when it
+// holds no token yet.
+func (m *Manager) tokens(r *http.Request, tokens []string) (_ []string, header bool) {
 	if t := m.cfg.Token; t.Enabled {
 		if values, ok := r.Header[t.Header]; ok {
 			if t.Header != "Authorization" {
