@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -293,6 +294,60 @@ func TestJoinObservers(t *testing.T) {
 	sj.Ended(context.Background(), session.Ended{Reason: session.EndLimit})
 	sj.Failed("load", nil)
 	wantEvents(t, "joined store", calls, "a.limit", "b.limit", "b.failed load")
+}
+
+// TestJoinObserversEveryField: every field of a joined Observer and
+// StoreObserver calls that same field of each joined observer, in order,
+// and hands it its arguments: each field's joining is written out on its
+// own, so each is checked on its own.
+func TestJoinObserversEveryField(t *testing.T) {
+	var calls []string
+	ctx := context.Background()
+	rec := &session.Record{UserID: "alice"}
+	id := session.NewID()
+	observer := func(name string) session.Observer {
+		add := func(s string) { calls = append(calls, name+"."+s) }
+		return session.Observer{
+			Created:        func(_ context.Context, r *session.Record) { add("Created " + r.UserID) },
+			LoggedIn:       func(_ context.Context, r *session.Record) { add("LoggedIn " + r.UserID) },
+			Renewed:        func(_ context.Context, r *session.Record) { add("Renewed " + r.UserID) },
+			CookieRejected: func(_ context.Context, why session.CookieReason) { add("CookieRejected " + string(why)) },
+			Dropped:        func(context.Context) { add("Dropped") },
+			LateChange:     func(_ context.Context, method string) { add("LateChange " + method) },
+		}
+	}
+	j := session.JoinObservers(observer("a"), observer("b"))
+	j.Created(ctx, rec)
+	j.LoggedIn(ctx, rec)
+	j.Renewed(ctx, rec)
+	j.CookieRejected(ctx, session.CookieRenewed)
+	j.Dropped(ctx)
+	j.LateChange(ctx, "Set")
+	wantEvents(t, "joined", calls,
+		"a.Created alice", "b.Created alice", "a.LoggedIn alice", "b.LoggedIn alice",
+		"a.Renewed alice", "b.Renewed alice", "a.CookieRejected renewed", "b.CookieRejected renewed",
+		"a.Dropped", "b.Dropped", "a.LateChange Set", "b.LateChange Set")
+
+	calls = nil
+	storeObserver := func(name string) session.StoreObserver {
+		add := func(s string) { calls = append(calls, name+"."+s) }
+		return session.StoreObserver{
+			Ended:      func(_ context.Context, e session.Ended) { add("Ended " + e.User) },
+			Committed:  func(c session.Commit) { add(fmt.Sprintf("Committed %d", c.Size)) },
+			Reaped:     func(r session.ReapStats) { add(fmt.Sprintf("Reaped %d", r.Removed)) },
+			SealFailed: func(got session.ID) { add(fmt.Sprintf("SealFailed %t", got == id)) },
+			Failed:     func(op string, _ error) { add("Failed " + op) },
+		}
+	}
+	sj := session.JoinStoreObservers(storeObserver("a"), storeObserver("b"))
+	sj.Ended(ctx, session.Ended{User: "alice"})
+	sj.Committed(session.Commit{Size: 3})
+	sj.Reaped(session.ReapStats{Removed: 2})
+	sj.SealFailed(id)
+	sj.Failed("load", nil)
+	wantEvents(t, "joined store", calls,
+		"a.Ended alice", "b.Ended alice", "a.Committed 3", "b.Committed 3", "a.Reaped 2", "b.Reaped 2",
+		"a.SealFailed true", "b.SealFailed true", "a.Failed load", "b.Failed load")
 }
 
 func TestStoreObserverReportEnded(t *testing.T) {
