@@ -292,6 +292,37 @@ func TestStatsBounded(t *testing.T) {
 	}
 }
 
+// TestStatsReplacedWhileInFlight: a scrape after SetStats reads the new
+// reporter, even while a call of the old one is still in flight: it does
+// not join that call.
+func TestStatsReplacedWhileInFlight(t *testing.T) {
+	// Generous: a scrape of the new reporter returns at once; only one
+	// that wrongly joined the blocked call would wait this long.
+	col := metrics.New(&metrics.Options{StatsTimeout: 10 * time.Second})
+	old := &fakeStats{st: session.Stats{Live: 3}, release: make(chan struct{})}
+	col.SetStats(old)
+	first := make(chan struct{})
+	go func() { // a scrape that waits on the blocked call of old
+		defer close(first)
+		testutil.CollectAndCount(col, "sesbolt_sessions_live")
+	}()
+	t.Cleanup(func() { close(old.release); <-first })
+	for deadline := time.Now().Add(30 * time.Second); old.calls.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first scrape never called Stats")
+		}
+	}
+	col.SetStats(&fakeStats{st: session.Stats{Live: 7}})
+	want := `
+# HELP sesbolt_sessions_live Sessions live now (from the store's Stats at scrape time).
+# TYPE sesbolt_sessions_live gauge
+sesbolt_sessions_live 7
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "sesbolt_sessions_live"); err != nil {
+		t.Errorf("the first scrape after SetStats: %v", err)
+	}
+}
+
 // TestLabelsBounded: a reason the collector does not know is counted as
 // "other"; store operations beyond MaxOps names too.
 func TestLabelsBounded(t *testing.T) {
