@@ -281,15 +281,23 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
-// withRange formats a stat scaled by div: "median (min–max)".
-func withRange(s stat, div float64) string {
+// spread formats a stat as "median (min–max)", each part by its own
+// function; just the median when there is no range, "—" when there is no
+// stat.
+func spread(s stat, med, lo, hi func(float64) string) string {
 	if !s.ok() {
 		return "—"
 	}
 	if s.n == 1 || s.lo == s.hi {
-		return num(s.med / div)
+		return med(s.med)
 	}
-	return fmt.Sprintf("%s (%s–%s)", num(s.med/div), num(s.lo/div), num(s.hi/div))
+	return fmt.Sprintf("%s (%s–%s)", med(s.med), lo(s.lo), hi(s.hi))
+}
+
+// withRange formats a stat scaled by div: "median (min–max)".
+func withRange(s stat, div float64) string {
+	f := func(v float64) string { return num(v / div) }
+	return spread(s, f, f, f)
 }
 
 // duration formats nanoseconds with a unit.
@@ -305,15 +313,8 @@ func duration(ns float64) string {
 	return num(ns) + " ns"
 }
 
-func durationRange(s stat) string {
-	if !s.ok() {
-		return "—"
-	}
-	if s.n == 1 || s.lo == s.hi {
-		return duration(s.med)
-	}
-	return fmt.Sprintf("%s (%s–%s)", duration(s.med), duration(s.lo), duration(s.hi))
-}
+// durationRange formats a stat of nanoseconds: "1.2 ms (1.1 ms–1.4 ms)".
+func durationRange(s stat) string { return spread(s, duration, duration, duration) }
 
 func ratio(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) || r == 0 {

@@ -46,16 +46,8 @@ func (res *results) passRatio(ours, peer string) stat {
 	return summarize(rs)
 }
 
-// ratioRange formats a passRatio: "1.23× (1.10–1.40)".
-func ratioRange(s stat) string {
-	if !s.ok() {
-		return "—"
-	}
-	if s.n == 1 || s.lo == s.hi {
-		return ratio(s.med)
-	}
-	return fmt.Sprintf("%s (%s–%s)", ratio(s.med), num(s.lo), ratio(s.hi))
-}
+// ratioRange formats a passRatio: "1.23× (1.10–1.40×)".
+func ratioRange(s stat) string { return spread(s, ratio, num, ratio) }
 
 // renderRedis writes the "Sessions in Redis" subsection, when the run has
 // Redis results.
