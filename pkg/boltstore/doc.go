@@ -94,7 +94,7 @@
 // disk.
 //
 // The reaper (every Options.ReapInterval) and Purge delete expired records
-// in rounds of at most Options.ReapBatch, sized to take about 10 ms each
+// in rounds of at most Options.ReapBatch records, sized to take about 10 ms each
 // (5 ms while request writes are committing),
 // re-checking each record inside the deleting transaction, so a session
 // refreshed meanwhile survives. They take the due entries in chunks and

@@ -57,9 +57,12 @@ type Options struct {
 	// still works).
 	ReapInterval time.Duration
 
-	// ReapBatch bounds the expiry-index entries one reaper or Purge
-	// transaction handles, so request latency stays flat while it runs.
-	// Zero (or negative) means DefaultReapBatch.
+	// ReapBatch bounds the records one reaper or Purge transaction
+	// removes (and the tombstones it removes), so request latency stays
+	// flat while it runs; a transaction that removes only index entries,
+	// which neighbour each other, may take 16 times as many. Time bounds
+	// every transaction too (about 10 ms). Zero (or negative) means
+	// DefaultReapBatch.
 	ReapBatch int
 
 	// Now is the reaper's clock. Nil means time.Now. Load, Apply and

@@ -125,8 +125,8 @@
 // 3f2504e0-…); a user's bucket u is the first byte of the SHA-256 of the
 // user id in hex. The part in braces is the Redis Cluster hash tag.
 //
-//	P meta                  hash: format "sesbolt-redis", schema "1",
-//	                        retention: Options.ExpiredRetention in ms
+//	Pmeta                  hash: format "sesbolt-redis", schema "1",
+//	                       retention: Options.ExpiredRetention in ms
 //	P{b}:session:<id>      string: the sealed record, PEXPIREAT retain
 //	P{b}:renewed:<id>      string: the tombstone of an id renewed away: when
 //	                        it ends, unix nanoseconds in 20 digits;
