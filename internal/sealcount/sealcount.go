@@ -2,7 +2,7 @@
 // check, once per id, for the stores' Stats.SealFailures: a damaged record
 // read by every request of its session counts (and is logged) once, not
 // once per request. Queue holds the counted ids until the store may report
-// them to its observer.
+// them to its observer; Failures is the two together, what a store keeps.
 package sealcount
 
 import (

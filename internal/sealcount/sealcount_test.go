@@ -55,3 +55,34 @@ func TestQueue(t *testing.T) {
 		t.Fatalf("Drain(nil) left %v queued", got[2:])
 	}
 }
+
+func TestFailures(t *testing.T) {
+	var got []session.ID
+	f := sealcount.Failures{Report: func(id session.ID) { got = append(got, id) }}
+	a, b := session.NewID(), session.NewID()
+	if !f.Add(a) || f.Add(a) || !f.Add(b) {
+		t.Fatal("Add: each id counts once")
+	}
+	if len(got) != 0 {
+		t.Fatalf("Add reported %v before Deliver", got)
+	}
+	f.Deliver()
+	if len(got) != 2 || got[0] != a || got[1] != b {
+		t.Fatalf("Deliver reported %v, want [%v %v] once each, in order", got, a, b)
+	}
+	f.Deliver()
+	if len(got) != 2 {
+		t.Fatalf("a second Deliver reported again: %v", got)
+	}
+	if f.Count() != 2 {
+		t.Fatalf("Count = %d, want 2", f.Count())
+	}
+
+	// Without Report, failures are counted and nothing is queued.
+	var quiet sealcount.Failures
+	if !quiet.Add(a) || quiet.Count() != 1 {
+		t.Fatal("a Failures without Report counts")
+	}
+	quiet.Report = func(id session.ID) { t.Errorf("reported %v, counted while no one listened", id) }
+	quiet.Deliver()
+}

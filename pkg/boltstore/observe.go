@@ -21,8 +21,9 @@ import (
 //   - Committed: the committer, once per group (commit.go), also measured
 //     for Stats.Commits.
 //   - Reaped: the end of every expiry pass (reaper.go).
-//   - SealFailed: queued by sealFailed, which may run inside a transaction,
-//     and delivered by leave, outside any.
+//   - SealFailed: queued by sealFailed (sealcount.Failures), which may run
+//     inside a transaction, and delivered by leave, after every operation,
+//     outside its transactions.
 //   - Failed: view and update (guard.go), for system errors.
 
 // committed records a group commit that started at start and carried size
@@ -59,18 +60,6 @@ func (s *Store) failed(what string, err error) {
 	}
 	f(strings.ReplaceAll(what, " ", "_"), err)
 }
-
-// queueSealFailed queues id for the observer's SealFailed; sealFailed runs
-// inside transactions, the observer must not.
-func (s *Store) queueSealFailed(id session.ID) {
-	if s.opts.Observer.SealFailed != nil {
-		s.sealPending.Push(id)
-	}
-}
-
-// deliverSealFailed reports the queued seal failures. leave calls it, so it
-// runs after every operation, outside its transactions.
-func (s *Store) deliverSealFailed() { s.sealPending.Drain(s.opts.Observer.SealFailed) }
 
 // endedSince returns the sessions t ended (end) since it had mark of them:
 // an op's closure keeps them for StoreObserver.ReportEnded, as it keeps its other

@@ -424,7 +424,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (session.Stats, error)
 	}
 	st.Expired = min(st.Expired, st.Sessions)
 	st.Live = st.Sessions - st.Expired
-	st.SealFailures = s.sealFailures.Count()
+	st.SealFailures = s.seals.Count()
 	if r := s.lastReap.Load(); r != nil {
 		st.LastReap = *r
 	}

@@ -59,8 +59,7 @@ type Store struct {
 	reapMu   sync.Mutex // one expiry pass at a time
 	lastReap atomic.Pointer[session.ReapStats]
 
-	sealFailures sealcount.Counter // records that failed their integrity check
-	sealPending  sealcount.Queue   // counted, not yet reported to the observer (observe.go)
+	seals sealcount.Failures // records that failed their integrity check (observe.go)
 
 	commitStats commitstats.Recorder // Stats.Commits
 
@@ -123,6 +122,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	s.seals.Report = o.Observer.SealFailed
 	if err := s.openDB(); err != nil {
 		cancel()
 		return nil, err
@@ -401,7 +401,7 @@ func (s *Store) enter() bool {
 // leave ends an operation, then reports the seal failures it found.
 func (s *Store) leave() {
 	s.mu.RUnlock()
-	s.deliverSealFailed()
+	s.seals.Deliver()
 }
 
 // stopping returns session.ErrClosed once Close has started, else ctx.Err().
@@ -679,12 +679,11 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 }
 
 // sealFailed counts and logs a record that failed its integrity check, once
-// per id (see sealcount.Counter).
+// per id, and queues it for the observer (see sealcount.Failures).
 func (s *Store) sealFailed(id session.ID, err error) {
-	if !s.sealFailures.Add(id) {
+	if !s.seals.Add(id) {
 		return
 	}
-	s.queueSealFailed(id)
 	s.log.Warn("boltstore: stored session failed its integrity check; treating it as absent",
 		"id", id.String(), "reason", badReason(err), "path", s.path)
 }

@@ -23,8 +23,9 @@ import (
 //   - Reaped: the end of every Purge. The trim pass is no expiry pass (it
 //     drops index entries of records Redis already deleted) and is not
 //     reported.
-//   - SealFailed: queued by sealFailed, which may run while a queue token
-//     is held, and delivered by leave, when the exported method returns.
+//   - SealFailed: queued by sealFailed (sealcount.Failures), which may run
+//     while a queue token is held, and delivered by leave, when the
+//     exported method returns.
 //   - Failed: leave, for the errors of an exported method wrapping
 //     ErrRedis; logged failures of after-the-write steps (limitPass,
 //     runPost, undo) and of the trim pass where they happen.
@@ -33,7 +34,7 @@ import (
 // the seal failures queued meanwhile and reports err if it is a system
 // error. Exported methods defer it.
 func (s *Store) leave(op string, err error) {
-	s.deliverSealFailed()
+	s.seals.Deliver()
 	s.failed(op, err)
 }
 
@@ -73,17 +74,6 @@ func (s *Store) reaped(pass session.ReapStats) {
 		f(pass)
 	}
 }
-
-// queueSealFailed queues id for the observer's SealFailed, which must not
-// run while the caller may hold a queue token.
-func (s *Store) queueSealFailed(id session.ID) {
-	if s.opts.Observer.SealFailed != nil {
-		s.sealPending.Push(id)
-	}
-}
-
-// deliverSealFailed reports the queued seal failures.
-func (s *Store) deliverSealFailed() { s.sealPending.Drain(s.opts.Observer.SealFailed) }
 
 // endedOf returns the session a plan removing the record of id, whose
 // stored bytes are value, ends: with the user the record names, read

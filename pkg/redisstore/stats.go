@@ -82,7 +82,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (_ session.Stats, err 
 		}
 	}
 	st.Live = st.Sessions - st.Expired
-	st.SealFailures = s.sealFailures.Count()
+	st.SealFailures = s.seals.Count()
 	st.Commits = s.commitStats.Stats()
 	if p := s.lastReap.Load(); p != nil {
 		st.LastReap = *p

@@ -49,9 +49,8 @@ type Store struct {
 	closeOnce sync.Once
 	trimDone  chan struct{} // closed when the trim pass has exited; nil without one
 
-	sealFailures sealcount.Counter // records that failed their integrity check
-	cache        *recordCache      // values last read or written, decoded
-	sealPending  sealcount.Queue   // counted, not yet reported to the observer (observe.go)
+	seals sealcount.Failures // records that failed their integrity check (observe.go)
+	cache *recordCache       // values last read or written, decoded
 
 	commitStats commitstats.Recorder              // every Apply, for Stats.Commits
 	lastReap    atomic.Pointer[session.ReapStats] // the latest Purge, for Stats.LastReap
@@ -111,6 +110,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		retention: o.ExpiredRetention.Milliseconds(),
 		cache:     new(recordCache),
 	}
+	s.seals.Report = o.Observer.SealFailed
 	for i := range s.userQueues {
 		s.userQueues[i] = make(chan struct{}, 1)
 	}
@@ -784,12 +784,11 @@ func (s *Store) removeIf(ctx context.Context, ids []session.ID, keep func(id ses
 }
 
 // sealFailed counts and logs a record that failed its integrity check, once
-// per id (see sealcount.Counter).
+// per id, and queues it for the observer (see sealcount.Failures).
 func (s *Store) sealFailed(id session.ID, err error) {
-	if !s.sealFailures.Add(id) {
+	if !s.seals.Add(id) {
 		return
 	}
-	s.queueSealFailed(id)
 	s.log.Warn("redisstore: stored session failed its integrity check; treating it as absent",
 		"id", id.String(), "reason", badReason(err), "prefix", s.opts.Prefix)
 }
