@@ -250,8 +250,7 @@ func (s *FlaskStore) insert(ctx context.Context, c *session.Change) (*session.Re
 	}
 	until := s.until(c.Now)
 	p := &program{}
-	p.none(s.sessionKey(c.ID))
-	p.free(s.tombstoneKey(c.ID), c.Now)
+	p.vacant(s.sessionKey(c.ID), s.tombstoneKey(c.ID), c.Now)
 	p.setUntil(s.sessionKey(c.ID), value, until)
 	kind, err := s.run(ctx, p)
 	if err != nil {
@@ -331,8 +330,7 @@ func (s *FlaskStore) attempt(ctx context.Context, c *session.Change, ended *[]se
 		// is removed again.
 		newKey := s.sessionKey(target)
 		ins := &program{}
-		ins.none(newKey)
-		ins.free(s.tombstoneKey(target), c.Now)
+		ins.vacant(newKey, s.tombstoneKey(target), c.Now)
 		ins.setUntil(newKey, value, until)
 		rm := &program{}
 		rm.eq(key, st.value)

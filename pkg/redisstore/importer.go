@@ -67,9 +67,7 @@ func (s *Store) Import(ctx context.Context, recs []*session.Record, now time.Tim
 		}
 		p := &program{}
 		for _, it := range free {
-			p.none(s.keys.record(it.id))
-			p.free(s.keys.renewed(it.id), now)
-			p.put(s.keys, it.id, it.value, it.retain)
+			p.create(s.keys, it.id, it.value, it.retain, now)
 			if it.user != "" {
 				p.uadd(s.keys, it.user, it.id, it.retain, it.ver, true)
 			}
@@ -123,9 +121,7 @@ func (s *Store) importSteps(ctx context.Context, items []imported, now time.Time
 			pre = append(pre, s.userAdd(it.user, it.id, it.retain, it.ver))
 		}
 		p := &program{}
-		p.none(s.keys.record(it.id))
-		p.free(s.keys.renewed(it.id), now)
-		p.put(s.keys, it.id, it.value, it.retain)
+		p.create(s.keys, it.id, it.value, it.retain, now)
 		main = append(main, p)
 	}
 	if _, err := s.runAll(ctx, pre); err != nil {

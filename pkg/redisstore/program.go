@@ -69,6 +69,13 @@ func (p *program) free(key string, at time.Time) {
 	p.guards = append(p.guards, step{op: "free", keys: []string{key}, args: []any{tombstoneValue(at)}, kind: guardExists})
 }
 
+// vacant adds the guards that an id is free to take at at: no key at key
+// (its record or session), and no tombstone at tombstone that lasts at at.
+func (p *program) vacant(key, tombstone string, at time.Time) {
+	p.none(key)
+	p.free(tombstone, at)
+}
+
 // unchanged adds a guard: key holds exactly value, or does not exist when
 // value is nil (a record as it was read, for a decision that depends on
 // it). Its failure is a conflict.
@@ -96,6 +103,13 @@ func (p *program) put(l layout, id session.ID, value []byte, retain int64) {
 	p.ops = append(p.ops, step{op: "put",
 		keys: []string{l.record(id), l.ids(id[0]), l.expiry(id[0])},
 		args: []any{id.String(), value, retain}})
+}
+
+// create stores value as the record of id until retain and indexes it,
+// guarded by id being free at now (see vacant): an insert.
+func (p *program) create(l layout, id session.ID, value []byte, retain int64, now time.Time) {
+	p.vacant(l.record(id), l.renewed(id), now)
+	p.put(l, id, value, retain)
 }
 
 // rewrite replaces the record of id, stored before under the same id and

@@ -482,9 +482,7 @@ func (s *Store) insertOnce(ctx context.Context, c *session.Change, value []byte,
 		}
 	}
 	p := &program{}
-	p.none(s.keys.record(c.ID))
-	p.free(s.keys.renewed(c.ID), c.Now)
-	p.put(s.keys, c.ID, value, retain)
+	p.create(s.keys, c.ID, value, retain, c.Now)
 	pl := &plan{main: []*program{p}}
 	if stored.UserID != "" {
 		pl.pre = []*program{s.userAdd(stored.UserID, c.ID, retain, stored.Version)}
@@ -603,9 +601,7 @@ func (s *Store) attempt(ctx context.Context, c *session.Change, from *cacheEntry
 		// unchanged, leaving its tombstone; when it changed, the new one is
 		// removed again.
 		ins := &program{}
-		ins.none(s.keys.record(target))
-		ins.free(s.keys.renewed(target), c.Now)
-		ins.put(s.keys, target, value, retain)
+		ins.create(s.keys, target, value, retain, c.Now)
 		rm := &program{}
 		rm.eq(s.keys.record(c.ID), old)
 		rm.del(s.keys, c.ID)
