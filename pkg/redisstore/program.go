@@ -253,15 +253,12 @@ type plan struct {
 	ended []session.Ended
 }
 
-// merged returns the plan as one program: guards of the main programs,
-// then every operation.
+// merged returns the plan as one program: its main, pre, post and limit
+// programs' guards (all checked before any operation runs), then their
+// operations, in that order.
 func (pl *plan) merged() *program {
 	m := &program{}
-	for _, p := range pl.main {
-		m.guards = append(m.guards, p.guards...)
-		m.ops = append(m.ops, p.ops...)
-	}
-	for _, list := range [][]*program{pl.pre, pl.post} {
+	for _, list := range [][]*program{pl.main, pl.pre, pl.post} {
 		for _, p := range list {
 			m.absorb(p)
 		}
