@@ -795,3 +795,34 @@ func TestDataStoredAsGiven(t *testing.T) {
 		t.Errorf("stored value %s", v)
 	}
 }
+
+// TestScriptsAfterFlush: a server that lost its script cache (a restart,
+// a failover) still runs every write: pipelined programs (a Delete of
+// several sessions) and the trim pass load their script again.
+func TestScriptsAfterFlush(t *testing.T) {
+	rc := redistest.Shared(t).Client(t)
+	opts := testOptions(t)
+	opts.TrimInterval = 10 * time.Millisecond
+	opts.ExpiredRetention = -1
+	s := newStore(t, rc, opts)
+	k := keyNames{opts.Prefix}
+	ctx := context.Background()
+	now := time.Now()
+	a := sessiontest.NewRecord(session.NewID(), "alice", now)
+	b := sessiontest.NewRecord(session.NewID(), "alice", now)
+	short := sessiontest.NewRecord(session.NewID(), "bob", now)
+	short.IdleExpires = now.Add(300 * time.Millisecond)
+	sessiontest.Insert(t, s, a, b, short)
+
+	if err := rc.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Delete(ctx, a.ID, b.ID); err != nil || n != 2 {
+		t.Fatalf("Delete of two sessions after SCRIPT FLUSH = %d, %v; want 2, nil", n, err)
+	}
+	waitFor(t, "Redis to expire the short session", func() bool { return rc.Exists(ctx, k.record(short.ID)).Val() == 0 })
+	waitFor(t, "the trim to drop its index entries after SCRIPT FLUSH", func() bool {
+		return rc.ZScore(ctx, k.expiry(short.ID), short.ID.String()).Err() == redis.Nil &&
+			rc.ZScore(ctx, k.ids(short.ID), short.ID.String()).Err() == redis.Nil
+	})
+}
