@@ -291,26 +291,51 @@ func (s *runner) runAll(ctx context.Context, progs []*program) ([]guardKind, err
 		k, err := s.run(ctx, progs[0])
 		return []guardKind{k}, err
 	}
-	pipe := s.client.Pipeline()
-	cmds := make([]*redis.Cmd, len(progs))
+	calls := make([]scriptCall, len(progs))
 	for i, p := range progs {
-		keys, argv := p.encode()
-		cmds[i] = programScript.EvalSha(ctx, pipe, keys, argv...)
+		calls[i].keys, calls[i].args = p.encode()
 	}
-	pipe.Exec(ctx) // errors are per command, read below
+	replies, err := s.evalAll(ctx, programScript, calls)
+	if err != nil {
+		return nil, s.redisErr(ctx, "writing", err)
+	}
 	out := make([]guardKind, len(progs))
-	for i, c := range cmds {
-		g, err := c.Int64()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			keys, argv := progs[i].encode()
-			g, err = programScript.Run(ctx, s.client, keys, argv...).Int64()
-		}
-		if err != nil {
-			return nil, s.redisErr(ctx, "writing", err)
-		}
+	for i, g := range replies {
 		if out[i], err = progs[i].failed(g); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// scriptCall is the KEYS and ARGV of one run of a script.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// evalAll runs sc once per call in one pipeline, each run atomic on its
+// own, and returns their integer replies. A call the server has not
+// cached the script for (a restarted or failed-over server) runs again
+// with the source. On an error it returns the replies of the calls before
+// the failed one, and the error unwrapped.
+func (s *runner) evalAll(ctx context.Context, sc *redis.Script, calls []scriptCall) ([]int64, error) {
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	pipe.Exec(ctx) // errors are per command, read below
+	out := make([]int64, 0, len(calls))
+	for i, c := range cmds {
+		n, err := c.Int64()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			n, err = sc.Run(ctx, s.client, calls[i].keys, calls[i].args...).Int64()
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

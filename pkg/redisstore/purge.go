@@ -95,34 +95,25 @@ func (s *Store) trimLoop(interval time.Duration) {
 // records (and users) Redis has expired, at most Options.TrimBatch per
 // script call, and returns how many it dropped.
 func (s *Store) trim(ctx context.Context) (int, error) {
-	type target struct{ keys []string }
-	targets := make([]target, 0, 2*buckets)
+	batch := []any{s.opts.TrimBatch}
+	targets := make([]scriptCall, 0, 2*buckets)
 	for b := range buckets {
 		targets = append(targets,
-			target{[]string{s.keys.expiry(byte(b)), s.keys.ids(byte(b))}},
-			target{[]string{s.keys.users(byte(b))}})
+			scriptCall{keys: []string{s.keys.expiry(byte(b)), s.keys.ids(byte(b))}, args: batch},
+			scriptCall{keys: []string{s.keys.users(byte(b))}, args: batch})
 	}
 	total := 0
 	for len(targets) > 0 {
-		pipe := s.client.Pipeline()
-		cmds := make([]*redis.Cmd, len(targets))
-		for i, t := range targets {
-			cmds[i] = trimScript.EvalSha(ctx, pipe, t.keys, s.opts.TrimBatch)
-		}
-		pipe.Exec(ctx) // errors are per command, read below
-		var more []target
-		for i, c := range cmds {
-			n, err := c.Int64()
-			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				n, err = trimScript.Run(ctx, s.client, targets[i].keys, s.opts.TrimBatch).Int64()
-			}
-			if err != nil {
-				return total, s.redisErr(ctx, "trimming", err)
-			}
+		removed, err := s.evalAll(ctx, trimScript, targets)
+		var more []scriptCall
+		for i, n := range removed {
 			total += int(n)
 			if n == int64(s.opts.TrimBatch) {
 				more = append(more, targets[i])
 			}
+		}
+		if err != nil {
+			return total, s.redisErr(ctx, "trimming", err)
 		}
 		targets = more
 	}
