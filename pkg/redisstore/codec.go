@@ -90,7 +90,8 @@ func (c *codec) encode(r *session.Record) (value []byte, stored *session.Record,
 // decodes to once marshalled, without decoding: a copy of n whose Data
 // values are compacted, as encoding/json writes a json.RawMessage (it
 // escapes nothing else with HTML escaping off). It saves encode a decode,
-// a tenth of an update's CPU. ok is false when a string is not valid
+// 11% of an update's CPU in the profile BENCHMARKS.md gives ("Redis
+// writes", with its command). ok is false when a string is not valid
 // UTF-8 (encoding/json replaces the bad bytes) or a value does not compact;
 // the caller then decodes. TestStoredFormIsDecoded holds the two equal.
 func storedForm(n *session.Record) (_ *session.Record, ok bool) {
