@@ -29,10 +29,10 @@ import (
 //
 // It has cacheSlots slots, and each id two of them (picked by two parts of
 // its random bits): an entry goes to a free one or displaces the less
-// recently added of the two. With one slot per id, 1000 sessions in the
-// 4096 slots collide: 1 - e^(-1000/4096), about a fifth of them, share a
-// slot, so a fifth of their reads would miss; with two slots, an id misses
-// only when both of its slots are taken by others, under one in a hundred. Every operation is a few atomic loads and stores, so concurrent
+// recently added of the two. With one slot per id, 1 - e^(-1000/4096),
+// about a fifth, of 1000 sessions share their slot with another, and reads
+// cycling through them miss about one in six (a simulation of the policy);
+// with two slots, none miss once every id has settled. Every operation is a few atomic loads and stores, so concurrent
 // requests never wait for each other. Values over cacheMaxValue bytes are
 // not kept. That bounds its memory: about 2.5 KB per typical session (10 MB
 // when every slot is full), at most about 40 MB with records near the
